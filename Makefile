@@ -1,0 +1,33 @@
+# Two entry points on a fresh machine:  `make demo`  and  `make test`.
+# torch is installed first, pinned, so that pip takes the local CPU wheel and never
+# resolves a multi-GB CUDA build.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install -q --disable-pip-version-check
+DEMO   ?= sample_out
+
+.PHONY: demo test setup-core setup-all clean
+
+$(VENV)/.core: setup.py
+	python3 -m venv $(VENV)
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.all: setup.py $(VENV)/.core
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[train,export,dask,report,test]"
+	touch $@
+
+setup-core: $(VENV)/.core
+setup-all: $(VENV)/.all
+
+demo: $(VENV)/.core
+	rm -rf sample_src
+	$(VENV)/bin/dataconv fixture aihub-htr -n 300 -o sample_src
+	$(VENV)/bin/dataconv aihub --type htr -i sample_src -o $(DEMO) --overwrite
+
+test: $(VENV)/.all
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests
+
+clean:
+	rm -rf sample_src $(DEMO) build *.egg-info

@@ -1,0 +1,89 @@
+"""The converter protocol and registry.
+
+A source format is a schema in ``schemas/`` plus one module here that subclasses
+``Converter`` and decorates it with ``@register``. The CLI subcommand, ``dataconv
+formats``, the fixtures and the tests find it by name; nothing else changes.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping
+
+import click
+
+from dataconv.sample import Item
+
+
+class Converter:
+    """Parses one source into a stream of Sample or Reject. Never writes, never exits.
+
+    ``src`` is the ``-i`` path; ``opts`` holds this format's options by parameter name.
+    Raise DataconvError for a whole-input fault (unreadable annotation file, schema
+    violation); yield Reject for a fault of one sample.
+    """
+
+    name: str = ""
+    help: str = ""
+    example: str = ""
+    options: list[Callable] = []  # click.option(...) decorators for this format
+    schema: str | None = None  # schemas/<schema>.schema.json, if the format has one
+    writes_lmdb: bool = True
+
+    def __init__(self, src: str, opts: Mapping[str, Any]) -> None:
+        self.src = src
+        self.opts = dict(opts)
+
+    def samples(self) -> Iterator[Item]:
+        raise NotImplementedError
+
+    def build(self, config: Any) -> Any:
+        """Run the whole conversion. Formats whose output is not an LMDB override this."""
+        from dataconv.pipeline import convert
+
+        return convert(self, config)
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    name: str
+    help: str
+    example: str
+    cls: type[Converter]
+
+
+_REGISTRY: dict[str, FormatInfo] = {}
+
+
+def register(name: str, *, help: str, example: str) -> Callable[[type[Converter]], type[Converter]]:
+    """Class decorator: make a Converter available as ``dataconv <name>``."""
+
+    def wrap(cls: type[Converter]) -> type[Converter]:
+        if name in _REGISTRY and _REGISTRY[name].cls is not cls:
+            raise RuntimeError(f"format {name!r} registered twice")
+        cls.name, cls.help, cls.example = name, help, example
+        _REGISTRY[name] = FormatInfo(name, help, example, cls)
+        return cls
+
+    return wrap
+
+
+def formats() -> dict[str, FormatInfo]:
+    """All registered formats, importing every module of this package once."""
+    import dataconv.converters as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if not mod.name.startswith("_") and mod.name != "base":
+            importlib.import_module(f"{pkg.__name__}.{mod.name}")
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get(name: str) -> FormatInfo:
+    return formats()[name]
+
+
+# Option helpers shared by formats, so that the same switch reads the same everywhere.
+def encoding_option() -> Callable:
+    return click.option("--encoding", default="utf-8", show_default=True,
+                        help="Text encoding of the annotation file (e.g. cp949, euc-kr).")

@@ -1,0 +1,60 @@
+"""clovaai / PaddleOCR recognition labels: ``path<TAB>label`` per line (``--sep tab``),
+or ``name label`` split at the first whitespace (``--sep space``: MMOCR, PARSeq tools,
+kocrnn ``labels.txt``). Paths are relative to the ``-i`` root."""
+from __future__ import annotations
+
+import os
+import re
+from typing import Iterator
+
+import click
+
+from dataconv.converters.base import Converter, encoding_option, register
+from dataconv.errors import DataconvError
+from dataconv.sample import FileImage, Item, Reject, Sample
+from dataconv.textfile import read_lines
+
+SEPARATORS = {"tab": re.compile(r"\t"), "space": re.compile(r"\s+")}
+
+
+def split_line(line: str, sep: str) -> tuple[str, str] | None:
+    """(path, label) split at the first separator, or None when there is none."""
+    if sep == "space":
+        line = line.lstrip()
+    parts = SEPARATORS[sep].split(line, maxsplit=1)
+    return (parts[0], parts[1]) if len(parts) == 2 else None
+
+
+def label_file_samples(root: str, path: str, sep: str, encoding: str) -> Iterator[Item]:
+    """Samples of one ``path<sep>label`` file; the id is the image path as written."""
+    name = os.path.basename(path)
+    for lineno, line in read_lines(path, encoding):
+        if not line.strip():
+            continue
+        where = f"{name}:{lineno}"
+        parts = split_line(line, sep)
+        if parts is None:
+            yield Reject(where, "no_separator", f"no {sep} separator in {line[:80]!r}")
+            continue
+        rel, label = parts
+        yield Sample(id=rel, label=label, image=FileImage(root, rel), source=where)
+
+
+@register("gt-txt", help="clovaai/PaddleOCR `path<TAB>label` files (or `name label` with --sep space)",
+          example="dataconv gt-txt -i ROOT --gt ROOT/gt.txt -o out")
+class GtTxt(Converter):
+    options = [
+        click.option("--gt", "gt", type=click.Path(exists=True, dir_okay=False),
+                     help="The label file [default: ROOT/gt.txt]."),
+        click.option("--sep", type=click.Choice(sorted(SEPARATORS)), default="tab", show_default=True,
+                     help="tab: path<TAB>label; space: split at the first whitespace."),
+        encoding_option(),
+    ]
+
+    def samples(self) -> Iterator[Item]:
+        if not os.path.isdir(self.src):
+            raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
+        gt = self.opts.get("gt") or os.path.join(self.src, "gt.txt")
+        if not os.path.isfile(gt):
+            raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
+        return label_file_samples(self.src, gt, self.opts["sep"], self.opts["encoding"])

@@ -1,0 +1,94 @@
+"""The ``dataconv`` command: one click group, one subcommand per source format, plus the
+commands in ``dataconv/commands/`` (validate, charset, report, train, export, ...).
+
+Both kinds are discovered: a new format or command module needs no change here.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+from typing import Any
+
+import click
+
+from dataconv import __version__, manifest, options
+from dataconv.converters import base as converters
+from dataconv.errors import DataconvError
+from dataconv.pipeline import Config
+from dataconv.summary import format_summary
+from dataconv.validators import split as splitter
+from dataconv.validators.base import check_options
+
+
+class Group(click.Group):
+    """Turns DataconvError and OS errors into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DataconvError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except OSError as e:
+            click.echo(f"error: {e.filename or ''}: {e.strerror or e}".replace(": : ", ": "), err=True)
+            sys.exit(1)
+
+
+def _convert_command(info: converters.FormatInfo) -> click.Command:
+    common = options.param_names(options.COMMON_OPTIONS)
+    checks = check_options()
+    check_names = options.param_names(checks)
+    fmt_names = options.param_names(info.cls.options)
+    clash = (set(common) | set(check_names)) & set(fmt_names)
+    if clash:
+        raise RuntimeError(f"format {info.name!r} redefines common options {sorted(clash)}")
+
+    def callback(**kw: Any) -> None:
+        fmt_opts = {k: kw[k] for k in fmt_names}
+        check_opts = {k: kw[k] for k in check_names}
+        recorded = {k: v for k, v in kw.items() if k not in options.RUN_ONLY}
+        config = Config(
+            src=kw["src"], out=kw["out"], overwrite=kw["overwrite"],
+            split=splitter.parse_ratios(kw["split"]), seed=kw["seed"],
+            shard_size=kw["shard_size"], shard_bytes=kw["shard_bytes"], layout=kw["layout"],
+            workers=options.resolve_workers(kw["workers"]), follow_symlinks=kw["follow_symlinks"],
+            check_opts=check_opts, progress=not kw["quiet"],
+            manifest_options=manifest.portable_options(recorded, kw["src"]),
+        )
+        converter = info.cls(kw["src"], fmt_opts)
+        card = converter.build(config)
+        click.echo(format_summary(card, os.path.abspath(kw["out"])))
+
+    fn = options.apply(options.COMMON_OPTIONS + list(info.cls.options) + checks, callback)
+    return click.Command(info.name, callback=fn, params=fn.__click_params__[::-1],
+                         help=f"{info.help}\n\nExample: {info.example}", short_help=info.help)
+
+
+def _extra_commands() -> list[click.Command]:
+    import dataconv.commands as pkg
+
+    found = []
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if not mod.name.startswith("_"):
+            module = importlib.import_module(f"{pkg.__name__}.{mod.name}")
+            found.extend(getattr(module, "COMMANDS", []))
+    return found
+
+
+def build_cli() -> click.Group:
+    group = Group(name="dataconv", help=__doc__.split("\n\n")[0] if __doc__ else None)
+    group = click.version_option(__version__, prog_name="dataconv")(group)
+    for info in converters.formats().values():
+        group.add_command(_convert_command(info))
+    for command in _extra_commands():
+        group.add_command(command)
+    return group
+
+
+cli = build_cli()
+
+
+def main() -> None:
+    cli(prog_name="dataconv")

@@ -1,0 +1,19 @@
+"""The two ways bad input is reported: a whole-run error, or one sample's rejection."""
+from __future__ import annotations
+
+
+class DataconvError(Exception):
+    """Input the user must fix (unreadable or schema-violating annotation file, nothing usable).
+
+    The CLI prints the message as one line, naming the file and line or JSON path,
+    and exits 1. Never raised for a single bad sample: that is a rejection.
+    """
+
+
+class SampleRejected(Exception):
+    """Raised inside per-sample processing; the pipeline turns it into a rejects.jsonl row."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail

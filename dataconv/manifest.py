@@ -1,0 +1,57 @@
+"""manifest.json: the dataset card. Sorted keys, no timestamps, no absolute paths, so the
+same input and options give the same bytes."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from dataconv import __version__
+
+MANIFEST = "manifest.json"
+REJECTS = "rejects.jsonl"
+SAMPLES = "samples.parquet"
+CHARSET = "charset.txt"
+
+
+def build(*, fmt: str, options: dict[str, Any], counts_input: int, split_counts: dict[str, int],
+          reject_counts: dict[str, int], shards: list[dict[str, Any]], charset: str) -> dict[str, Any]:
+    written = sum(split_counts.values())
+    rejected = sum(reject_counts.values())
+    return {
+        "format": fmt,
+        "options": options,
+        "dataconv_version": __version__,
+        "counts": {"input": counts_input, "written": written, "rejected": rejected,
+                   "splits": dict(split_counts)},
+        "rejects": dict(sorted(reject_counts.items())),
+        "shards": shards,
+        "charset": charset,
+    }
+
+
+def write(folder: str, manifest: dict[str, Any]) -> None:
+    with open(os.path.join(folder, MANIFEST), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, ensure_ascii=False, sort_keys=True, indent=2)
+        f.write("\n")
+
+
+def read(folder: str) -> dict[str, Any]:
+    with open(os.path.join(folder, MANIFEST), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def portable_options(options: dict[str, Any], src: str) -> dict[str, Any]:
+    """Option values for the manifest: paths made relative to the source (or bare file
+    names), so no absolute path is recorded."""
+    src_abs = os.path.abspath(src)
+    out = {}
+    for key, value in sorted(options.items()):
+        if isinstance(value, tuple):
+            value = list(value)
+        if isinstance(value, str) and os.path.isabs(value) or (
+                isinstance(value, str) and os.sep in value and os.path.exists(value)):
+            absv = os.path.abspath(value)
+            value = os.path.relpath(absv, src_abs) if absv.startswith(src_abs + os.sep) else os.path.basename(absv)
+        out[key] = value
+    return out

@@ -1,0 +1,214 @@
+"""The one-way flow: converter -> validators -> splitter -> shard writer -> OUT.
+
+1. collect: parse the source into samples and rejects, numbering every input sample
+   (``seq``) and rejecting duplicated ids.
+2. plan: assign each sample a split from its group key, cut each split into shard tasks.
+3. build: each task reads, checks and writes its samples into LMDB shards (in-process,
+   in a pool, or on Dask; results come back in task order).
+4. finalize: number shards, write samples.parquet, rejects.jsonl, charset.txt,
+   manifest.json; the temporary folder is renamed into place.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+from tqdm import tqdm
+
+from dataconv import manifest, writer
+from dataconv.errors import DataconvError, SampleRejected
+from dataconv.executors import run_tasks
+from dataconv.output import atomic_output
+from dataconv.sample import ReadContext, Reject, Sample
+from dataconv.validators import split as splitter
+from dataconv.validators.base import Item, build_checks, run_checks
+
+
+@dataclass
+class Config:
+    src: str
+    out: str
+    overwrite: bool = False
+    split: tuple[float, float, float] | None = (0.9, 0.05, 0.05)
+    seed: int = 0
+    shard_size: int = 50_000
+    shard_bytes: int = 2 * 1024**3
+    layout: str = "standard"
+    workers: int = 1
+    follow_symlinks: bool = False
+    check_opts: dict[str, Any] = field(default_factory=dict)
+    manifest_options: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+
+
+@dataclass
+class ShardTask:
+    split: str
+    number: int
+    folder: str  # the split's folder inside the temporary output
+    samples: list[tuple[int, Sample]]  # (seq, sample)
+    check_opts: dict[str, Any]
+    read_ctx: ReadContext
+    shard_bytes: int
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+@dataclass
+class ShardResult:
+    split: str
+    number: int
+    shards: list[tuple[str, int]]  # temporary folder names and counts, in order
+    records: list[dict[str, Any]]
+    rejects: list[tuple[int, Reject]]
+
+
+@dataclass
+class Collected:
+    samples: list[tuple[int, Sample]]
+    rejects: list[tuple[int, Reject]]
+    total: int
+
+
+def split_folder(split: str, layout: str) -> str:
+    """Where a split's shards live: PARSeq reads training data from ``train/real``."""
+    return "train/real" if (split == "train" and layout == "parseq") else split
+
+
+def collect(samples: Iterator[Sample | Reject], progress: bool) -> Collected:
+    kept: list[tuple[int, Sample]] = []
+    rejects: list[tuple[int, Reject]] = []
+    seen: dict[str, str] = {}
+    seq = -1
+    for seq, item in enumerate(tqdm(samples, desc="reading annotations", unit=" samples",
+                                    disable=not progress, file=sys.stderr)):
+        if isinstance(item, Reject):
+            rejects.append((seq, item))
+        elif item.id in seen:
+            rejects.append((seq, Reject(item.source, "duplicate_id",
+                                        f"id {item.id!r} already used at {seen[item.id]}", item.id)))
+        else:
+            seen[item.id] = item.source
+            kept.append((seq, item))
+    return Collected(kept, rejects, seq + 1)
+
+
+def plan(collected: Collected, config: Config, tmp: str) -> list[ShardTask]:
+    by_split: dict[str, list[tuple[int, Sample]]] = {s: [] for s in splitter.SPLITS}
+    for seq, sample in collected.samples:
+        key = sample.group if sample.group is not None else sample.id
+        by_split[splitter.assign(key, config.split, config.seed)].append((seq, sample))
+    ctx = ReadContext(follow_symlinks=config.follow_symlinks)
+    tasks = []
+    for split, members in by_split.items():
+        folder = os.path.join(tmp, split_folder(split, config.layout))
+        for number, start in enumerate(range(0, len(members), config.shard_size)):
+            tasks.append(ShardTask(split, number, folder, members[start:start + config.shard_size],
+                                   config.check_opts, ctx, config.shard_bytes))
+    return tasks
+
+
+def build_shard(task: ShardTask, on_sample: Callable[[], None] | None = None) -> ShardResult:
+    """Read, check and write one task's samples. Runs in a worker; touches only its folder."""
+    checks = build_checks(task.check_opts)
+    out = writer.RotatingWriter(task.folder, f"task-{task.number:05d}", task.shard_bytes)
+    records, rejects = [], []
+    try:
+        for seq, sample in task.samples:
+            item = Item(sample=sample, label=sample.label)
+            try:
+                item.data = sample.image.read(task.read_ctx)
+                error = run_checks(item, checks)
+            except SampleRejected as e:
+                error = e
+            if error is not None:
+                rejects.append((seq, Reject(sample.source, error.reason, error.detail, sample.id)))
+            else:
+                shard, index = out.add(item.label, item.data)
+                records.append({"seq": seq, "split": task.split, "shard": shard, "index": index,
+                                "source_id": sample.id, "source": sample.source,
+                                "group": sample.group, "label": item.label,
+                                "width": item.width, "height": item.height,
+                                "bytes": len(item.data),
+                                "sha1": hashlib.sha1(item.data).hexdigest()})
+            if on_sample is not None:
+                on_sample()
+    except BaseException:
+        out.abort()
+        raise
+    return ShardResult(task.split, task.number, out.close(), records, rejects)
+
+
+def finalize(tmp: str, results: list[ShardResult], collected: Collected, config: Config,
+             fmt: str) -> dict[str, Any]:
+    """Give shards their final names and write the accounting files. Returns the manifest."""
+    shard_entries, records = [], []
+    rejects = list(collected.rejects)
+    for split in splitter.SPLITS:
+        folder = split_folder(split, config.layout)
+        final_no = 0
+        for result in (r for r in results if r.split == split):
+            rejects.extend(result.rejects)
+            renamed = {}
+            for temp_name, count in result.shards:
+                name = f"shard-{final_no:05d}"
+                os.rename(os.path.join(tmp, folder, temp_name), os.path.join(tmp, folder, name))
+                renamed[temp_name] = f"{folder}/{name}"
+                shard_entries.append({"split": split, "path": f"{folder}/{name}", "count": count,
+                                      "sha256": writer.content_digest(os.path.join(tmp, folder, name))})
+                final_no += 1
+            for rec in result.records:
+                rec["shard"] = renamed[rec["shard"]]
+                records.append(rec)
+    rejects.sort(key=lambda pair: pair[0])
+    _write_rejects(tmp, [r for _, r in rejects])
+    _write_samples(tmp, records)
+    charset = "".join(sorted({ch for rec in records for ch in rec["label"]}))
+    with open(os.path.join(tmp, manifest.CHARSET), "w", encoding="utf-8") as f:
+        f.write("".join(ch + "\n" for ch in charset))
+    split_counts = Counter(rec["split"] for rec in records)
+    card = manifest.build(
+        fmt=fmt, options=config.manifest_options, counts_input=collected.total,
+        split_counts={s: split_counts.get(s, 0) for s in splitter.SPLITS if split_counts.get(s)},
+        reject_counts=Counter(r.reason for _, r in rejects), shards=shard_entries, charset=charset)
+    if card["counts"]["input"] != card["counts"]["written"] + card["counts"]["rejected"]:
+        raise RuntimeError(f"accounting mismatch: {card['counts']}")  # a bug, never bad input
+    manifest.write(tmp, card)
+    return card
+
+
+def _write_rejects(folder: str, rejects: list[Reject]) -> None:
+    with open(os.path.join(folder, manifest.REJECTS), "w", encoding="utf-8") as f:
+        for r in rejects:
+            f.write(json.dumps(r.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+
+
+SAMPLE_COLUMNS = ["split", "shard", "index", "source_id", "source", "group", "label",
+                  "width", "height", "bytes", "sha1"]
+
+
+def _write_samples(folder: str, records: list[dict[str, Any]]) -> None:
+    frame = pd.DataFrame.from_records(records, columns=["seq"] + SAMPLE_COLUMNS)
+    frame = frame.drop(columns="seq").astype({"index": "int64", "bytes": "int64",
+                                              "width": "Int64", "height": "Int64"})
+    frame.to_parquet(os.path.join(folder, manifest.SAMPLES), index=False)
+
+
+def convert(converter: Any, config: Config) -> dict[str, Any]:
+    """Run the whole conversion for one converter; returns the manifest."""
+    with atomic_output(config.out, config.overwrite) as tmp:
+        collected = collect(converter.samples(), config.progress)
+        if collected.total == 0:
+            raise DataconvError(f"{config.src}: no samples found")
+        tasks = plan(collected, config, tmp)
+        with tqdm(total=sum(len(t) for t in tasks), desc="checking and writing", unit=" samples",
+                  disable=not config.progress, file=sys.stderr) as bar:
+            results = list(run_tasks(build_shard, tasks, config.workers, bar.update))
+        return finalize(tmp, results, collected, config, converter.name)

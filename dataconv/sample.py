@@ -1,0 +1,90 @@
+"""What a converter yields: samples to check and write, or rejects with a reason.
+
+Samples travel to worker processes and Dask workers, so every field is picklable and
+an image is a reference that is read where the shard is built, not in the parser.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Union
+
+from dataconv.errors import SampleRejected
+from dataconv.paths import resolve_inside
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """Settings that govern how image references are opened."""
+
+    follow_symlinks: bool = False
+
+
+class ImageRef(Protocol):
+    def read(self, ctx: ReadContext) -> bytes:
+        """Return the encoded image bytes, or raise SampleRejected."""
+
+
+@dataclass(frozen=True)
+class FileImage:
+    """An image file, named relative to the source root."""
+
+    root: str
+    rel: str
+
+    def read(self, ctx: ReadContext) -> bytes:
+        path = resolve_inside(self.root, self.rel, ctx.follow_symlinks)
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise SampleRejected("missing_image", f"{self.rel} not found") from None
+        except IsADirectoryError:
+            raise SampleRejected("not_a_file", f"{self.rel} is a directory") from None
+        except OSError as e:
+            if os.path.isdir(path):
+                raise SampleRejected("not_a_file", f"{self.rel} is a directory") from None
+            raise SampleRejected("unreadable_image", f"{self.rel}: {e.strerror or e}") from None
+
+
+@dataclass(frozen=True)
+class BytesImage:
+    """Image bytes already in hand (an existing LMDB, an archive member)."""
+
+    data: bytes
+
+    def read(self, ctx: ReadContext) -> bytes:
+        return self.data
+
+
+@dataclass
+class Sample:
+    """One recognition sample: an image and its label.
+
+    ``id`` is stable across runs (split assignment hashes it); ``source`` says where the
+    sample came from, for messages (``gt.txt:12``, ``info.json:annotations[41]``);
+    ``group`` keeps related samples in one split; ``meta`` holds format attributes.
+    """
+
+    id: str
+    label: str
+    image: ImageRef
+    source: str
+    group: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Reject:
+    """An input sample that will not be written, and why."""
+
+    source: str
+    reason: str
+    detail: str = ""
+    id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "reason": self.reason, "detail": self.detail, "id": self.id}
+
+
+Item = Union[Sample, Reject]

@@ -1,0 +1,64 @@
+"""Loading JSON annotation files and checking them against ``schemas/<name>.schema.json``.
+
+Errors name the file and the JSON path (``annotations[41].text: expected string``), or
+the line and column of a syntax error."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+import jsonschema
+
+from dataconv.errors import DataconvError
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    text = resources.files("dataconv.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """``deque(['annotations', 41, 'text'])`` to ``annotations[41].text``."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"expected {expected}, got {type(error.instance).__name__}"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is missing")
+    return error.message
+
+
+def validate(document: Any, schema_name: str, filename: str) -> None:
+    """Raise DataconvError for the first violation found."""
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    error = next(validator.iter_errors(document), None)
+    if error is not None:
+        raise DataconvError(f"{filename}: {json_path(error.absolute_path)}: {describe(error)}")
+
+
+def load_json(path: str, encoding: str = "utf-8") -> Any:
+    """Parse a JSON file; a syntax error names its line and column."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise DataconvError(f"{path}: cannot open ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding)
+    except UnicodeDecodeError as e:
+        raise DataconvError(f"{path}: not valid {encoding} at byte {e.start}; try --encoding cp949") from None
+    del raw
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataconvError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None

@@ -1,0 +1,20 @@
+"""The end-of-run summary printed on stdout."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def format_summary(card: dict[str, Any], out: str) -> str:
+    counts = card["counts"]
+    lines = [f"dataconv {card['format']}: {counts['input']} input samples, "
+             f"{counts['written']} written, {counts['rejected']} rejected"]
+    for split, n in counts["splits"].items():
+        shards = [s for s in card["shards"] if s["split"] == split]
+        lines.append(f"  {split:<6} {n:>9} samples in {len(shards)} shard(s)")
+    if card["rejects"]:
+        lines.append("  rejects:")
+        for reason, n in sorted(card["rejects"].items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"    {reason:<24} {n:>9}")
+    lines.append(f"  charset: {len(card['charset'])} characters")
+    lines.append(f"  written to {out} (manifest.json, rejects.jsonl, samples.parquet, charset.txt)")
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""dataconv: OCR annotation datasets to validated, split, sharded LMDB datasets.
+
+The repository keeps the top-level folders converters/, schemas/, validators/, train/,
+export/ and fixtures/; setup.py maps each of them under the one import package
+``dataconv`` so that nothing but ``dataconv`` lands in site-packages.
+"""
+from setuptools import setup
+
+SUBPACKAGES = ["converters", "validators", "train", "export", "fixtures", "schemas"]
+
+setup(
+    name="dataconv",
+    version="0.1.0",
+    description="Turn OCR annotation datasets into validated, split, sharded LMDB datasets",
+    python_requires=">=3.10",
+    packages=["dataconv", "dataconv.commands"] + [f"dataconv.{p}" for p in SUBPACKAGES],
+    package_dir={"dataconv": "dataconv", **{f"dataconv.{p}": p for p in SUBPACKAGES}},
+    package_data={"dataconv.schemas": ["*.json"]},
+    install_requires=[
+        "click>=8.1",
+        "lmdb>=1.4",
+        "pillow>=10.1",
+        "opencv-python-headless>=4.8",
+        "numpy>=1.24",
+        "pandas>=2.0",
+        "pyarrow>=14",
+        "jsonschema>=4.18",
+        "tqdm>=4.60",
+        "pyyaml>=6",
+    ],
+    extras_require={
+        # torch is deliberately unpinned here: install `torch==2.13.0` first (see README)
+        # so that pip never resolves a CUDA build on a CPU machine.
+        "train": ["torch>=2.1", "lightning>=2.1"],
+        "export": ["torch>=2.1", "onnx>=1.15", "onnxruntime>=1.17", "onnxscript"],
+        "dask": ["dask[distributed]>=2024.1"],
+        "report": ["matplotlib>=3.7"],
+        "test": ["pytest>=7", "hypothesis>=6"],
+    },
+    entry_points={"console_scripts": ["dataconv=dataconv.cli:main"]},
+)
