@@ -1,0 +1,115 @@
+"""CRNN (conv + BiLSTM) text recognizer trained with CTC, as a LightningModule.
+
+The network is export-friendly by construction: fixed-shape max pooling only (no adaptive
+pooling), so the output length is ``width // 4`` for any input width and the ONNX graph
+keeps batch and width dynamic. Checkpoints carry the charset and the preprocessing
+settings (``save_hyperparameters``), so export and prediction need nothing retyped.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+
+from dataconv.train.preprocess import Preprocess
+from dataconv.train.text import BLANK, CTCCodec, TextScore
+
+# name: (conv channels of the four stages, LSTM hidden size per direction)
+SIZES: dict[str, tuple[tuple[int, int, int, int], int]] = {
+    "tiny": ((16, 32, 64, 64), 64),
+    "small": ((32, 64, 128, 128), 128),
+    "base": ((64, 128, 256, 256), 256),
+}
+# Height and width strides of the four stages: height / 16, width / 4.
+POOLS = ((2, 2), (2, 2), (2, 1), (2, 1))
+HEIGHT_STRIDE = 16
+WIDTH_STRIDE = 4
+
+
+class CRNN(nn.Module):
+    """(batch, channels, height, width) -> (batch, width // 4, classes) log-probabilities."""
+
+    def __init__(self, num_classes: int, channels: int = 1, height: int = 32, size: str = "small") -> None:
+        super().__init__()
+        if height % HEIGHT_STRIDE:
+            raise ValueError(f"image height must be a multiple of {HEIGHT_STRIDE}, not {height}")
+        widths, hidden = SIZES[size]
+        layers: list[nn.Module] = []
+        cin = channels
+        for cout, pool in zip(widths, POOLS):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+                       nn.ReLU(inplace=True), nn.MaxPool2d(pool, pool)]
+            cin = cout
+        self.cnn = nn.Sequential(*layers)
+        self.rnn = nn.LSTM(cin * (height // HEIGHT_STRIDE), hidden, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(2 * hidden, num_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.cnn(images)                           # (B, C, H/16, W/4)
+        features = features.permute(0, 3, 1, 2).flatten(2)   # (B, W/4, C*H/16)
+        features, _ = self.rnn(features)
+        return self.head(features).log_softmax(-1)
+
+
+class Recognizer(pl.LightningModule):
+    """CRNN + CTC loss + greedy decoding; logs val/loss, val/acc (word accuracy), val/cer."""
+
+    def __init__(self, charset: str, img_height: int = 32, img_width: int = 128, channels: int = 1,
+                 keep_ratio: bool = True, size: str = "small", lr: float = 1e-3,
+                 data: str | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.codec = CTCCodec(charset)
+        self.preprocess = Preprocess(img_height, img_width, channels, keep_ratio)
+        self.net = CRNN(self.codec.num_classes, channels, img_height, size)
+        self.ctc = nn.CTCLoss(blank=BLANK, zero_infinity=True)
+        self.score = TextScore()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def decode(self, log_probs: torch.Tensor) -> list[str]:
+        return self.codec.decode(log_probs.detach().cpu().numpy())
+
+    def _loss(self, batch: dict[str, Any], log_probs: torch.Tensor) -> torch.Tensor:
+        batch_size, steps = log_probs.shape[:2]
+        input_lengths = torch.full((batch_size,), steps, dtype=torch.long)
+        return self.ctc(log_probs.transpose(0, 1), batch["targets"], input_lengths, batch["target_lengths"])
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch, self(batch["images"]))
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self.score = TextScore()
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        log_probs = self(batch["images"])
+        self.log("val/loss", self._loss(batch, log_probs), batch_size=len(batch["labels"]))
+        self.score.update(self.decode(log_probs), batch["labels"])
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/acc", self.score.accuracy, prog_bar=True)
+        self.log("val/cer", self.score.cer, prog_bar=True)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=1e-4)
+        total: list[int] = []
+
+        def factor(step: int) -> float:
+            # Linear warm-up, then cosine decay to 5% over the run. The total is read from the
+            # trainer at first use, not stored, so --resume with a larger --max-epochs works.
+            if not total:
+                total.append(max(1, int(self.trainer.estimated_stepping_batches)))
+            warm = max(1, min(200, total[0] // 10))
+            if step < warm:
+                return (step + 1) / warm
+            progress = min(1.0, (step - warm) / max(1, total[0] - warm))
+            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

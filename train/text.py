@@ -1,0 +1,109 @@
+"""Charset, CTC greedy decoding and the text metrics, in plain Python/numpy.
+
+Kept free of torch so that ``dataconv predict model.onnx`` needs only onnxruntime.
+Class 0 is the CTC blank; character ``i`` of the charset is class ``i + 1``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from dataconv import manifest
+from dataconv.errors import DataconvError
+
+BLANK = 0
+
+
+def load_charset(data: str | None, charset: str | None) -> str:
+    """The charset to train with: ``charset`` (a file of characters, one per line or all on
+    one line, or else the characters themselves) if given, else ``data/manifest.json``."""
+    if charset:
+        if os.path.isfile(charset):
+            with open(charset, encoding="utf-8") as f:
+                text = "".join(line.rstrip("\r\n") for line in f)
+        else:
+            text = charset
+    elif data and os.path.isfile(os.path.join(data, manifest.MANIFEST)):
+        text = manifest.read(data).get("charset") or ""
+        if not text:
+            raise DataconvError(f"{os.path.join(data, manifest.MANIFEST)}: no 'charset' field; pass --charset")
+    else:
+        raise DataconvError(f"{data}: no manifest.json with a charset; pass --charset FILE_OR_CHARACTERS")
+    chars = "".join(dict.fromkeys(text))  # unique, first-seen order
+    if not chars:
+        raise DataconvError(f"{charset}: the charset is empty")
+    return chars
+
+
+@dataclass(frozen=True)
+class CTCCodec:
+    """Maps text to class ids and CTC outputs back to text."""
+
+    charset: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.charset) + 1
+
+    def encode(self, text: str) -> list[int]:
+        """Class ids of ``text``; characters outside the charset are dropped (the sample still
+        trains on the rest and is scored against its full label)."""
+        index = self._index
+        return [index[c] for c in text if c in index]
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {c: i + 1 for i, c in enumerate(self.charset)}
+
+    def decode_ids(self, ids: Iterable[int]) -> str:
+        """Greedy CTC: collapse repeats, then drop blanks."""
+        out, prev = [], BLANK
+        for i in ids:
+            if i != prev and i != BLANK:
+                out.append(self.charset[i - 1])
+            prev = i
+        return "".join(out)
+
+    def decode(self, scores: np.ndarray) -> list[str]:
+        """Texts of a (batch, time, classes) array of logits or log-probabilities."""
+        return [self.decode_ids(row.tolist()) for row in np.asarray(scores).argmax(axis=-1)]
+
+
+def edit_distance(a: Sequence, b: Sequence) -> int:
+    """Levenshtein distance (insertions, deletions and substitutions cost 1)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+@dataclass
+class TextScore:
+    """Running word accuracy and CER (total edits / total label characters)."""
+
+    words: int = 0
+    correct: int = 0
+    edits: int = 0
+    chars: int = 0
+
+    def update(self, predictions: Iterable[str], labels: Iterable[str]) -> None:
+        for pred, label in zip(predictions, labels):
+            self.words += 1
+            self.correct += pred == label
+            self.edits += edit_distance(pred, label)
+            self.chars += len(label)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.words if self.words else 0.0
+
+    @property
+    def cer(self) -> float:
+        return self.edits / max(self.chars, 1)
