@@ -1,0 +1,58 @@
+"""Write the report: load the dataset, find reject images, render, write one HTML file."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dataconv.converters.base import Converter
+from dataconv.errors import DataconvError
+from dataconv.reporting import dataset, reject_images, sections
+from dataconv.reporting import html as h
+
+REPORT = "report.html"
+
+
+def build_report(root: str, out: str, *, charset: str | None = None, source: str | None = None,
+                 converter: Converter | None = None, max_samples: int = dataset.DEFAULT_CAP,
+                 per_split: int = 24, seed: int = 0) -> dict[str, Any]:
+    """Write the HTML report of the dataset at ``root`` to ``out``; returns a few figures.
+
+    ``converter`` (during a conversion) or ``source`` (the conversion's ``-i``, with
+    manifest.json) lets the report show thumbnails of rejected samples.
+    """
+    data = dataset.load(root, cap=max_samples)
+    if data.frame.empty:
+        raise DataconvError(f"{root}: the dataset has no samples")
+    images, reject_note = _reject_images(data, converter, source)
+    inp = sections.Inputs(data, charset=charset, reject_images=images, reject_note=reject_note,
+                          per_split=per_split, seed=seed)
+    title = f"dataconv report: {os.path.basename(os.path.abspath(root))}"
+    subtitle = f"{data.total:,} samples · {sum(data.rejects.counts.values()):,} rejected"
+    text = h.page(title, subtitle, sections.render_all(inp))
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(text)
+    return {"samples": data.total, "rejected": sum(data.rejects.counts.values()), "bytes": len(text.encode())}
+
+
+def _reject_images(data: dataset.Dataset, converter: Converter | None,
+                   source: str | None) -> tuple[dict[str, bytes | None], str]:
+    wanted = {str(row.get("source")) for rows in data.rejects.examples.values() for row in rows}
+    if not wanted:
+        return {}, ""
+    card = data.card or {}
+    if converter is None and source and card:
+        converter = reject_images.converter_from_card(card, source)
+    if converter is None:
+        return {}, "Thumbnails of rejected samples need the source folder: pass --source SRC."
+    follow = bool(card.get("options", {}).get("follow_symlinks", False))
+    found = reject_images.find_images(converter, wanted, follow)
+    shown = sum(1 for v in found.values() if v)
+    return found, (f"Images re-read from the source for {shown} of the {len(wanted)} rejects shown; "
+                   "the others have no readable image (missing file, or rejected by the parser).")
+
+
+def report_after_conversion(converter: Converter, out: str) -> str:
+    """``--report`` on a conversion: OUT/report.html, with thumbnails of the rejects."""
+    path = os.path.join(out, REPORT)
+    build_report(out, path, converter=converter)
+    return path

@@ -1,0 +1,135 @@
+"""What a report is made from: the samples table, the manifest and the rejects of one
+dataset folder.
+
+A dataconv output has ``samples.parquet``; only the columns the report needs are read, so
+a million-sample dataset loads in seconds. A plain LMDB tree (clovaai, PARSeq, another
+tool) has none: the table is then computed by walking the LMDBs, reading at most
+``cap`` evenly spaced samples (image header for the size, bytes for the sha1).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from dataconv import lmdb_keys, lmdb_tree, manifest
+
+COLUMNS = ["split", "shard", "index", "source_id", "label", "width", "height", "bytes", "sha1"]
+SPLIT_NAMES = ("train", "val", "test")
+DEFAULT_CAP = 50_000
+
+
+@dataclass
+class RejectSummary:
+    """Counts per reason and the first few rows of each reason (rejects.jsonl)."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass
+class Dataset:
+    root: str
+    frame: pd.DataFrame
+    card: dict[str, Any] | None
+    rejects: RejectSummary
+    total: int  # samples in the dataset (the table may hold fewer when walked with a cap)
+
+    @property
+    def sampled(self) -> bool:
+        return len(self.frame) < self.total
+
+
+def load(root: str, cap: int = DEFAULT_CAP, per_reason: int = 6) -> Dataset:
+    """The dataset at ``root``: a dataconv output folder or any LMDB tree."""
+    card = manifest.read(root) if os.path.isfile(os.path.join(root, manifest.MANIFEST)) else None
+    rejects = read_rejects(os.path.join(root, manifest.REJECTS), per_reason)
+    parquet = os.path.join(root, manifest.SAMPLES)
+    if os.path.isfile(parquet):
+        frame = pd.read_parquet(parquet, columns=COLUMNS)
+        return Dataset(root, _normalise(frame), card, rejects, len(frame))
+    frame, total = walk_lmdbs(root, cap)
+    return Dataset(root, _normalise(frame), card, rejects, total)
+
+
+def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype({"width": "float64", "height": "float64", "label": "str"})
+    frame["length"] = frame["label"].str.len()
+    frame["aspect"] = frame["width"] / frame["height"]
+    return frame.reset_index(drop=True)
+
+
+def read_rejects(path: str, per_reason: int) -> RejectSummary:
+    """Streams rejects.jsonl: every row is counted, ``per_reason`` rows are kept."""
+    summary = RejectSummary()
+    if not os.path.isfile(path):
+        return summary
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            reason = str(row.get("reason", "unknown"))
+            summary.counts[reason] += 1
+            kept = summary.examples.setdefault(reason, [])
+            if len(kept) < per_reason:
+                kept.append(row)
+    return summary
+
+
+def split_of(rel: str) -> str:
+    """train/val/test from a shard's path inside the tree; 'all' for anything else."""
+    head = rel.replace(os.sep, "/").split("/")[0]
+    return head if head in SPLIT_NAMES else "all"
+
+
+def spread(count: int, share: float) -> np.ndarray:
+    """About ``count * share`` evenly spaced 1-based indices out of 1..count."""
+    keep = max(1, int(round(count * share))) if count else 0
+    return np.unique(np.linspace(1, count, num=keep).round().astype(int)) if keep else np.array([], int)
+
+
+def walk_lmdbs(root: str, cap: int) -> tuple[pd.DataFrame, int]:
+    """The samples table of an LMDB tree, from at most ``cap`` samples; and the true total."""
+    paths = lmdb_tree.find_lmdbs(root)
+    counts = {p: lmdb_tree.count(p) for p in paths}
+    total = sum(counts.values())
+    share = min(1.0, cap / total) if total else 1.0
+    rows = [row for p in paths for row in _lmdb_rows(root, p, spread(counts[p], share))]
+    return pd.DataFrame.from_records(rows, columns=COLUMNS), total
+
+
+def _lmdb_rows(root: str, path: str, indices: np.ndarray) -> Iterator[dict[str, Any]]:
+    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    env = lmdb_tree.open_readonly(path)
+    try:
+        with env.begin() as txn:
+            for i in indices.tolist():
+                label = (txn.get(lmdb_keys.label_key(i)) or b"").decode("utf-8", "replace")
+                image = txn.get(lmdb_keys.image_key(i)) or b""
+                width, height = image_size(image)
+                yield {"split": split_of(rel), "shard": rel, "index": i, "source_id": f"{rel}#{i}",
+                       "label": label, "width": width, "height": height, "bytes": len(image),
+                       "sha1": hashlib.sha1(image).hexdigest()}
+    finally:
+        env.close()
+
+
+def image_size(data: bytes) -> tuple[float, float]:
+    """(width, height) from the image header; NaN when the bytes do not open."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                return float(im.size[0]), float(im.size[1])
+    except Exception:  # Pillow raises many types for bad data
+        return float("nan"), float("nan")

@@ -1,0 +1,70 @@
+"""Best-effort images of rejected samples.
+
+rejects.jsonl records where a sample came from (``source``, e.g. ``gt.txt:12``), not its
+image, and the pipeline keeps no copy of rejected bytes. So the report re-runs the
+format's parser over the source (the converter in hand during a conversion, or one rebuilt
+from manifest.json's format and options plus ``--source``) and reads the image of each shown
+reject whose ``source`` matches a parsed sample. Rejects the parser itself produced
+(unknown ids, unannotated images, ...) and missing or unreadable files get no thumbnail.
+The walk stops as soon as every shown reject is found.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import click
+
+from dataconv import options
+from dataconv.converters import base as converters
+from dataconv.errors import DataconvError, SampleRejected
+from dataconv.sample import ReadContext, Sample
+
+
+def converter_from_card(card: Mapping[str, Any], src: str) -> converters.Converter:
+    """The converter that made a dataset, rebuilt from its manifest and source folder."""
+    fmt = card.get("format")
+    info = converters.formats().get(str(fmt))
+    if info is None:
+        raise DataconvError(f"manifest.json: unknown format {fmt!r}; cannot re-read the source")
+    recorded = card.get("options", {})
+    opts = {name: _resolve(recorded.get(name, default), src)
+            for name, default in _defaults(info.cls.options).items()}
+    return info.cls(src, opts)
+
+
+def _defaults(decorators: list) -> dict[str, Any]:
+    probe = options.apply(decorators, lambda **kw: None)
+    params: list[click.Parameter] = getattr(probe, "__click_params__", [])
+    return {p.name: p.default for p in params if p.name}
+
+
+def _resolve(value: Any, src: str) -> Any:
+    """manifest.json stores paths relative to the source; make them usable again."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, str) and value and os.path.exists(os.path.join(src, value)):
+        return os.path.join(src, value)
+    return value
+
+
+def find_images(converter: converters.Converter, wanted: set[str],
+                follow_symlinks: bool = False) -> dict[str, bytes | None]:
+    """source -> image bytes (None when unreadable) for the parsed samples in ``wanted``."""
+    ctx = ReadContext(follow_symlinks=follow_symlinks)
+    found: dict[str, bytes | None] = {}
+    if not wanted:
+        return found
+    for item in converter.samples():
+        if isinstance(item, Sample) and item.source in wanted and item.source not in found:
+            found[item.source] = _read(item, ctx)
+            if len(found) == len(wanted):
+                break
+    return found
+
+
+def _read(sample: Sample, ctx: ReadContext) -> bytes | None:
+    try:
+        return sample.image.read(ctx)
+    except (SampleRejected, DataconvError, OSError):
+        return None
