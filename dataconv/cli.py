@@ -60,6 +60,10 @@ def _convert_command(info: converters.FormatInfo) -> click.Command:
         converter = info.cls(kw["src"], fmt_opts)
         card = converter.build(config)
         click.echo(format_summary(card, os.path.abspath(kw["out"])))
+        if kw["report"] and info.cls.writes_lmdb:
+            from dataconv.reporting.build import report_after_conversion  # imports matplotlib
+
+            click.echo(f"  report: {report_after_conversion(converter, kw['out'])}")
 
     fn = options.apply(options.COMMON_OPTIONS + list(info.cls.options) + checks, callback)
     return click.Command(info.name, callback=fn, params=fn.__click_params__[::-1],

@@ -46,10 +46,11 @@ COMMON_OPTIONS: list[Callable] = [
     click.option("--follow-symlinks", is_flag=True,
                  help="Open images through symlinks that point outside the source folder."),
     click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
+    click.option("--report", is_flag=True, help="Also write OUT/report.html (docs/report.md)."),
 ]
 
 # Options that change how the work runs, not what it produces: kept out of the manifest.
-RUN_ONLY = {"src", "out", "overwrite", "workers", "quiet"}
+RUN_ONLY = {"src", "out", "overwrite", "workers", "quiet", "report"}
 
 
 def apply(options: list[Callable], fn: Callable) -> Callable:

@@ -2,8 +2,6 @@
 
 dataset.py loads the samples table, stats.py computes, charts.py plots with matplotlib,
 thumbs.py reads the shown images, reject_images.py finds images of rejects, html.py and
-sections.py render, build.py writes. See docs/report.md.
+sections.py render, build.py writes (``build_report``, ``report_after_conversion``). Import
+from the modules: importing the package itself does not load matplotlib. See docs/report.md.
 """
-from dataconv.reporting.build import REPORT, build_report, report_after_conversion
-
-__all__ = ["REPORT", "build_report", "report_after_conversion"]

@@ -27,7 +27,7 @@ h2 { font-size: 18px; margin: 0 0 10px; } h3 { font-size: 14px; margin: 16px 0 6
 .card { background: #eef2f8; border-radius: 6px; padding: 8px 14px; min-width: 120px; }
 .card b { display: block; font-size: 20px; } .card span { font-size: 12px; color: #56607a; }
 table { border-collapse: collapse; font-size: 13px; margin: 4px 0 8px; }
-th, td { border-bottom: 1px solid #e3e7ee; padding: 3px 10px; text-align: left; }
+th, td { border-bottom: 1px solid #e3e7ee; padding: 3px 10px; text-align: left; vertical-align: middle; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f0f3f8; font-weight: 600; }
 .note { color: #56607a; font-size: 12.5px; margin: 4px 0; }
@@ -36,9 +36,9 @@ img.chart { max-width: 100%%; display: block; margin: 6px 0; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; }
 .tile { background: #fafbfc; border: 1px solid #e3e7ee; border-radius: 6px; padding: 6px;
         max-width: 340px; min-width: 90px; }
-.tile img { display: block; max-height: 40px; max-width: 326px; margin-bottom: 4px;
-            background: #fff; }
-.tile .none { height: 32px; width: 90px; background: repeating-linear-gradient(45deg, #eee 0 6px, #f8f8f8 6px 12px);
+.tile img, td img { display: block; max-height: 40px; max-width: 326px; margin-bottom: 4px;
+                   background: #fff; }
+.none { height: 32px; width: 90px; background: repeating-linear-gradient(45deg, #eee 0 6px, #f8f8f8 6px 12px);
               font-size: 10px; color: #888; display: flex; align-items: center; justify-content: center; }
 .label { font-family: %(fonts)s; font-size: 15px; word-break: break-all; }
 .cap { font-size: 11px; color: #6a7389; word-break: break-all; }
@@ -47,6 +47,10 @@ img.chart { max-width: 100%%; display: block; margin: 6px 0; }
               border-radius: 3px; margin: 1px; padding: 0 3px; }
 .chars small { color: #6a7389; font-size: 10px; margin-left: 2px; }
 """ % {"fonts": CJK_FONTS}
+
+
+class Raw(str):
+    """A table cell that is already HTML."""
 
 
 def esc(value: Any) -> str:
@@ -75,6 +79,8 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, Raw):
+        return f"<td>{value}</td>"
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     return f'<td class="num">{fmt(value)}</td>' if numeric else f"<td>{esc(value)}</td>"
 
@@ -98,9 +104,12 @@ def chart(uri: str, alt: str) -> str:
     return f'<img class="chart" src="{uri}" alt="{esc(alt)}">'
 
 
+def image(uri: str | None, missing: str = "no image") -> Raw:
+    return Raw(f'<img src="{uri}" alt="">' if uri else f'<div class="none">{esc(missing)}</div>')
+
+
 def tile(uri: str | None, label: str, caption: str) -> str:
-    image = f'<img src="{uri}" alt="">' if uri else '<div class="none">no image</div>'
-    return (f'<div class="tile">{image}<div class="label">{esc(label) or "&#8709;"}</div>'
+    return (f'<div class="tile">{image(uri)}<div class="label">{esc(label) or "&#8709;"}</div>'
             f'<div class="cap">{esc(caption)}</div></div>')
 
 

@@ -58,17 +58,20 @@ def rejects(inp: Inputs) -> Section:
     if not total:
         return "rejects", "Rejects", h.note("No rejected samples.")
     rows = [(reason, n, h.pct(n / total)) for reason, n in summary.counts.most_common()]
-    body = h.table(rows, ["reason", "rejected", "share"]) + h.note(inp.reject_note)
-    for reason, _ in summary.counts.most_common():
-        examples = summary.examples.get(reason, [])
-        body += f"<h3>{h.esc(reason)}</h3>" + h.grid(_reject_tile(row, inp.reject_images) for row in examples)
+    body = h.table(rows, ["reason", "rejected", "share"])
+    examples = [row for reason, _ in summary.counts.most_common() for row in summary.examples.get(reason, [])]
+    body += "<h3>Examples per reason</h3>"
+    body += h.note(inp.reject_note) + h.table(
+        [_reject_row(row, inp.reject_images) for row in examples],
+        ["reason", "image", "detail", "source", "id"])
     return "rejects", f"Rejects ({total:,})", body
 
 
-def _reject_tile(row: dict[str, Any], images: dict[str, bytes | None]) -> str:
+def _reject_row(row: dict[str, Any], images: dict[str, bytes | None]) -> list[Any]:
     data = images.get(str(row.get("source")))
     uri = thumbnail(data) if data else None
-    return h.tile(uri, str(row.get("detail", "")), f"{row.get('source')} · id {row.get('id')}")
+    missing = "undecodable" if data else "no image"
+    return [row.get("reason"), h.image(uri, missing), row.get("detail", ""), row.get("source"), row.get("id")]
 
 
 def distributions(inp: Inputs) -> Section:

@@ -1,0 +1,40 @@
+"""``dataconv report DATA -o report.html``: one self-contained HTML page about a dataset."""
+from __future__ import annotations
+
+import os
+import time
+
+import click
+
+from dataconv.reporting.dataset import DEFAULT_CAP
+
+
+@click.command("report", help="Write a self-contained HTML report of a dataset (a dataconv "
+                              "output folder or any LMDB tree): counts, rejects, distributions, "
+                              "characters, sample images, duplicates.")
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
+              help="HTML file to write [default: DATA/report.html].")
+@click.option("--charset", type=click.Path(exists=True, dir_okay=False),
+              help="Check label coverage against this charset (one char per line, or one line).")
+@click.option("--source", type=click.Path(exists=True),
+              help="The conversion's -i folder: show thumbnails of rejected samples.")
+@click.option("--samples", "per_split", type=click.IntRange(min=0), default=24, show_default=True,
+              help="Random samples shown per split.")
+@click.option("--max-samples", type=click.IntRange(min=1), default=DEFAULT_CAP,
+              show_default=True, help="Without samples.parquet: read at most this many samples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random samples.")
+def report_command(data: str, out: str | None, charset: str | None, source: str | None,
+                   per_split: int, max_samples: int, seed: int) -> None:
+    from dataconv.reporting.build import REPORT, build_report  # imports matplotlib
+    from dataconv.reporting.stats import read_charset
+
+    out = out or os.path.join(data, REPORT)
+    start = time.perf_counter()
+    figures = build_report(data, out, charset=read_charset(charset) if charset else None,
+                           source=source, max_samples=max_samples, per_split=per_split, seed=seed)
+    click.echo(f"report of {figures['samples']:,} samples ({figures['rejected']:,} rejected) "
+               f"written to {out} ({figures['bytes'] / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s)")
+
+
+COMMANDS = [report_command]
