@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterator
+from typing import Callable, Iterator
 
 import click
 
@@ -25,14 +25,22 @@ def split_line(line: str, sep: str) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) == 2 else None
 
 
-def label_file_samples(root: str, path: str, sep: str, encoding: str) -> Iterator[Item]:
-    """Samples of one ``path<sep>label`` file; the id is the image path as written."""
+LineSplitter = Callable[[str], "tuple[str, str] | None"]
+
+
+def label_file_samples(root: str, path: str, sep: str, encoding: str,
+                       splitter: LineSplitter | None = None) -> Iterator[Item]:
+    """Samples of one ``path<sep>label`` file; the id is the image path as written.
+
+    ``splitter(line) -> (path, label) | None`` replaces the separator split for label
+    files with their own line syntax (ICDAR's quoted ``word_1.png, "label"``)."""
     name = os.path.basename(path)
+    split = splitter or (lambda line: split_line(line, sep))
     for lineno, line in read_lines(path, encoding):
         if not line.strip():
             continue
         where = f"{name}:{lineno}"
-        parts = split_line(line, sep)
+        parts = split(line)
         if parts is None:
             yield Reject(where, "no_separator", f"no {sep} separator in {line[:80]!r}")
             continue

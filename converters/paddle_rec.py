@@ -1,0 +1,31 @@
+"""PaddleOCR recognition labels: ``path<TAB>label`` per line, paths relative to ``-i``.
+
+The same parser as ``gt-txt --sep tab`` (``converters.gt_txt.label_file_samples``),
+under the name PaddleOCR users look for and with the label file passed as ``--labels``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import click
+
+from dataconv.converters.base import Converter, encoding_option, register
+from dataconv.converters.gt_txt import label_file_samples
+from dataconv.errors import DataconvError
+from dataconv.sample import Item
+
+
+@register("paddle-rec", help="PaddleOCR recognition labels (path<TAB>label)",
+          example="dataconv paddle-rec -i train_data --labels train_data/rec_gt_train.txt -o out")
+class PaddleRec(Converter):
+    options = [
+        click.option("--labels", required=True, type=click.Path(exists=True, dir_okay=False),
+                     help="The recognition label file (paths inside are relative to -i)."),
+        encoding_option(),
+    ]
+
+    def samples(self) -> Iterator[Item]:
+        if not os.path.isdir(self.src):
+            raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
+        return label_file_samples(self.src, self.opts["labels"], "tab", self.opts["encoding"])
