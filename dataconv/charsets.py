@@ -1,0 +1,145 @@
+"""Charsets in every form trainers use, loaded to one ordered list of entries.
+
+- one entry per line (PaddleOCR dicts, EasyOCR ``*_char.txt``, MMOCR dict files): only the
+  line ending is stripped, so a line holding a space, an ideographic space or a zero-width
+  space is a real entry; an empty line is skipped (and counted);
+- one line holding every character (clovaai ``--character``, KS X 1001 ``2350.txt``);
+- a PARSeq/Hydra YAML config (``model.charset_train``, e.g. NDL ``NDLmoji.yaml``);
+- a literal string given on the command line instead of a path.
+
+Entries keep their file order and their duplicates, which are reported, never hidden.
+"""
+from __future__ import annotations
+
+import codecs
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+from dataconv.errors import DataconvError
+
+FORMS = ("auto", "lines", "string", "yaml", "literal")
+YAML_KEYS = (("model", "charset_train"), ("charset_train",), ("model", "charset_test"),
+             ("charset_test",))
+
+
+@dataclass(frozen=True)
+class Charset:
+    entries: tuple[str, ...]  # in source order, duplicates kept
+    source: str  # a path, or "literal"
+    form: str  # lines | string | yaml | literal
+    empty_lines: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def chars(self) -> str:
+        """Every distinct single-character entry, first occurrence order."""
+        return "".join(dict.fromkeys(e for e in self.entries if len(e) == 1))
+
+    @property
+    def unique(self) -> frozenset[str]:
+        return frozenset(self.entries)
+
+    def duplicates(self) -> dict[str, int]:
+        """Entry -> how many times it occurs, for entries seen more than once."""
+        return {e: n for e, n in Counter(self.entries).items() if n > 1}
+
+    def multi_char(self) -> list[str]:
+        return [e for e in self.entries if len(e) != 1]
+
+    def __contains__(self, ch: object) -> bool:
+        return ch in self.unique
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def summary(self) -> str:
+        dups = self.duplicates()
+        text = f"{len(self.entries)} entries ({len(self.unique)} distinct) from {self.source} [{self.form}]"
+        if dups:
+            text += "; duplicated: " + ", ".join(f"{e!r} x{n}" for e, n in sorted(dups.items()))
+        if self.empty_lines:
+            text += f"; {self.empty_lines} empty line(s) skipped"
+        return text
+
+
+def load(spec: str, encoding: str = "utf-8", form: str = "auto") -> Charset:
+    """A charset from a file path, or from ``spec`` itself when no such file exists."""
+    if form not in FORMS:
+        raise DataconvError(f"charset form {form!r}: expected one of {', '.join(FORMS)}")
+    if form == "literal" or (form == "auto" and not os.path.isfile(spec)):
+        if not spec:
+            raise DataconvError("--charset: empty")
+        return Charset(tuple(spec), "literal", "literal")
+    text = read_text(spec, encoding)
+    if form == "yaml" or (form == "auto" and spec.lower().endswith((".yaml", ".yml"))):
+        return from_yaml(text, spec)
+    lines = split_lines(text)
+    if form == "string" or (form == "auto" and len(lines) == 1):
+        return Charset(tuple(lines[0] if lines else ""), spec, "string")
+    return from_lines(lines, spec)
+
+
+def read_text(path: str, encoding: str) -> str:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataconvError(f"--charset-encoding {encoding!r}: unknown encoding") from None
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw.startswith(codecs.BOM_UTF8) and codecs.lookup(encoding).name == "utf-8":
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise DataconvError(f"{path}:{line}: not valid {encoding} (byte 0x{raw[e.start]:02x}); "
+                            "try --charset-encoding cp949") from None
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines without their endings (\\r\\n, \\n or \\r); a final newline adds no line.
+
+    Unlike ``str.splitlines`` this never splits on U+2028, U+0085 or other characters
+    that may themselves be charset entries.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def from_lines(lines: list[str], source: str) -> Charset:
+    entries = tuple(line for line in lines if line != "")
+    return Charset(entries, source, "lines", empty_lines=len(lines) - len(entries))
+
+
+def from_yaml(text: str, source: str) -> Charset:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise DataconvError(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from None
+    for path in YAML_KEYS:
+        value = _dig(doc, path)
+        if isinstance(value, str):
+            notes = _yaml_notes(doc, path)
+            return Charset(tuple(value), f"{source}:{'.'.join(path)}", "yaml", notes=notes)
+    raise DataconvError(f"{source}: no model.charset_train string in this YAML file")
+
+
+def _dig(doc: object, path: tuple[str, ...]) -> object:
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            return None
+        doc = doc[key]
+    return doc
+
+
+def _yaml_notes(doc: object, path: tuple[str, ...]) -> tuple[str, ...]:
+    test_path = path[:-1] + ("charset_test",)
+    test = _dig(doc, test_path)
+    if isinstance(test, str) and test != _dig(doc, path):
+        return (f"{'.'.join(test_path)} differs from {'.'.join(path)}",)
+    return ()
