@@ -1,0 +1,148 @@
+"""NDL みんなで翻刻 (minhon) one-line data, and the same pairing as Calamari/OCRopus.
+
+Line data: ``x.jpg`` (or ``.png``; OCRopus ``x.bin.png``) beside ``x.txt`` or ``x.gt.txt``;
+the label is the text file's content without its trailing newline(s). Page data:
+``x.jpg`` beside ``x.json``, a list of ``{"boundingBox": [[x, y] x 4], "text",
+"isVertical", "isTextline"}`` (also NDLOCR's ``{"contents": [[...]]}``), cut into line
+crops. The book and page ids in minhon names (``BOOK-001_0.jpg``) go into ``meta``.
+
+A plain ``.txt`` or ``.json`` with no image beside it is not taken for a label (codec
+lists, notes, binders); an orphan ``.gt.txt`` is a ``missing_image`` reject.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Iterator
+
+import click
+
+from dataconv.converters.base import Converter, encoding_option, register
+from dataconv.crop import CropSpec, crop_options, image_ref
+from dataconv.errors import DataconvError
+from dataconv.imagefind import is_image
+from dataconv.sample import Item, Reject, Sample
+from dataconv.schema import load_json, validate
+
+NAME = re.compile(r"^(?P<book>[0-9A-Za-z]+)-(?P<page>\d+)(?:_(?P<line>\d+))?$")
+LABEL_SUFFIXES = (".gt.txt", ".txt")
+IMAGE_INFIXES = (".bin", ".nrm")  # OCRopus binarised / normalised line images
+TRUE = {True, "true", "True"}
+
+
+def file_key(name: str) -> tuple[str, str] | None:
+    """(pair key, kind) of a file name; kind is image, gt, txt or json."""
+    if is_image(name):
+        stem = os.path.splitext(name)[0]
+        for infix in IMAGE_INFIXES:
+            stem = stem[: -len(infix)] if stem.endswith(infix) else stem
+        return stem, "image"
+    for suffix, kind in ((".gt.txt", "gt"), (".txt", "txt"), (".json", "json")):
+        if name.endswith(suffix):
+            return name[: -len(suffix)], kind
+    return None
+
+
+def pair_files(src: str) -> dict[str, dict[str, list[str]]]:
+    """Relative key path -> kind -> relative file paths, in a stable order."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames.sort()
+        for fn in sorted(filenames):
+            keyed = file_key(fn)
+            if keyed:
+                rel = os.path.relpath(os.path.join(dirpath, fn), src)
+                key = os.path.join(os.path.dirname(rel), keyed[0])
+                groups.setdefault(key, {}).setdefault(keyed[1], []).append(rel)
+    return groups
+
+
+def book_meta(key: str) -> dict[str, str]:
+    m = NAME.match(os.path.basename(key))
+    return {"book": m["book"], "page": f"{m['book']}-{m['page']}"} if m else {}
+
+
+def read_label(path: str, encoding: str) -> str:
+    with open(path, "rb") as f:
+        raw = f.read()
+    text = raw.decode("utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding)
+    return text.rstrip("\r\n")
+
+
+def page_lines(document: Any) -> Any:
+    """The flat list of lines of a page, whichever of the three layouts it came in."""
+    if isinstance(document, dict) and isinstance(document.get("contents"), list):
+        document = document["contents"]
+    if isinstance(document, list) and document and all(isinstance(d, list) for d in document):
+        document = [line for block in document for line in block]
+    return document
+
+
+class Labels:
+    """Label text as the options want it."""
+
+    def __init__(self, ideographic_space: str) -> None:
+        self.ideographic_space = ideographic_space
+
+    def __call__(self, text: str) -> str:
+        return text.replace("\u3000", " ") if self.ideographic_space == "space" else text
+
+
+@register("minhon", help="NDL minhon line pairs (x.jpg + x.txt / x.gt.txt) or page JSON to line crops",
+          example="dataconv minhon -i minhon_lines --rotate-vertical --max-height 96 -o out")
+class Minhon(Converter):
+    schema = "minhon"
+    options = crop_options(vertical_ratio=1.0) + [
+        click.option("--ideographic-space", type=click.Choice(["keep", "space"]), default="keep",
+                     show_default=True, help="Keep U+3000 in labels, or write it as an ASCII space."),
+        encoding_option(),
+    ]
+
+    def samples(self) -> Iterator[Item]:
+        if not os.path.isdir(self.src):
+            raise DataconvError(f"{self.src}: -i must be the folder of line images and their texts")
+        self.spec = CropSpec.from_opts(self.opts)
+        self.labels = Labels(self.opts["ideographic_space"])
+        for key, kinds in sorted(pair_files(self.src).items()):
+            yield from self._group(key, kinds)
+
+    def _group(self, key: str, kinds: dict[str, list[str]]) -> Iterator[Item]:
+        images = kinds.get("image", [])
+        texts = kinds.get("gt", []) + kinds.get("txt", [])
+        if not images:
+            for rel in kinds.get("gt", []):
+                yield Reject(rel, "missing_image", f"no image beside {rel}", key)
+        elif len(images) > 1:
+            yield Reject(images[0], "ambiguous_image", f"{', '.join(images)} share one label", key)
+        elif len(texts) + len(kinds.get("json", [])) > 1:
+            yield Reject(images[0], "ambiguous_label", f"several labels for {images[0]}", key)
+        elif texts:
+            yield self._line(key, images[0], texts[0])
+        elif kinds.get("json"):
+            yield from self._page(key, images[0], kinds["json"][0])
+        else:
+            yield Reject(images[0], "missing_label", f"no .txt, .gt.txt or .json beside {images[0]}", key)
+
+    def _line(self, key: str, image: str, text: str) -> Item:
+        try:
+            label = read_label(os.path.join(self.src, text), self.opts["encoding"])
+        except (OSError, UnicodeDecodeError) as e:
+            return Reject(text, "unreadable_label", str(e)[:200], key)
+        if "\n" in label or "\r" in label:
+            return Reject(text, "multiline_label", repr(label[:80]), key)
+        return Sample(id=key, label=self.labels(label), source=text, meta=book_meta(key),
+                      image=image_ref(self.src, image, self.spec))
+
+    def _page(self, key: str, image: str, rel_json: str) -> Iterator[Item]:
+        lines = page_lines(load_json(os.path.join(self.src, rel_json), self.opts["encoding"]))
+        validate(lines, self.schema, rel_json)
+        for k, line in enumerate(lines):
+            sid, where = f"{key}#{k}", f"{rel_json}[{k}]"
+            if line.get("isTextline", True) not in TRUE:
+                yield Reject(where, "not_textline", "isTextline is false", sid)
+                continue
+            yield Sample(id=sid, label=self.labels(line["text"]), source=where,
+                         meta={**book_meta(key), "image": image},
+                         image=image_ref(self.src, image, self.spec, line["boundingBox"],
+                                         vertical=line.get("isVertical") in TRUE if "isVertical" in line
+                                         else None, reading_order=False))
