@@ -52,6 +52,7 @@ def _convert_command(info: converters.FormatInfo) -> click.Command:
         config = Config(
             src=kw["src"], out=kw["out"], overwrite=kw["overwrite"],
             split=splitter.parse_ratios(kw["split"]), seed=kw["seed"],
+            group_by=kw["group_by"], group_regex=kw["group_regex"],
             shard_size=kw["shard_size"], shard_bytes=kw["shard_bytes"], layout=kw["layout"],
             workers=options.resolve_workers(kw["workers"]), follow_symlinks=kw["follow_symlinks"],
             check_opts=check_opts, progress=not kw["quiet"],

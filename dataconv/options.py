@@ -35,6 +35,13 @@ COMMON_OPTIONS: list[Callable] = [
                  help="train,val,test ratios, or 'none' to write everything to train."),
     click.option("--seed", type=int, default=0, show_default=True,
                  help="Seed of the deterministic split."),
+    click.option("--group-by", default=None,
+                 help="Keep each group in one split: meta:NAME (a format attribute, e.g. "
+                      "meta:image for detection crops), or id|source|label|group [default: "
+                      "the format's group, else the id]."),
+    click.option("--group-regex", default=None,
+                 help="Group by this regex's first group (or match) of the --group-by value, "
+                      r"e.g. '^(\w+)_line' for a page id in line-crop ids."),
     click.option("--shard-size", type=click.IntRange(min=1), default=50_000, show_default=True,
                  help="At most this many samples per LMDB shard."),
     click.option("--shard-bytes", default="2GB", show_default=True, callback=parse_size,

@@ -2,32 +2,31 @@
 
 1. collect: parse the source into samples and rejects, numbering every input sample
    (``seq``) and rejecting duplicated ids.
-2. plan: assign each sample a split from its group key, cut each split into shard tasks.
-3. build: each task reads, checks and writes its samples into LMDB shards (in-process,
-   in a pool, or on Dask; results come back in task order).
+2. plan: hash every image once (for --dedupe and so that identical images share a split),
+   assign each sample a split from its group key, cut each split into shard tasks.
+3. build (dataconv/build.py): chunks of each task are read and checked in-process, in a
+   pool or on Dask; one writer per shard writes the outcomes in input order.
 4. finalize: number shards, write samples.parquet, rejects.jsonl, charset.txt,
    manifest.json; the temporary folder is renamed into place.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pandas as pd
 from tqdm import tqdm
 
-from dataconv import manifest, writer
-from dataconv.errors import DataconvError, SampleRejected
-from dataconv.executors import run_tasks
+from dataconv import build, manifest, writer
+from dataconv.errors import DataconvError
+from dataconv.executors import open_executor
 from dataconv.output import atomic_output
 from dataconv.sample import ReadContext, Reject, Sample
 from dataconv.validators import split as splitter
-from dataconv.validators.base import Item, build_checks, run_checks
 
 
 @dataclass
@@ -37,10 +36,13 @@ class Config:
     overwrite: bool = False
     split: tuple[float, float, float] | None = (0.9, 0.05, 0.05)
     seed: int = 0
+    group_by: str | None = None  # see validators/split.py group_key
+    group_regex: str | None = None
     shard_size: int = 50_000
     shard_bytes: int = 2 * 1024**3
     layout: str = "standard"
     workers: int = 1
+    dask: str | None = None  # a scheduler address, or "local"
     follow_symlinks: bool = False
     check_opts: dict[str, Any] = field(default_factory=dict)
     manifest_options: dict[str, Any] = field(default_factory=dict)
@@ -100,11 +102,13 @@ def collect(samples: Iterator[Sample | Reject], progress: bool) -> Collected:
     return Collected(kept, rejects, seq + 1)
 
 
-def plan(collected: Collected, config: Config, tmp: str) -> list[ShardTask]:
+def plan(collected: Collected, config: Config, tmp: str,
+         digests: dict[int, str] | None = None) -> list[ShardTask]:
     by_split: dict[str, list[tuple[int, Sample]]] = {s: [] for s in splitter.SPLITS}
+    splits = splitter.assign_splits(collected.samples, config.split, config.seed,
+                                    config.group_by, config.group_regex, digests)
     for seq, sample in collected.samples:
-        key = sample.group if sample.group is not None else sample.id
-        by_split[splitter.assign(key, config.split, config.seed)].append((seq, sample))
+        by_split[splits[seq]].append((seq, sample))
     ctx = ReadContext(follow_symlinks=config.follow_symlinks)
     tasks = []
     for split, members in by_split.items():
@@ -113,37 +117,6 @@ def plan(collected: Collected, config: Config, tmp: str) -> list[ShardTask]:
             tasks.append(ShardTask(split, number, folder, members[start:start + config.shard_size],
                                    config.check_opts, ctx, config.shard_bytes))
     return tasks
-
-
-def build_shard(task: ShardTask, on_sample: Callable[[], None] | None = None) -> ShardResult:
-    """Read, check and write one task's samples. Runs in a worker; touches only its folder."""
-    checks = build_checks(task.check_opts)
-    out = writer.RotatingWriter(task.folder, f"task-{task.number:05d}", task.shard_bytes)
-    records, rejects = [], []
-    try:
-        for seq, sample in task.samples:
-            item = Item(sample=sample, label=sample.label)
-            try:
-                item.data = sample.image.read(task.read_ctx)
-                error = run_checks(item, checks)
-            except SampleRejected as e:
-                error = e
-            if error is not None:
-                rejects.append((seq, Reject(sample.source, error.reason, error.detail, sample.id)))
-            else:
-                shard, index = out.add(item.label, item.data)
-                records.append({"seq": seq, "split": task.split, "shard": shard, "index": index,
-                                "source_id": sample.id, "source": sample.source,
-                                "group": sample.group, "label": item.label,
-                                "width": item.width, "height": item.height,
-                                "bytes": len(item.data),
-                                "sha1": hashlib.sha1(item.data).hexdigest()})
-            if on_sample is not None:
-                on_sample()
-    except BaseException:
-        out.abort()
-        raise
-    return ShardResult(task.split, task.number, out.close(), records, rejects)
 
 
 def finalize(tmp: str, results: list[ShardResult], collected: Collected, config: Config,
@@ -201,14 +174,28 @@ def _write_samples(folder: str, records: list[dict[str, Any]]) -> None:
     frame.to_parquet(os.path.join(folder, manifest.SAMPLES), index=False)
 
 
+def hash_pass(collected: Collected, config: Config) -> dict[int, str]:
+    """Image digests, read once before planning, when a global decision needs them:
+    --dedupe, or a split (byte-identical images must not straddle splits)."""
+    if config.split is None and not config.check_opts.get("dedupe"):
+        return {}
+    ctx = ReadContext(follow_symlinks=config.follow_symlinks)
+    return splitter.hash_images(collected.samples, ctx, config.progress)
+
+
 def convert(converter: Any, config: Config) -> dict[str, Any]:
     """Run the whole conversion for one converter; returns the manifest."""
     with atomic_output(config.out, config.overwrite) as tmp:
         collected = collect(converter.samples(), config.progress)
         if collected.total == 0:
             raise DataconvError(f"{config.src}: no samples found")
-        tasks = plan(collected, config, tmp)
+        digests = hash_pass(collected, config)
+        if config.check_opts.get("dedupe"):
+            kept, dups = splitter.drop_duplicates(collected.samples, digests)
+            collected = Collected(kept, collected.rejects + dups, collected.total)
+        tasks = plan(collected, config, tmp, digests)
         with tqdm(total=sum(len(t) for t in tasks), desc="checking and writing", unit=" samples",
                   disable=not config.progress, file=sys.stderr) as bar:
-            results = list(run_tasks(build_shard, tasks, config.workers, bar.update))
+            with open_executor(config.workers, config.dask) as executor:
+                results = list(build.build_shards(tasks, executor, bar.update))
         return finalize(tmp, results, collected, config, converter.name)

@@ -2,13 +2,20 @@
 
 A sample's split depends only on the seed and its group key (its id unless grouped),
 through a stable hash: adding samples later never moves existing ones, and every
-sample of a group lands in the same split.
+sample of a group lands in the same split. Groups come from ``--group-by`` (a meta
+attribute or field) and ``--group-regex`` (a page or book id out of the value); groups
+that share a byte-identical image are merged so that no image straddles two splits.
 """
 from __future__ import annotations
 
 import hashlib
+import re
+import sys
 
-from dataconv.errors import DataconvError
+from tqdm import tqdm
+
+from dataconv.errors import DataconvError, SampleRejected
+from dataconv.sample import ReadContext, Reject, Sample
 
 SPLITS = ("train", "val", "test")
 
@@ -41,3 +48,96 @@ def assign(key: str, ratios: tuple[float, float, float] | None, seed: int) -> st
     if u < ratios[0] + ratios[1]:
         return "val"
     return "test"
+
+
+# --- groups that never straddle splits -------------------------------------------------
+
+SAMPLE_FIELDS = ("id", "source", "label", "group")
+
+
+def group_value(sample: Sample, group_by: str | None) -> str:
+    """The raw grouping value: ``meta:NAME`` (or a bare NAME not a Sample field) from
+    ``sample.meta``, a Sample field, or by default ``sample.group`` else ``sample.id``."""
+    default = sample.group if sample.group is not None else sample.id
+    if not group_by:
+        return default
+    if group_by in SAMPLE_FIELDS:
+        value = getattr(sample, group_by)
+    else:
+        value = sample.meta.get(group_by[5:] if group_by.startswith("meta:") else group_by)
+    return default if value is None or value == "" else str(value)
+
+
+def compile_group_regex(text: str | None) -> re.Pattern | None:
+    if not text:
+        return None
+    try:
+        return re.compile(text)
+    except re.error as e:
+        raise DataconvError(f"--group-regex {text!r}: {e}") from None
+
+
+def group_key(sample: Sample, group_by: str | None, pattern: re.Pattern | None) -> str:
+    """The group a sample belongs to; ``pattern`` keeps its first group (or whole match)
+    of the value, e.g. a page or book id out of a line-crop file name."""
+    value = group_value(sample, group_by)
+    if pattern is not None:
+        m = pattern.search(value)
+        if m:
+            value = m.group(1) if m.groups() else m.group(0)
+    return value
+
+
+def hash_images(samples: list[tuple[int, Sample]], ctx: ReadContext, progress: bool) -> dict[int, str]:
+    """seq -> sha1 of the image bytes; unreadable images are left out (the shard task
+    rejects them with their reason)."""
+    digests = {}
+    for seq, sample in tqdm(samples, desc="hashing images", unit=" images", disable=not progress,
+                            file=sys.stderr):
+        try:
+            digests[seq] = hashlib.sha1(sample.image.read(ctx)).hexdigest()
+        except (SampleRejected, OSError):
+            continue
+    return digests
+
+
+def drop_duplicates(samples: list[tuple[int, Sample]], digests: dict[int, str]
+                    ) -> tuple[list[tuple[int, Sample]], list[tuple[int, Reject]]]:
+    """Keep the first sample (in input order) of every image digest; reject the others."""
+    first: dict[str, Sample] = {}
+    kept, rejects = [], []
+    for seq, sample in samples:
+        digest = digests.get(seq)
+        if digest is not None and digest in first:
+            rejects.append((seq, Reject(sample.source, "duplicate_image",
+                                        f"same bytes as {first[digest].source}", sample.id)))
+            continue
+        if digest is not None:
+            first[digest] = sample
+        kept.append((seq, sample))
+    return kept, rejects
+
+
+def assign_splits(samples: list[tuple[int, Sample]], ratios: tuple[float, float, float] | None,
+                  seed: int, group_by: str | None = None, group_regex: str | None = None,
+                  digests: dict[int, str] | None = None) -> dict[int, str]:
+    """seq -> split. Samples of one group, and samples with byte-identical images, share a
+    split: groups linked by an image are merged and hashed by their smallest key."""
+    pattern = compile_group_regex(group_regex)
+    keys = {seq: group_key(sample, group_by, pattern) for seq, sample in samples}
+    parent: dict[str, str] = {}
+
+    def root(k: str) -> str:
+        while parent.get(k, k) != k:
+            parent[k] = parent.get(parent[k], parent[k])
+            k = parent[k]
+        return k
+
+    by_digest: dict[str, str] = {}
+    for seq, digest in (digests or {}).items():
+        if seq in keys:
+            other = by_digest.setdefault(digest, keys[seq])
+            a, b = root(other), root(keys[seq])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {seq: assign(root(key), ratios, seed) for seq, key in keys.items()}

@@ -1,0 +1,73 @@
+"""``dataconv charset DATA -o FILE --style paddle|clovaai|parseq``: the dataset's characters
+in a trainer's own format, and the characters that only val/test use."""
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import click
+
+from dataconv import lmdb_tree
+from dataconv.validators.trainers import clovaai_safe, yaml_quote
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def split_of(rel: str) -> str:
+    """The split a shard belongs to: its first path component, or train when it has none."""
+    first = rel.replace(os.sep, "/").split("/")[0]
+    return first if first in SPLIT_NAMES else "train"
+
+
+def count_chars(root: str) -> dict[str, Counter]:
+    counts: dict[str, Counter] = {s: Counter() for s in SPLIT_NAMES}
+    for path in lmdb_tree.find_lmdbs(root):
+        bucket = counts[split_of(os.path.relpath(path, root))]
+        for rec in lmdb_tree.iter_records(path):
+            bucket.update(rec.label)
+    return counts
+
+
+def render(chars: str, style: str) -> str:
+    """File content in the style's format, ready to use as is."""
+    if style == "paddle":
+        return "".join(ch + "\n" for ch in chars)
+    if style == "clovaai":
+        return clovaai_safe(chars) + "\n"
+    return ("# @package _global_\nmodel:\n"
+            f"  charset_train: {yaml_quote(chars)}\n  charset_test: {yaml_quote(chars)}\n")
+
+
+STYLE_NOTES = {
+    "paddle": "Global.character_dict_path: {out}  (the space is a line of its own; "
+              "or drop it and set use_space_char: true)",
+    "clovaai": "--character \"$(cat {out})\"  (ordered so the unescaped regex reads it as a plain set)",
+    "parseq": "copy to parseq/configs/charset/{name}.yaml, then ./train.py charset={name}  "
+              "(whitespace left out: PARSeq removes it unless data.remove_whitespace=false)",
+}
+
+
+@click.command("charset", help="Write the characters of a dataset's labels in a trainer's format.")
+@click.argument("data", type=click.Path(exists=True))
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False))
+@click.option("--style", type=click.Choice(sorted(STYLE_NOTES)), required=True)
+@click.option("--order", type=click.Choice(["codepoint", "frequency"]), default="codepoint",
+              show_default=True, help="Order of the characters (token ids follow it).")
+def charset_command(data: str, out: str, style: str, order: str) -> None:
+    counts = count_chars(data)
+    total = sum(counts.values(), Counter())
+    ranked = sorted(total, key=lambda ch: (-total[ch], ch)) if order == "frequency" else sorted(total)
+    chars = "".join(ch for ch in ranked if not (style == "parseq" and ch.isspace()))
+    with open(out, "w", encoding="utf-8", newline="\n") as f:
+        f.write(render(chars, style))
+    click.echo(f"wrote {len(chars)} characters to {out} ({style} style)")
+    name = os.path.splitext(os.path.basename(out))[0]
+    click.echo("use: " + STYLE_NOTES[style].format(out=out, name=name))
+    for split in ("val", "test"):
+        only = sorted(set(counts[split]) - set(counts["train"]))
+        if only:
+            click.echo(f"{split} has {len(only)} characters train lacks: "
+                       + " ".join(f"{ch!r}x{counts[split][ch]}" for ch in only[:50]))
+
+
+COMMANDS = [charset_command]
