@@ -47,11 +47,16 @@ def portable_options(options: dict[str, Any], src: str) -> dict[str, Any]:
     src_abs = os.path.abspath(src)
     out = {}
     for key, value in sorted(options.items()):
-        if isinstance(value, tuple):
-            value = list(value)
-        if isinstance(value, str) and os.path.isabs(value) or (
-                isinstance(value, str) and os.sep in value and os.path.exists(value)):
-            absv = os.path.abspath(value)
-            value = os.path.relpath(absv, src_abs) if absv.startswith(src_abs + os.sep) else os.path.basename(absv)
-        out[key] = value
+        if isinstance(value, (tuple, list)):
+            out[key] = [_portable(v, src_abs) for v in value]  # repeatable options
+        else:
+            out[key] = _portable(value, src_abs)
     return out
+
+
+def _portable(value: Any, src_abs: str) -> Any:
+    if isinstance(value, str) and os.path.isabs(value) or (
+            isinstance(value, str) and os.sep in value and os.path.exists(value)):
+        absv = os.path.abspath(value)
+        return os.path.relpath(absv, src_abs) if absv.startswith(src_abs + os.sep) else os.path.basename(absv)
+    return value

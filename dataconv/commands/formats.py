@@ -8,9 +8,11 @@ from dataconv.converters import base as converters
 
 @click.command("formats", help="List every source format with an example command.")
 def formats_command() -> None:
-    for info in converters.formats().values():
-        click.echo(f"{info.name:<12} {info.help}")
-        click.echo(f"{'':<12} e.g. {info.example}")
+    infos = converters.formats().values()
+    width = max(len(info.name) for info in infos) + 2
+    for info in infos:
+        click.echo(f"{info.name:<{width}}{info.help}")
+        click.echo(f"{'':<{width}}e.g. {info.example}")
 
 
 COMMANDS = [formats_command]

@@ -1,0 +1,109 @@
+"""COCO-Text v2 (``COCO_Text.json`` + COCO ``train2014/``) as word crops.
+
+The JSON holds ``imgs``, ``anns`` and ``imgToAnns``, each keyed by id. An annotation
+has ``bbox`` ``[x, y, w, h]``, an optional ``mask`` polygon ``[x1, y1, ...]``,
+``utf8_string`` and ``legibility``; illegible text is rejected as ``illegible``. The
+crop follows the polygon when there is one, else the box. Images are found by
+``file_name`` anywhere under ``-i``. ``CocoTextFamily`` is parameterised by the few
+things TextOCR does differently (``converters/textocr.py``).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator
+
+import click
+
+from dataconv.converters.base import Converter, register
+from dataconv.crop import CropSpec, Polygon, crop_options, flat_points, image_ref, xywh_polygon
+from dataconv.errors import DataconvError, SampleRejected
+from dataconv.imagefind import ImageIndex
+from dataconv.sample import Item, Reject, Sample
+from dataconv.schema import load_json, validate
+
+
+class CocoTextFamily(Converter):
+    """``{"imgs", "anns", "imgToAnns"}`` JSON to crops; subclasses set the hooks."""
+
+    label_file = ""
+    polygon_key = ""
+
+    @classmethod
+    def make_options(cls, label_file: str) -> list:
+        return [
+            click.option("--labels", type=click.Path(exists=True, dir_okay=False),
+                         help=f"The annotation JSON [default: SRC/{label_file}]."),
+            click.option("--set", "sets", multiple=True,
+                         help="Keep only images of this imgs[].set (train, val; repeatable)."),
+        ] + crop_options(vertical_ratio=1.5)
+
+    def illegible(self, ann: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def polygon(self, ann: dict[str, Any]) -> Polygon:
+        flat = ann.get(self.polygon_key) or []
+        return flat_points(flat) if len(flat) >= 8 else xywh_polygon(*ann["bbox"])
+
+    def samples(self) -> Iterator[Item]:
+        if not os.path.isdir(self.src):
+            raise DataconvError(f"{self.src}: -i must be the folder holding the images")
+        path = self.opts.get("labels") or os.path.join(self.src, self.label_file)
+        if not os.path.isfile(path):
+            raise DataconvError(f"{path}: no such annotation file; pass --labels FILE")
+        name = os.path.basename(path)
+        document = load_json(path)
+        validate(document, self.schema, name)
+        self.spec = CropSpec.from_opts(self.opts)
+        self.resolver = ImageResolver(self.src, document["imgs"], set(self.opts.get("sets") or ()))
+        for ann_id, ann in document["anns"].items():
+            yield self._item(str(ann_id), ann, f"{name}:anns[{ann_id}]")
+
+    def _item(self, ann_id: str, ann: dict[str, Any], where: str) -> Item:
+        if self.illegible(ann):
+            return Reject(where, "illegible", repr(ann.get("utf8_string", "")), ann_id)
+        try:
+            image = self.resolver.image(str(ann["image_id"]))
+        except SampleRejected as e:
+            return Reject(where, e.reason, e.detail, ann_id)
+        return Sample(id=ann_id, label=ann.get("utf8_string", ""), source=where,
+                      meta={"image": image}, image=image_ref(self.src, image, self.spec, self.polygon(ann)))
+
+
+class ImageResolver:
+    """imgs[] id -> relative image path, looked up once per image."""
+
+    def __init__(self, src: str, imgs: dict[str, Any], sets: set[str]) -> None:
+        self.imgs, self.sets = imgs, sets
+        self.index = ImageIndex(src)
+        self.found: dict[str, str | SampleRejected] = {}
+
+    def image(self, image_id: str) -> str:
+        if image_id not in self.found:
+            self.found[image_id] = self._lookup(image_id)
+        hit = self.found[image_id]
+        if isinstance(hit, SampleRejected):
+            raise hit
+        return hit
+
+    def _lookup(self, image_id: str) -> str | SampleRejected:
+        entry = self.imgs.get(image_id)
+        if entry is None:
+            return SampleRejected("unknown_image_id", f"image_id {image_id!r} has no imgs entry")
+        if self.sets and entry.get("set") not in self.sets:
+            return SampleRejected("excluded_set", f"set {entry.get('set')!r}")
+        try:
+            return self.index.find_name(entry["file_name"], near=os.path.dirname(entry["file_name"]))
+        except SampleRejected as e:
+            return e
+
+
+@register("coco-text", help="COCO-Text v2 (COCO_Text.json + COCO images) to word crops",
+          example="dataconv coco-text -i coco2014 --labels COCO_Text.json --set train -o out")
+class CocoText(CocoTextFamily):
+    schema = "coco-text"
+    label_file = "COCO_Text.json"
+    polygon_key = "mask"
+    options = CocoTextFamily.make_options(label_file)
+
+    def illegible(self, ann: dict[str, Any]) -> bool:
+        return ann.get("legibility") == "illegible" or "utf8_string" not in ann

@@ -1,0 +1,44 @@
+"""A lazy reference to one image inside an existing LMDB dataset.
+
+Re-reading a large LMDB tree must not hold every image in memory, and an LMDB handle
+must not cross a process boundary. ``LmdbImage`` carries only the folder and the index;
+``read`` opens the LMDB read-only and lock-free the first time this process needs it
+(PARSeq's ``LmdbDataset`` pattern) and keeps the handle for the next samples.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import lmdb
+
+from dataconv import lmdb_keys
+from dataconv.errors import DataconvError, SampleRejected
+from dataconv.lmdb_tree import open_readonly
+from dataconv.sample import ReadContext
+
+_HANDLES: dict[tuple[int, str], lmdb.Environment] = {}
+
+
+def handle(path: str) -> lmdb.Environment:
+    """This process's read-only handle on ``path`` (opened once per process)."""
+    key = (os.getpid(), path)
+    if key not in _HANDLES:
+        _HANDLES[key] = open_readonly(path)
+    return _HANDLES[key]
+
+
+@dataclass(frozen=True)
+class LmdbImage:
+    path: str  # the folder holding data.mdb
+    index: int  # 1-based, as in image-%09d
+
+    def read(self, ctx: ReadContext) -> bytes:
+        try:
+            with handle(self.path).begin(buffers=False) as txn:
+                data = txn.get(lmdb_keys.image_key(self.index))
+        except (DataconvError, lmdb.Error) as e:
+            raise SampleRejected("unreadable_image", f"{self.path}: {e}"[:300]) from None
+        if data is None:
+            raise SampleRejected("missing_image", f"no image-{self.index:09d} key")
+        return data
