@@ -1,16 +1,28 @@
-"""Where shard tasks run: in this process, in a local process pool, or (later) on Dask.
+"""Where work runs: in this process, in a local process pool, or on a Dask cluster.
 
-Every executor returns results in task order, so the output is identical whatever runs it.
+Every executor maps a function over work items and yields the results *in item order*,
+keeping only a bounded window of items in flight, so the caller (the one writer per
+shard) sees the same sequence whatever runs the work, and memory does not grow with the
+dataset.
 """
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
+
+from dataconv.errors import DataconvError
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: enough to hide latency, little memory
+DASK_CONNECT_TIMEOUT = "10s"
+# Modules the pool's fork server imports once, so each worker starts in milliseconds.
+POOL_PRELOAD = ["dataconv.build"]
 
 
 def default_workers() -> int:
@@ -20,21 +32,104 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_tasks(fn: Callable[..., R], tasks: Sequence[T], workers: int,
-              on_samples: Callable[[int], None]) -> Iterator[R]:
-    """Apply ``fn(task, on_sample)`` to each task, yielding results in task order.
+class Executor(Protocol):
+    chunk_samples: int  # how many samples one work item should hold here
 
-    In-process runs report progress per sample; pooled runs per finished task
-    (``len(task)`` samples).
-    """
-    if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield fn(task, lambda: on_samples(1))
+    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]: ...
+
+
+def bounded_ordered(submit: Callable[[T], Any], items: Iterable[T], window: int) -> Iterator[Any]:
+    """Submit items keeping at most ``window`` futures pending; yield results in order."""
+    pending: deque = deque()
+    try:
+        for item in items:
+            pending.append(submit(item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+class InProcess:
+    chunk_samples = 256
+
+    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        return map(fn, items)
+
+
+class LocalPool:
+    """Worker processes started by a fork server (no per-worker interpreter start-up)."""
+
+    chunk_samples = 64
+
+    def __init__(self, workers: int) -> None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(POOL_PRELOAD)
+        self.window = workers * IN_FLIGHT_PER_WORKER
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        return bounded_ordered(lambda item: self.pool.submit(fn, item), items, self.window)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskCluster:
+    """A dask.distributed scheduler at ``address``, or a LocalCluster for ``local``."""
+
+    chunk_samples = 256  # a Dask task costs about a millisecond of scheduling
+
+    def __init__(self, address: str, workers: int) -> None:
+        distributed = _import_distributed()
+        self.cluster = None
+        try:
+            if address == "local":
+                self.cluster = distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=40)
+            self.client = distributed.Client(self.cluster or address,
+                                             timeout=DASK_CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as e:
+            self._close_cluster()
+            raise DataconvError(f"--dask {address}: cannot reach the Dask scheduler ({e})") from None
+        self.window = max(1, sum(self.client.nthreads().values())) * IN_FLIGHT_PER_WORKER
+
+    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        return bounded_ordered(lambda item: self.client.submit(fn, item, pure=False),
+                               items, self.window)
+
+    def close(self) -> None:
+        self.client.close()
+        self._close_cluster()
+
+    def _close_cluster(self) -> None:
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _import_distributed() -> Any:
+    try:
+        import dask.distributed as distributed
+    except ImportError:
+        raise DataconvError("--dask needs dask.distributed: pip install 'dataconv[dask]'") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def open_executor(workers: int, dask: str | None = None) -> Iterator[Executor]:
+    """The executor for ``--workers``/``--dask``; closed (workers stopped) on exit."""
+    if dask:
+        executor: Any = DaskCluster(dask, workers)
+    elif workers > 1:
+        executor = LocalPool(workers)
+    else:
+        yield InProcess()
         return
-    ctx = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
-        futures = [pool.submit(fn, task, None) for task in tasks]
-        for task, future in zip(tasks, futures):
-            result = future.result()
-            on_samples(len(task))
-            yield result
+    try:
+        yield executor
+    finally:
+        executor.close()

@@ -1,0 +1,127 @@
+"""Building shards: check samples in chunks anywhere, write them in order in one place.
+
+The unit of parallel work is a *chunk* of a shard's samples (a few dozen to a few
+hundred), not the shard: reading the image and decoding it (the expensive part) runs in
+the executor's workers (``check_chunk``), and each shard is written by one writer in the
+driver, fed the outcomes in input order. So a dataset of one shard still uses every
+core, the output does not depend on how many workers there are or which finished first,
+and workers need to see only the source files, never the output.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
+
+from dataconv import writer
+from dataconv.errors import SampleRejected
+from dataconv.executors import Executor
+from dataconv.sample import ReadContext, Reject, Sample
+from dataconv.validators.base import Check, Item, build_checks, run_checks
+
+if TYPE_CHECKING:
+    from dataconv.pipeline import ShardResult, ShardTask
+
+
+@dataclass
+class Chunk:
+    """Consecutive samples of one shard task, with what a worker needs to check them."""
+
+    samples: list[tuple[int, Sample]]  # (seq, sample)
+    check_opts: dict[str, Any]
+    read_ctx: ReadContext
+
+
+class Accepted(NamedTuple):
+    label: str
+    data: bytes
+    width: int | None
+    height: int | None
+    sha1: str
+
+
+class Refused(NamedTuple):
+    reason: str
+    detail: str
+
+
+Outcome = Accepted | Refused
+_CHECKS: dict[str, list[Check]] = {}  # per process: checks built once per option set
+
+
+def _checks(opts: dict[str, Any]) -> list[Check]:
+    key = repr(sorted(opts.items()))
+    if key not in _CHECKS:
+        _CHECKS[key] = build_checks(opts)
+    return _CHECKS[key]
+
+
+def check_sample(sample: Sample, checks: list[Check], ctx: ReadContext) -> Outcome:
+    """Read one sample's image and run every check on it."""
+    item = Item(sample=sample, label=sample.label)
+    try:
+        item.data = sample.image.read(ctx)
+        error = run_checks(item, checks)
+    except SampleRejected as e:
+        error = e
+    if error is not None:
+        return Refused(error.reason, error.detail)
+    return Accepted(item.label, item.data, item.width, item.height,
+                    hashlib.sha1(item.data).hexdigest())
+
+
+def check_chunk(chunk: Chunk) -> list[Outcome]:
+    """The work item: runs in a worker process, a Dask worker, or in-process."""
+    checks = _checks(chunk.check_opts)
+    return [check_sample(sample, checks, chunk.read_ctx) for _, sample in chunk.samples]
+
+
+def chunks_of(task: ShardTask, size: int) -> list[Chunk]:
+    return [Chunk(task.samples[i:i + size], task.check_opts, task.read_ctx)
+            for i in range(0, len(task.samples), size)]
+
+
+class ShardBuilder:
+    """The one writer of a shard task: takes outcomes in input order, keeps the accounting."""
+
+    def __init__(self, task: ShardTask) -> None:
+        self.task = task
+        self.out = writer.RotatingWriter(task.folder, f"task-{task.number:05d}", task.shard_bytes)
+        self.records: list[dict[str, Any]] = []
+        self.rejects: list[tuple[int, Reject]] = []
+
+    def add(self, seq: int, sample: Sample, outcome: Outcome) -> None:
+        if isinstance(outcome, Refused):
+            self.rejects.append((seq, Reject(sample.source, outcome.reason, outcome.detail, sample.id)))
+            return
+        shard, index = self.out.add(outcome.label, outcome.data)
+        self.records.append({"seq": seq, "split": self.task.split, "shard": shard, "index": index,
+                             "source_id": sample.id, "source": sample.source,
+                             "group": sample.group, "label": outcome.label,
+                             "width": outcome.width, "height": outcome.height,
+                             "bytes": len(outcome.data), "sha1": outcome.sha1})
+
+    def close(self) -> ShardResult:
+        from dataconv.pipeline import ShardResult
+
+        return ShardResult(self.task.split, self.task.number, self.out.close(),
+                           self.records, self.rejects)
+
+
+def build_shards(tasks: list[ShardTask], executor: Executor,
+                 on_samples: Callable[[int], None]) -> Iterator[ShardResult]:
+    """Check every task's chunks on ``executor``; write each shard in order; yield results."""
+    per_task = [chunks_of(task, executor.chunk_samples) for task in tasks]
+    outcomes = executor.map_ordered(check_chunk, (c for chunks in per_task for c in chunks))
+    for task, chunks in zip(tasks, per_task):
+        builder = ShardBuilder(task)
+        try:
+            for chunk in chunks:
+                for (seq, sample), outcome in zip(chunk.samples, next(outcomes)):
+                    builder.add(seq, sample, outcome)
+                on_samples(len(chunk.samples))
+        except BaseException:
+            builder.out.abort()
+            raise
+        yield builder.close()
+
