@@ -50,6 +50,9 @@ COMMON_OPTIONS: list[Callable] = [
                  show_default=True, help="'parseq' puts training shards under train/real."),
     click.option("--workers", type=click.IntRange(min=1), default=None,
                  help="Processes building shards [default: every core]."),
+    click.option("--dask", "dask", default=None, metavar="ADDRESS",
+                 help="Check images on a Dask cluster (tcp://host:8786, or 'local' for a "
+                      "LocalCluster of --workers processes); needs dataconv[dask]."),
     click.option("--follow-symlinks", is_flag=True,
                  help="Open images through symlinks that point outside the source folder."),
     click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
@@ -57,7 +60,7 @@ COMMON_OPTIONS: list[Callable] = [
 ]
 
 # Options that change how the work runs, not what it produces: kept out of the manifest.
-RUN_ONLY = {"src", "out", "overwrite", "workers", "quiet", "report"}
+RUN_ONLY = {"src", "out", "overwrite", "workers", "dask", "quiet", "report"}
 
 
 def apply(options: list[Callable], fn: Callable) -> Callable:
