@@ -54,7 +54,8 @@ def _convert_command(info: converters.FormatInfo) -> click.Command:
             split=splitter.parse_ratios(kw["split"]), seed=kw["seed"],
             group_by=kw["group_by"], group_regex=kw["group_regex"],
             shard_size=kw["shard_size"], shard_bytes=kw["shard_bytes"], layout=kw["layout"],
-            workers=options.resolve_workers(kw["workers"]), follow_symlinks=kw["follow_symlinks"],
+            workers=options.resolve_workers(kw["workers"]), dask=kw["dask"],
+            follow_symlinks=kw["follow_symlinks"],
             check_opts=check_opts, progress=not kw["quiet"],
             manifest_options=manifest.portable_options(recorded, kw["src"]),
         )
