@@ -4,7 +4,13 @@ The download unzips to a label file (``handwriting_data_info1.json`` or
 ``printed_data_info.json``) and images in nested folders. The JSON has ``images``
 (``id``, ``file_name``, ...) and ``annotations`` (``id``, ``image_id``, ``text``,
 ``attributes.type`` = 문장 | 단어(어절) | 글자(음절)); ``image_id`` joins ``images[].id``.
-Images are found by ``file_name`` anywhere under the source folder.
+Images are found by ``file_name`` anywhere under the source folder (in the other Unicode
+normal form when the exact name is missing: macOS zips store Hangul names as NFD).
+
+Join policy: ``image_id`` and ``images[].id`` join by exact text. A JSON number is its
+decimal text (``2`` and ``"2"`` join), but ``2`` never joins ``"00000002"``: zero-padded
+ids are names, and guessing across padding could pair a label with the wrong image. Such
+a near miss is rejected as ``unknown_image_id`` with a detail naming the padded id.
 """
 from __future__ import annotations
 
@@ -13,8 +19,9 @@ from typing import Any, Iterator
 
 import click
 
-from dataconv.converters.base import Converter, register
+from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
+from dataconv.paths import has_lone_surrogate, name_forms
 from dataconv.sample import FileImage, Item, Reject, Sample
 from dataconv.schema import load_json, validate
 
@@ -47,12 +54,51 @@ def index_files(src: str, skip: str) -> dict[str, list[str]]:
     return index
 
 
-def image_table(images: list[dict[str, Any]]) -> dict[str, list[tuple[int, str]]]:
-    """images[].id (as a string) -> [(position, file_name)], keeping duplicates visible."""
-    table: dict[str, list[tuple[int, str]]] = {}
-    for pos, entry in enumerate(images):
-        table.setdefault(str(entry["id"]), []).append((pos, entry["file_name"]))
-    return table
+def id_text(value: Any) -> str:
+    """An id as the text it joins by: strings as written, numbers in decimal (``2.0`` -> ``2``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class ImageTable:
+    """images[].id -> [(position, file_name)], keeping duplicates visible."""
+
+    def __init__(self, images: list[dict[str, Any]]) -> None:
+        self.by_id: dict[str, list[tuple[int, str]]] = {}
+        for pos, entry in enumerate(images):
+            self.by_id.setdefault(id_text(entry["id"]), []).append((pos, entry["file_name"]))
+        self._by_number: dict[int, str] | None = None
+
+    def get(self, image_id: str) -> list[tuple[int, str]]:
+        return self.by_id.get(image_id, [])
+
+    def near_miss(self, image_id: str) -> str | None:
+        """An id equal to ``image_id`` as a number but not as text (``2`` vs ``00000002``)."""
+        if not (image_id.isascii() and image_id.isdigit()):
+            return None
+        if self._by_number is None:
+            self._by_number = {}
+            for key in self.by_id:
+                if key.isascii() and key.isdigit():
+                    self._by_number.setdefault(int(key), key)
+        return self._by_number.get(int(image_id))
+
+
+def find_image(files: dict[str, list[str]], file_name: str) -> list[str]:
+    """Paths of ``file_name`` in the index, trying the other normal form when missing."""
+    for form in name_forms(file_name):
+        if form in files:
+            return files[form]
+    return []
+
+
+def unknown_image(table: ImageTable, raw_id: Any, where: str, ann_id: str) -> Reject:
+    detail = f"image_id {raw_id!r} has no images[] entry"
+    near = table.near_miss(id_text(raw_id))
+    if near is not None:
+        detail += f" (images[] has id {near!r}: ids join by exact text, not by number)"
+    return Reject(where, "unknown_image_id", detail, ann_id)
 
 
 @register("aihub", help="AI Hub Korean handwriting/printed text images (images + annotations JSON)",
@@ -66,6 +112,7 @@ class AiHub(Converter):
                      help="The label JSON [default: found by name under SRC]."),
         click.option("--kind", "kinds", type=click.Choice(sorted(KINDS)), multiple=True,
                      help="Keep only these attributes.type values (repeatable) [default: all]."),
+        encoding_option(),
     ]
 
     def samples(self) -> Iterator[Item]:
@@ -74,33 +121,36 @@ class AiHub(Converter):
         label_path = self.opts.get("labels") or find_label_file(
             self.src, LABEL_FILES[self.opts["type"]])
         name = os.path.basename(label_path)
-        document = load_json(label_path)
+        document = load_json(label_path, self.opts.get("encoding") or "utf-8")
         validate(document, self.schema, name)
         files = index_files(self.src, os.path.abspath(label_path))
-        images = image_table(document["images"])
+        images = ImageTable(document["images"])
         wanted = {KINDS[k] for k in self.opts.get("kinds") or ()}
         used: set[str] = set()
         annotations = document["annotations"]
         del document
         for pos, ann in enumerate(annotations):
-            image_id = str(ann["image_id"])
-            used.add(image_id)
-            yield self._sample(pos, ann, images.get(image_id, []), files, wanted, name)
-        for image_id, entries in images.items():
+            used.add(id_text(ann["image_id"]))
+            yield self._sample(pos, ann, images, files, wanted, name)
+        for image_id, entries in images.by_id.items():
             if image_id not in used:
                 for pos, file_name in entries:
                     yield Reject(f"{name}:images[{pos}]", "unannotated_image",
                                  f"image {image_id!r} ({file_name}) has no annotation", image_id)
 
-    def _sample(self, pos: int, ann: dict[str, Any], entries: list[tuple[int, str]],
+    def _sample(self, pos: int, ann: dict[str, Any], table: ImageTable,
                 files: dict[str, list[str]], wanted: set[str], name: str) -> Item:
         where = f"{name}:annotations[{pos}]"
-        ann_id = str(ann["id"])
+        ann_id = id_text(ann["id"])
         attributes = ann.get("attributes") or {}
         if wanted and attributes.get("type") not in wanted:
             return Reject(where, "excluded_kind", f"attributes.type {attributes.get('type')!r}", ann_id)
+        bad = [k for k in ("id", "image_id", "text") if has_lone_surrogate(id_text(ann[k]))]
+        if bad:
+            return Reject(where, "invalid_unicode", f"{bad[0]} holds a lone surrogate escape", ann_id)
+        entries = table.get(id_text(ann["image_id"]))
         if not entries:
-            return Reject(where, "unknown_image_id", f"image_id {ann['image_id']!r} has no images[] entry", ann_id)
+            return unknown_image(table, ann["image_id"], where, ann_id)
         if len(entries) > 1:
             return Reject(where, "ambiguous_image_id",
                           f"image_id {ann['image_id']!r} names {len(entries)} images[] entries", ann_id)
@@ -108,11 +158,11 @@ class AiHub(Converter):
         if "/" in file_name or "\\" in file_name:
             rel = file_name.replace("\\", "/")
         else:
-            found = files.get(file_name, [])
+            found = find_image(files, file_name)
             if not found:
                 return Reject(where, "missing_image", f"{file_name} not found under the source folder", ann_id)
             if len(found) > 1:
                 return Reject(where, "ambiguous_image", f"{file_name} found at {', '.join(found[:3])}", ann_id)
             rel = found[0]
         return Sample(id=ann_id, label=ann["text"], image=FileImage(self.src, rel), source=where,
-                      meta={"image_id": str(ann["image_id"]), **attributes})
+                      meta={**attributes, "image_id": id_text(ann["image_id"])})

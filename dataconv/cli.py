@@ -16,6 +16,7 @@ import click
 from dataconv import __version__, manifest, options
 from dataconv.converters import base as converters
 from dataconv.errors import DataconvError
+from dataconv.output import check_target
 from dataconv.pipeline import Config
 from dataconv.summary import format_summary
 from dataconv.validators import split as splitter
@@ -46,6 +47,7 @@ def _convert_command(info: converters.FormatInfo) -> click.Command:
         raise RuntimeError(f"format {info.name!r} redefines common options {sorted(clash)}")
 
     def callback(**kw: Any) -> None:
+        check_target(os.path.abspath(kw["out"]), kw["overwrite"], kw["src"])
         fmt_opts = {k: kw[k] for k in fmt_names}
         check_opts = {k: kw[k] for k in check_names}
         recorded = {k: v for k, v in kw.items() if k not in options.RUN_ONLY}

@@ -1,13 +1,52 @@
-"""Resolving annotation paths safely: nothing outside the source folder is ever opened."""
+"""Resolving annotation paths safely: nothing outside the source folder is ever opened.
+
+Also the one place that knows how names written in annotations can differ from the
+names on disk without being different files: Unicode normal forms. macOS writes Hangul
+file names decomposed (NFD), so a zip made there holds ``ㅎㅏㄴ.png`` while the label
+file says ``한.png`` (NFC). The exact name always wins; only when it is missing is the
+other normal form tried (``name_forms``), and that is never ambiguous because the two
+forms name the same text.
+"""
 from __future__ import annotations
 
 import os
+import unicodedata
 
 from dataconv.errors import SampleRejected
 
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when ``text`` cannot be encoded as UTF-8 (JSON ``"\\ud800"`` escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def name_forms(name: str) -> list[str]:
+    """``name`` first, then its NFC and NFD forms when they differ (no duplicates)."""
+    forms = [name]
+    for form in ("NFC", "NFD"):
+        other = unicodedata.normalize(form, name)
+        if other not in forms:
+            forms.append(other)
+    return forms
+
+
+def _check_text(rel: str) -> None:
+    if not rel:
+        raise SampleRejected("missing_image", "empty image path")
+    if "\x00" in rel:
+        raise SampleRejected("bad_path", f"NUL byte in image path {rel!r}")
+    if has_lone_surrogate(rel):
+        raise SampleRejected("bad_path", f"image path {rel!r} is not valid Unicode")
+    if os.path.isabs(rel) or rel.startswith(("\\", "/")) or (len(rel) > 1 and rel[1] == ":"):
+        raise SampleRejected("path_outside_source", f"absolute path {rel!r}")
 
 
 def resolve_inside(root: str, rel: str, follow_symlinks: bool = False) -> str:
@@ -17,10 +56,7 @@ def resolve_inside(root: str, rel: str, follow_symlinks: bool = False) -> str:
     the file system. Unless ``follow_symlinks``, a path whose real location (after
     resolving symlinks) is outside ``root`` is refused as well.
     """
-    if not rel:
-        raise SampleRejected("missing_image", "empty image path")
-    if os.path.isabs(rel) or rel.startswith(("\\", "/")) or (len(rel) > 1 and rel[1] == ":"):
-        raise SampleRejected("path_outside_source", f"absolute path {rel!r}")
+    _check_text(rel)
     root_abs = os.path.abspath(root)
     candidate = os.path.normpath(os.path.join(root_abs, rel))
     if not _inside(candidate, root_abs):
@@ -32,3 +68,16 @@ def resolve_inside(root: str, rel: str, follow_symlinks: bool = False) -> str:
                 "path_outside_source", f"{rel!r} is a symlink out of the source folder"
             )
     return candidate
+
+
+def resolve_existing(root: str, rel: str, follow_symlinks: bool = False) -> str:
+    """``resolve_inside`` for ``rel``, or for its other normal form when only that one
+    exists on disk (the exact path otherwise, so that the caller reports it missing)."""
+    exact = resolve_inside(root, rel, follow_symlinks)
+    if os.path.lexists(exact):
+        return exact
+    for form in name_forms(rel)[1:]:
+        path = resolve_inside(root, form, follow_symlinks)
+        if os.path.lexists(path):
+            return path
+    return exact

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Union
 
 from dataconv.errors import SampleRejected
-from dataconv.paths import resolve_inside
+from dataconv.paths import resolve_existing
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,14 @@ class ImageRef(Protocol):
 
 @dataclass(frozen=True)
 class FileImage:
-    """An image file, named relative to the source root."""
+    """An image file, named relative to the source root. A name missing on disk in the
+    written Unicode normal form is looked up in the other one (``paths.name_forms``)."""
 
     root: str
     rel: str
 
     def read(self, ctx: ReadContext) -> bytes:
-        path = resolve_inside(self.root, self.rel, ctx.follow_symlinks)
+        path = resolve_existing(self.root, self.rel, ctx.follow_symlinks)
         try:
             with open(path, "rb") as f:
                 return f.read()
@@ -84,7 +85,15 @@ class Reject:
     id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "reason": self.reason, "detail": self.detail, "id": self.id}
+        """The rejects.jsonl row; text that is not valid Unicode (lone surrogates from
+        JSON escapes, undecodable file names) is written as ``\\udXXX`` escapes."""
+        return {"source": _printable(self.source), "reason": self.reason,
+                "detail": _printable(self.detail),
+                "id": None if self.id is None else _printable(self.id)}
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 Item = Union[Sample, Reject]

@@ -12,6 +12,10 @@ from typing import Any, Iterable
 import jsonschema
 
 from dataconv.errors import DataconvError
+from dataconv.textfile import read_text
+
+JSON_TYPES = {"dict": "object", "list": "array", "str": "string", "int": "integer",
+              "float": "number", "bool": "boolean", "NoneType": "null"}
 
 
 @lru_cache(maxsize=None)
@@ -32,7 +36,8 @@ def describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"expected {expected}, got {type(error.instance).__name__}"
+        got = type(error.instance).__name__
+        return f"expected {expected}, got {JSON_TYPES.get(got, got)}"
     if error.validator == "required":
         return error.message.replace("is a required property", "is missing")
     return error.message
@@ -43,22 +48,22 @@ def validate(document: Any, schema_name: str, filename: str) -> None:
     validator = jsonschema.Draft202012Validator(load_schema(schema_name))
     error = next(validator.iter_errors(document), None)
     if error is not None:
-        raise DataconvError(f"{filename}: {json_path(error.absolute_path)}: {describe(error)}")
+        what = describe(error)
+        what = what if len(what) <= 200 else what[:200] + "..."
+        raise DataconvError(f"{filename}: {json_path(error.absolute_path)}: {what}")
 
 
 def load_json(path: str, encoding: str = "utf-8") -> Any:
-    """Parse a JSON file; a syntax error names its line and column."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise DataconvError(f"{path}: cannot open ({e.strerror or e})") from None
-    try:
-        text = raw.decode("utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding)
-    except UnicodeDecodeError as e:
-        raise DataconvError(f"{path}: not valid {encoding} at byte {e.start}; try --encoding cp949") from None
-    del raw
+    """Parse a JSON file; a syntax error names its line and column, a decoding error the
+    line and the ``--encoding`` to try."""
+    text = read_text(path, encoding)
+    if not text.strip():
+        raise DataconvError(f"{path}: empty file, expected JSON")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise DataconvError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+    except RecursionError:
+        raise DataconvError(f"{path}: JSON nested too deeply to be an annotation file") from None
+    except ValueError as e:  # an integer literal of more than 4300 digits
+        raise DataconvError(f"{path}: invalid JSON: {str(e)[:120]}") from None

@@ -1,42 +1,117 @@
-"""Reading annotation text files the way real downloads come: BOM, CRLF, no final newline,
-legacy encodings. Decoding errors name the file and line and hint at --encoding."""
+"""Reading annotation text files the way real downloads come: BOM, CRLF, lone CR, no
+final newline, legacy encodings, UTF-16. Decoding errors name the file and line and hint
+at the ``--encoding`` to try; a binary file given as a label file is refused early."""
 from __future__ import annotations
 
 import codecs
-from typing import Iterator
+import re
+from typing import BinaryIO, Iterator
 
 from dataconv.errors import DataconvError
+
+MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer "line" means a binary file, not labels
+HINTS = ("utf-8", "cp949", "euc-kr")  # what Korean (and most other) downloads use
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def codec_name(encoding: str) -> str:
+    """The canonical codec name (``UTF8`` -> ``utf-8``), or a DataconvError."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise DataconvError(f"--encoding {encoding!r}: unknown encoding") from None
+
+
+def hint(encoding: str) -> str:
+    """``try --encoding cp949 or --encoding euc-kr`` (never the encoding just tried)."""
+    others = [h for h in HINTS if codec_name(h) != codec_name(encoding)]
+    return "try " + " or ".join(f"--encoding {h}" for h in others)
+
+
+def check_bom(head: bytes, encoding: str, path: str) -> bytes:
+    """The BOM to drop from the start of the file (b"" if none). A BOM that contradicts
+    ``encoding`` is an error that names the right one."""
+    name = codec_name(encoding)
+    for bom, family in _BOMS:
+        if head.startswith(bom):
+            if name.startswith(family):
+                return b"" if name in ("utf-16", "utf-32") else bom  # these codecs eat it
+            raise DataconvError(f"{path}: starts with a {family.upper()} byte-order mark but "
+                                f"--encoding is {encoding}; try --encoding {family}")
+    if b"\x00" in head[:2] and name == "utf-8":
+        raise DataconvError(f"{path}:1: NUL bytes at the start; this looks like UTF-16 without "
+                            "a byte-order mark; try --encoding utf-16-le (or utf-16-be)")
+    return b""
+
+
+def ascii_compatible(encoding: str) -> bool:
+    """Whether newlines are single bytes, so the file can be split before decoding."""
+    return "\n\r\t ".encode(codec_name(encoding)) == b"\n\r\t "
+
+
+def decode(raw: bytes, encoding: str, path: str, lineno: int = 1) -> str:
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = lineno + raw[:e.start].count(b"\n")
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataconvError(
+            f"{path}:{line}: not valid {encoding} (byte 0x{raw[e.start]:02x} at column "
+            f"{column}); {hint(encoding)}") from None
+
+
+def read_text(path: str, encoding: str = "utf-8") -> str:
+    """The whole file decoded, BOM dropped; errors name file, line and encoding."""
+    with _open(path) as f:
+        raw = f.read()
+    return decode(raw[len(check_bom(raw[:4], encoding, path)):], encoding, path)
 
 
 def read_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """Yield (1-based line number, line without its line ending) for every line.
 
-    A UTF-8 (or UTF-16) byte-order mark is dropped; ``\\r\\n``, ``\\n`` and a lone ``\\r``
-    at the end of a line are stripped; a missing final newline is fine.
+    A byte-order mark is dropped; ``\\r\\n``, ``\\n`` and a lone ``\\r`` all end a line
+    (so no line ever holds a CR or LF); a missing final newline is fine. Lines longer
+    than ``MAX_LINE_BYTES`` are refused (a binary file, not a label file).
     """
+    if not ascii_compatible(encoding):
+        text = read_text(path, encoding)
+        yield from enumerate(_split(text), start=1)
+        return
+    lineno = 0
+    with _open(path) as f:
+        bom = check_bom(f.read(4), encoding, path)
+        f.seek(len(bom))
+        for raw in _raw_lines(f, path):
+            for line in _split(decode(raw, encoding, path, lineno + 1)):
+                lineno += 1
+                yield lineno, line
+
+
+def _split(text: str) -> list[str]:
+    """Lines of ``text``; a final line ending does not start another line."""
+    lines = _NEWLINE.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _raw_lines(f: BinaryIO, path: str) -> Iterator[bytes]:
+    lineno = 1
+    while True:
+        raw = f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES:
+            raise DataconvError(f"{path}:{lineno}: a line longer than {MAX_LINE_BYTES} bytes; "
+                                "is this a label file?")
+        lineno += raw.count(b"\r") - raw.count(b"\r\n") + 1
+        yield raw
+
+
+def _open(path: str) -> BinaryIO:
     try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise DataconvError(f"--encoding {encoding!r}: unknown encoding") from None
-    try:
-        f = open(path, "rb")
+        return open(path, "rb")
     except OSError as e:
         raise DataconvError(f"{path}: cannot open ({e.strerror or e})") from None
-    with f:
-        for lineno, raw in enumerate(f, start=1):
-            if lineno == 1:
-                raw = _strip_bom(raw, encoding)
-            try:
-                line = raw.decode(encoding)
-            except UnicodeDecodeError as e:
-                raise DataconvError(
-                    f"{path}:{lineno}: not valid {encoding} (byte 0x{raw[e.start]:02x} at column "
-                    f"{e.start + 1}); try --encoding cp949 or --encoding euc-kr") from None
-            yield lineno, line.rstrip("\n").rstrip("\r")
-
-
-def _strip_bom(raw: bytes, encoding: str) -> bytes:
-    if raw.startswith(codecs.BOM_UTF8) and encoding.lower().replace("-", "").replace("_", "") in (
-            "utf8", "utf8sig"):
-        return raw[len(codecs.BOM_UTF8):]
-    return raw

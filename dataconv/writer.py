@@ -1,8 +1,17 @@
-"""Writing LMDB shards: keys in order, batched transactions, a map that grows as needed."""
+"""Writing LMDB shards: keys in order, batched transactions, a map that grows as needed.
+
+LMDB reports a full disk or a read-only folder as ``lmdb.Error``; it is turned into an
+``OSError`` naming the shard, which the CLI prints as one line (exit 1).
+"""
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
+import shutil
+from typing import Iterator
+
 import lmdb
 
 from dataconv import lmdb_keys, mapsize
@@ -13,12 +22,13 @@ TXN_SAMPLES = 1000
 class ShardWriter:
     """One LMDB shard. ``add`` returns the 1-based index the sample was written at."""
 
-    def __init__(self, path: str, map_size: int = mapsize.INITIAL_MAP_SIZE) -> None:
+    def __init__(self, path: str, map_size: int | None = None) -> None:
         os.makedirs(path, exist_ok=True)
         self.path = path
-        self.map_size = map_size
-        self.env = lmdb.open(path, map_size=map_size, subdir=True, lock=True,
-                             readahead=False, meminit=False, sync=False, metasync=False)
+        self.map_size = map_size or mapsize.INITIAL_MAP_SIZE  # read now: configurable
+        with lmdb_errors(path):
+            self.env = lmdb.open(path, map_size=self.map_size, subdir=True, lock=True,
+                                 readahead=False, meminit=False, sync=False, metasync=False)
         self.count = 0
         self.payload_bytes = 0
         self._pending: list[tuple[bytes, bytes]] = []
@@ -33,6 +43,10 @@ class ShardWriter:
         return self.count
 
     def _flush(self) -> None:
+        with lmdb_errors(self.path):
+            self._commit_pending()
+
+    def _commit_pending(self) -> None:
         while True:
             try:
                 with self.env.begin(write=True) as txn:
@@ -48,9 +62,12 @@ class ShardWriter:
     def close(self) -> None:
         """Write ``num-samples`` with the last batch, sync, and close."""
         self._pending.append((lmdb_keys.NUM_SAMPLES, lmdb_keys.encode_count(self.count)))
-        self._flush()
-        self.env.sync(True)
-        self.env.close()
+        try:
+            self._flush()
+            with lmdb_errors(self.path):
+                self.env.sync(True)
+        finally:
+            self.env.close()
 
     def __enter__(self) -> "ShardWriter":
         return self
@@ -99,6 +116,35 @@ class RotatingWriter:
         if self._current is not None:
             self._current.env.close()
             self._current = None
+
+
+@contextlib.contextmanager
+def lmdb_errors(path: str) -> Iterator[None]:
+    """Re-raise LMDB's own errors (full disk, read-only folder) as an OSError for ``path``."""
+    try:
+        yield
+    except lmdb.MapFullError:
+        raise
+    except lmdb.Error as e:
+        code = _errno_of(str(e), path)
+        raise OSError(code, f"cannot write LMDB shard: {os.strerror(code)} ({e})", path) from None
+
+
+LOW_SPACE = 16 * 1024 * 1024
+
+
+def _errno_of(text: str, path: str) -> int:
+    """The errno LMDB's message names; a bare I/O error on a nearly full disk is ENOSPC
+    (LMDB reports a short write as EIO)."""
+    for code in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+        if os.strerror(code) in text:
+            return code
+    try:
+        if shutil.disk_usage(path).free < LOW_SPACE:
+            return errno.ENOSPC
+    except OSError:
+        pass
+    return errno.EIO
 
 
 def content_digest(path: str) -> str:
