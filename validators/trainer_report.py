@@ -20,7 +20,8 @@ class Summary:
     dropped: int = 0
     altered: int = 0
     reasons: Counter = field(default_factory=Counter)
-    alterations: Counter = field(default_factory=Counter)
+    alterations: Counter = field(default_factory=Counter)  # on kept samples
+    effects: Counter = field(default_factory=Counter)  # every step that changed a label
     uncovered: Counter = field(default_factory=Counter)
     uncovered_examples: dict[str, list[str]] = field(default_factory=dict)
     examples: dict[str, list[dict[str, str]]] = field(default_factory=dict)
@@ -31,6 +32,7 @@ class Summary:
 
     def add(self, key: str, original: str, v: Verdict) -> None:
         self.total += 1
+        self.effects.update(set(v.altered))
         if v.length is not None:
             self.longest = max(self.longest, v.length)
         for ch in v.uncovered:
@@ -96,5 +98,5 @@ def validate(trainer: Trainer, root: str, progress: bool = False) -> Summary:
             summary.add(key, label, trainer.simulate(label, image))
     missing = "".join(ch for ch, _ in summary.uncovered.most_common()
                       if ch not in trainer.covered_chars())
-    summary.fixes = trainer.fixes(summary.longest, missing, set(summary.alterations))
+    summary.fixes = trainer.fixes(summary.longest, missing, set(summary.effects))
     return summary
