@@ -61,6 +61,8 @@ class DecodeCheck:
                     im.load()
         except SampleRejected:
             raise
+        except Image.UnidentifiedImageError:  # its message holds a memory address
+            raise _undecodable("not an image format Pillow recognises") from None
         except Exception as e:  # Pillow raises many types for corrupt data
             raise _undecodable(f"{type(e).__name__}: {e}") from None
         return size

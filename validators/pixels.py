@@ -1,0 +1,89 @@
+"""Pixel-format checks: images whose bytes trainers decode into something other than
+what the annotator saw. Image bytes are always written unchanged; these checks only
+decide whether a sample is written.
+
+- 16-bit and float images (Pillow modes ``I;16``, ``I``, ``F``): PIL-based trainers
+  (clovaai, PARSeq) call ``.convert("RGB")``, which clips every value above 255, so a
+  16-bit scan turns almost white; OpenCV-based ones (PaddleOCR, MMOCR) scale it instead.
+  Rejected as ``high_bit_depth``.
+- Transparent images (an alpha channel or palette transparency with any pixel not fully
+  opaque): every trainer drops the alpha channel and sees the colour stored beneath it,
+  usually black, so black text on a transparent page becomes black on black. Rejected
+  as ``transparent_image``. Fully opaque RGBA is written.
+- ``--keep-unsafe-images`` writes both kinds anyway.
+- EXIF orientation (``--exif-rotated``, default ``keep``): the bytes are written as they
+  are and width/height record the stored pixel grid, which is what PIL-based trainers
+  decode (they ignore EXIF); OpenCV's ``imdecode`` applies the rotation. ``reject``
+  rejects images whose orientation tag is not 1 as ``exif_rotated``.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any, Mapping
+
+import click
+from PIL import Image
+
+from dataconv.errors import SampleRejected
+from dataconv.validators.base import Item, check
+
+DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+ORIENTATION = 0x0112
+
+
+def opacity_issue(im: Image.Image) -> str | None:
+    """Why ``im`` would look different without its alpha channel, or None."""
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode not in ALPHA_MODES:
+        return None
+    low, _ = im.getchannel("A").getextrema()
+    return None if low == 255 else f"mode {im.mode} with transparent pixels (alpha down to {low})"
+
+
+class PixelCheck:
+    def __init__(self, keep_unsafe: bool, reject_rotated: bool) -> None:
+        self.keep_unsafe = keep_unsafe
+        self.reject_rotated = reject_rotated
+
+    def __call__(self, item: Item) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(item.data)) as im:
+                if not self.keep_unsafe:
+                    self._unsafe(im)
+                if self.reject_rotated:
+                    self._rotated(im)
+
+    @staticmethod
+    def _unsafe(im: Image.Image) -> None:
+        if im.mode in DEEP_MODES:
+            raise SampleRejected("high_bit_depth", f"mode {im.mode}: PIL-based trainers clip it to "
+                                                   "8 bits; re-save as 8-bit or pass --keep-unsafe-images")
+        issue = opacity_issue(im)
+        if issue is not None:
+            raise SampleRejected("transparent_image", f"{issue}: trainers drop alpha; flatten it "
+                                                      "or pass --keep-unsafe-images")
+
+    @staticmethod
+    def _rotated(im: Image.Image) -> None:
+        orientation = im.getexif().get(ORIENTATION, 1)
+        if orientation not in (1, None):
+            raise SampleRejected("exif_rotated", f"EXIF orientation {orientation}: PIL-based "
+                                                 "trainers ignore it, OpenCV applies it")
+
+
+@check("pixels", order=12, options=(
+    click.option("--keep-unsafe-images", is_flag=True,
+                 help="Also write 16-bit and transparent images (trainers clip or blacken them)."),
+    click.option("--exif-rotated", type=click.Choice(["keep", "reject"]), default="keep",
+                 show_default=True, help="Images with an EXIF orientation other than 1."),
+))
+def build_pixels(opts: Mapping[str, Any]) -> PixelCheck | None:
+    keep_unsafe = bool(opts.get("keep_unsafe_images"))
+    reject_rotated = opts.get("exif_rotated") == "reject"
+    if keep_unsafe and not reject_rotated:
+        return None
+    return PixelCheck(keep_unsafe, reject_rotated)
