@@ -10,11 +10,14 @@ def format_summary(card: dict[str, Any], out: str) -> str:
              f"{counts['written']} written, {counts['rejected']} rejected"]
     for split, n in counts["splits"].items():
         shards = [s for s in card["shards"] if s["split"] == split]
-        lines.append(f"  {split:<6} {n:>9} samples in {len(shards)} shard(s)")
+        where = f" in {len(shards)} shard(s)" if card["shards"] else ""
+        lines.append(f"  {split:<6} {n:>9} samples{where}")
     if card["rejects"]:
         lines.append("  rejects:")
         for reason, n in sorted(card["rejects"].items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"    {reason:<24} {n:>9}")
-    lines.append(f"  charset: {len(card['charset'])} characters")
-    lines.append(f"  written to {out} (manifest.json, rejects.jsonl, samples.parquet, charset.txt)")
+    if card["charset"]:
+        lines.append(f"  charset: {len(card['charset'])} characters")
+    files = card.get("files") or ["manifest.json", "rejects.jsonl", "samples.parquet", "charset.txt"]
+    lines.append(f"  written to {out} ({', '.join(files)})")
     return "\n".join(lines)
