@@ -7,6 +7,7 @@ produced at full size); anything else is decoded fully by Pillow.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from typing import Any, Mapping
 
@@ -20,10 +21,13 @@ from dataconv.validators.base import Item, check
 # Pillow's own bomb guard would raise a warning or error mid-run; we check explicitly.
 Image.MAX_IMAGE_PIXELS = None
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's default limit
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 
 def _undecodable(detail: str) -> SampleRejected:
-    return SampleRejected("undecodable_image", detail[:300])
+    # Pillow names the buffer object (``<_io.BytesIO object at 0x7f..>``): an address that
+    # would make rejects.jsonl differ from run to run.
+    return SampleRejected("undecodable_image", _OBJECT_REPR.sub("the image bytes", detail)[:300])
 
 
 class DecodeCheck:
