@@ -40,6 +40,9 @@ def label_file_samples(root: str, path: str, sep: str, encoding: str,
         if not line.strip():
             continue
         where = f"{name}:{lineno}"
+        if "\x00" in line:  # a corrupt line (or a UTF-16 file read as UTF-8), never a label
+            yield Reject(where, "nul_byte", f"NUL byte in {line[:80]!r}")
+            continue
         parts = split(line)
         if parts is None:
             yield Reject(where, "no_separator", f"no {sep} separator in {line[:80]!r}")
@@ -65,4 +68,6 @@ class GtTxt(Converter):
         gt = self.opts.get("gt") or os.path.join(self.src, "gt.txt")
         if not os.path.isfile(gt):
             raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
+        if os.path.getsize(gt) == 0:
+            raise DataconvError(f"{gt}: empty label file")
         return label_file_samples(self.src, gt, self.opts["sep"], self.opts["encoding"])
