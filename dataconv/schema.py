@@ -43,14 +43,21 @@ def describe(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
+def violation(filename: str, error: jsonschema.ValidationError,
+              prefix: tuple[Any, ...] = ()) -> DataconvError:
+    """The one-line error for a violation; ``prefix`` is the path of the validated part
+    (``("annotations", 41)`` when one element of a streamed array was validated)."""
+    what = describe(error)
+    what = what if len(what) <= 200 else what[:200] + "..."
+    return DataconvError(f"{filename}: {json_path((*prefix, *error.absolute_path))}: {what}")
+
+
 def validate(document: Any, schema_name: str, filename: str) -> None:
     """Raise DataconvError for the first violation found."""
     validator = jsonschema.Draft202012Validator(load_schema(schema_name))
     error = next(validator.iter_errors(document), None)
     if error is not None:
-        what = describe(error)
-        what = what if len(what) <= 200 else what[:200] + "..."
-        raise DataconvError(f"{filename}: {json_path(error.absolute_path)}: {what}")
+        raise violation(filename, error)
 
 
 def load_json(path: str, encoding: str = "utf-8") -> Any:
