@@ -10,10 +10,12 @@ import shutil
 import subprocess
 import sys
 
+import lmdb
 import pytest
 from PIL import Image, ImageStat
 
 from conftest import load_json, rejects_of, run_cli
+from dataconv import lmdb_keys
 from dataconv.fixtures.aihub import make_aihub
 from dataconv.fixtures.base import encode, ink_image
 from dataconv.reporting.stats import read_charset
@@ -123,21 +125,30 @@ def test_plain_lmdb_tree_with_a_cap(converted, tmp_path):
     assert "No manifest.json" in html and "data:image/jpeg" in html
 
 
-def test_duplicates_across_splits(tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    same = encode(ink_image(90, 30, random.Random(7)), "PNG")
-    lines = []
-    for i in range(40):
-        data = same if i % 4 == 0 else encode(ink_image(60 + i, 30, random.Random(i)), "PNG")
-        (src / f"{i}.png").write_bytes(data)
-        lines.append(f"{i}.png\t단어{i}")
-    (src / "gt.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = tmp_path / "out"
-    run_cli("gt-txt", "-i", src, "-o", out, "-q", "--workers", "1", "--split", "0.5,0.25,0.25", "--report")
-    dups = _section(_html(str(out / "report.html")), "duplicates")
+def _write_lmdb(path, samples: list[tuple[str, bytes]]) -> None:
+    os.makedirs(path)
+    env = lmdb.open(str(path), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        for i, (label, image) in enumerate(samples, 1):
+            txn.put(lmdb_keys.label_key(i), label.encode())
+            txn.put(lmdb_keys.image_key(i), image)
+        txn.put(lmdb_keys.NUM_SAMPLES, lmdb_keys.encode_count(len(samples)))
+    env.close()
+
+
+def test_duplicates_across_splits_in_a_plain_tree(tmp_path):
+    """Conversions keep identical images in one split; a downloaded tree may not."""
+    images = [encode(ink_image(60 + i, 30, random.Random(i)), "PNG") for i in range(12)]
+    _write_lmdb(tmp_path / "tree" / "train", [(f"단어{i}", images[i]) for i in range(10)])
+    _write_lmdb(tmp_path / "tree" / "test", [("단어1", images[1]), ("漢字", images[11])])
+    out = tmp_path / "r.html"
+    run_cli("report", tmp_path / "tree", "-o", out)
+    dups = _section(_html(str(out)), "duplicates")
     assert "Duplicate images (1 across splits)" in dups
-    assert "leak test data" in dups and "data:image/jpeg" in dups
+    assert "<td>test &amp; train</td>" in dups and "leak test data" in dups
+    assert "data:image/jpeg" in dups
+    chars = _section(_html(str(out)), "characters")
+    assert "In test but never in train (2)" in chars and "<span>漢<small>" in chars
 
 
 def test_read_charset_both_forms(tmp_path):

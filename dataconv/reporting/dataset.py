@@ -62,7 +62,8 @@ def load(root: str, cap: int = DEFAULT_CAP, per_reason: int = 6) -> Dataset:
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.astype({"width": "float64", "height": "float64", "label": "str"})
+    frame = frame.astype({"width": "float64", "height": "float64", "label": "str",
+                          "split": "category", "shard": "category"})
     frame["length"] = frame["label"].str.len()
     frame["aspect"] = frame["width"] / frame["height"]
     return frame.reset_index(drop=True)

@@ -117,14 +117,15 @@ def _img_size_note(size: stats.ImgSize | None) -> str:
 
 def characters(inp: Inputs) -> Section:
     frame = inp.data.frame
-    counts = stats.char_counts(frame["label"])
+    chars = stats.char_stats(frame)
+    counts = chars.total
     rare = stats.rare_chars(counts)
     body = h.cards([("distinct characters", len(counts)), ("occurrences", sum(counts.values())),
                     ("seen at most twice", len(rare))])
     body += h.chart(charts.char_chart(counts), "character frequency") if counts else ""
     body += "<h3>Most frequent</h3>" + h.chars(counts.most_common(100))
     body += "<h3>Rare characters (seen at most twice)</h3>" + h.chars(rare)
-    for split, missing in stats.unseen_in_train(frame).items():
+    for split, missing in stats.unseen_in_train(chars).items():
         body += f"<h3>In {h.esc(split)} but never in train ({len(missing):,})</h3>"
         body += h.chars(missing.most_common())
     body += _coverage(frame, counts, inp.charset)

@@ -50,7 +50,7 @@ def _on_white(im: Image.Image) -> Image.Image:
 def read_images(root: str, rows: pd.DataFrame) -> dict[tuple[str, int], bytes | None]:
     """Image bytes of the given rows (columns shard, index), keyed by (shard, index)."""
     found: dict[tuple[str, int], bytes | None] = {}
-    for shard, group in rows.groupby("shard"):
+    for shard, group in rows.groupby("shard", observed=True):
         found.update(_read_shard(os.path.join(root, str(shard)), str(shard), group["index"]))
     return found
 
