@@ -12,27 +12,24 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterator
+from typing import Any, Iterator
 
 import click
 
 from dataconv import lmdb_keys
 from dataconv.converters.base import Converter, register
 from dataconv.errors import DataconvError
-from dataconv.lmdb_image import LmdbImage
-from dataconv.lmdb_tree import find_lmdbs, num_samples, open_readonly
+from dataconv.lmdb_image import LmdbImage, close_handles, handle
+from dataconv.lmdb_tree import find_lmdbs, num_samples
 from dataconv.sample import Item, Reject, Sample
 
 
 def iter_labels(path: str) -> Iterator[tuple[int, bytes | None]]:
-    """(index, raw label or None) of every sample of one LMDB, without reading images."""
-    env = open_readonly(path)
-    try:
-        with env.begin() as txn:
-            for i in range(1, num_samples(txn, path) + 1):
-                yield i, txn.get(lmdb_keys.label_key(i))
-    finally:
-        env.close()
+    """(index, raw label or None) of every sample of one LMDB, without reading images.
+    The handle is the one ``LmdbImage`` reads through later in this process."""
+    with handle(path).begin() as txn:
+        for i in range(1, num_samples(txn, path) + 1):
+            yield i, txn.get(lmdb_keys.label_key(i))
 
 
 def trees_base(trees: list[str]) -> str:
@@ -50,15 +47,22 @@ class LmdbSource(Converter):
                      help="Keep only labels matching this regular expression (full match)."),
     ]
 
+    def build(self, config: Any) -> Any:
+        try:
+            return super().build(config)
+        finally:
+            close_handles()
+
     def samples(self) -> Iterator[Item]:
         trees = [self.src, *self.opts.get("also", ())]
         pattern = self._pattern()
         base = trees_base(trees)
         for tree in trees:
             for path in find_lmdbs(tree):
-                name = os.path.relpath(os.path.abspath(path), base).replace(os.sep, "/")
+                path = os.path.abspath(path)
+                name = os.path.relpath(path, base).replace(os.sep, "/")
                 for index, raw in iter_labels(path):
-                    yield self._item(os.path.abspath(path), name, index, raw, pattern)
+                    yield self._item(path, name, index, raw, pattern)
 
     def _pattern(self) -> re.Pattern[str] | None:
         regex = self.opts.get("label_regex")

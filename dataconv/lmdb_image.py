@@ -3,7 +3,8 @@
 Re-reading a large LMDB tree must not hold every image in memory, and an LMDB handle
 must not cross a process boundary. ``LmdbImage`` carries only the folder and the index;
 ``read`` opens the LMDB read-only and lock-free the first time this process needs it
-(PARSeq's ``LmdbDataset`` pattern) and keeps the handle for the next samples.
+(PARSeq's ``LmdbDataset`` pattern) and keeps the handle for the next samples;
+``close_handles`` ends them when the conversion is over.
 """
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ def handle(path: str) -> lmdb.Environment:
     if key not in _HANDLES:
         _HANDLES[key] = open_readonly(path)
     return _HANDLES[key]
+
+
+def close_handles() -> None:
+    """Close this process's handles (LMDB refuses a second open of one path per process)."""
+    for key in [k for k in _HANDLES if k[0] == os.getpid()]:
+        _HANDLES.pop(key).close()
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ def make_fixture(name: str, dest, **kw) -> dict:
     return fixtures()[name][0](str(dest), **kw)
 
 
-def convert(fmt: str, src, out, *args) -> dict:
+def convert(fmt: str, src, out, *args, expect_written: bool = True) -> dict:
     """Run ``dataconv FMT -i SRC -o OUT ARGS`` (everything to train) and check the accounting."""
     run_cli(fmt, "-i", src, "-o", out, "-q", "--workers", "1", "--split", "none", *args)
-    return assert_accounted(str(out))
+    card = assert_accounted(str(out))
+    assert card["counts"]["written"] > 0 or not expect_written
+    return card
 
 
 def written(out) -> list[tuple[str, str, bytes]]:
