@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from dataconv.reporting.stats import LENGTH_LIMITS, ImgSize, split_order
 from dataconv.reporting.thumbs import data_uri
@@ -52,7 +53,7 @@ def _hist(ax: Axes, frame: pd.DataFrame, column: str, bins: np.ndarray) -> None:
         ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins, weights=weights, histtype="step",
                 linewidth=1.4, label=f"{split} ({len(values):,})", color=COLORS.get(split))
     ax.set_ylabel("% of split")
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=True, framealpha=0.85, edgecolor="none", fontsize=8)
 
 
 def _bins(values: pd.Series, integer: bool = False, count: int = 40) -> np.ndarray:
@@ -65,6 +66,13 @@ def _bins(values: pd.Series, integer: bool = False, count: int = 40) -> np.ndarr
     return np.linspace(low, max(top, low + 1e-6), count + 1)
 
 
+def _marker(ax: Axes, x: float, text: str) -> None:
+    """A dashed vertical line, labelled above the plot area (clear of the curves)."""
+    ax.axvline(x, color="#c00", linestyle="--", linewidth=0.8)
+    ax.text(x, 1.01, text, color="#c00", fontsize=8, ha="center", va="bottom",
+            transform=ax.get_xaxis_transform())
+
+
 def length_chart(frame: pd.DataFrame) -> str:
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(7.5, 2.8))
@@ -73,10 +81,7 @@ def length_chart(frame: pd.DataFrame) -> str:
         _hist(ax, frame, "length", bins)
         for limit in LENGTH_LIMITS:
             if limit <= bins[-1] + 0.5:
-                share = (frame["length"] > limit).mean() * 100
-                ax.axvline(limit, color="#c00", linestyle="--", linewidth=0.8)
-                ax.text(limit, ax.get_ylim()[1] * 0.95, f" >{limit}: {share:.1f}%", color="#c00",
-                        fontsize=8, va="top")
+                _marker(ax, limit, f"> {limit}: {(frame['length'] > limit).mean() * 100:.1f}%")
         ax.set_xlabel("label length (characters; the last bin holds the top 0.5%)")
         return figure_uri(fig)
 
@@ -88,13 +93,11 @@ def size_chart(frame: pd.DataFrame, suggested: ImgSize | None) -> str:
         axes = fig.subplots(1, 3)
         for ax, column, label in zip(axes, ("height", "width", "aspect"),
                                      ("height (px)", "width (px)", "aspect ratio (width / height)")):
-            _hist(ax, frame, column, _bins(frame[column]))
+            _hist(ax, frame, column, _bins(frame[column], integer=column != "aspect"))
             ax.set_xlabel(label)
         if suggested is not None:
-            ratio = suggested.width / suggested.height
-            axes[2].axvline(ratio, color="#c00", linestyle="--", linewidth=0.8)
-            axes[2].text(ratio, axes[2].get_ylim()[1] * 0.95,
-                         f" img_size {suggested.height}x{suggested.width}", color="#c00", fontsize=8, va="top")
+            _marker(axes[2], suggested.width / suggested.height,
+                    f"img_size [{suggested.height}, {suggested.width}]")
         return figure_uri(fig)
 
 
@@ -108,6 +111,7 @@ def char_chart(counts: Counter, top: int = 50) -> str:
         bars.set_xticks(range(len(common)), [_visible(c) for c, _ in common], fontsize=8)
         bars.set_xlim(-0.7, max(len(common), 1) - 0.3)
         bars.set_ylabel("occurrences")
+        bars.yaxis.set_major_locator(MaxNLocator(integer=True))
         bars.set_title(f"{len(common)} most frequent characters")
         ranked = np.array(sorted(counts.values(), reverse=True) or [1])
         curve.loglog(np.arange(1, len(ranked) + 1), ranked, color=COLORS["train"])

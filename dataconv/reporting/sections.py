@@ -79,8 +79,8 @@ def distributions(inp: Inputs) -> Section:
     suggested = stats.suggest_img_size(frame)
     body = "<h3>Label length</h3>" + h.chart(charts.length_chart(frame), "label length histogram")
     body += _length_table(frame)
-    body += h.note(f"Suggested max_label_length: {stats.suggest_max_length(frame['length'])} "
-                   "(the smallest of 25/64/100 that keeps 99% of the labels).")
+    limit, why = stats.suggest_max_length(frame["length"])
+    body += h.note(f"Suggested max_label_length: {limit} ({why}).")
     body += "<h3>Image size</h3>" + h.chart(charts.size_chart(frame, suggested), "image size histograms")
     body += _size_table(frame) + _img_size_note(suggested)
     return "distributions", "Label and image distributions", body

@@ -80,12 +80,13 @@ def suggest_img_size(frame: pd.DataFrame, coverage: float = 0.95) -> ImgSize | N
                    float((sized["height"] < height).mean()))
 
 
-def suggest_max_length(lengths: pd.Series, keep: float = 0.99) -> int:
-    """The smallest common limit that keeps ``keep`` of the labels, else the exact quantile."""
+def suggest_max_length(lengths: pd.Series, keep: float = 0.99) -> tuple[int, str]:
+    """The smallest common limit that keeps ``keep`` of the labels, else the exact quantile;
+    and why."""
     for limit in LENGTH_LIMITS:
         if (lengths <= limit).mean() >= keep:
-            return limit
-    return int(math.ceil(lengths.quantile(keep)))
+            return limit, f"the smallest of {'/'.join(map(str, LENGTH_LIMITS))} that keeps {keep:.0%} of the labels"
+    return int(math.ceil(lengths.quantile(keep))), f"{keep:.0%} of the labels are this long or shorter"
 
 
 def char_counts(labels: Iterable[str]) -> Counter:
