@@ -36,8 +36,8 @@ img.chart { max-width: 100%%; display: block; margin: 6px 0; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; }
 .tile { background: #fafbfc; border: 1px solid #e3e7ee; border-radius: 6px; padding: 6px;
         max-width: 340px; min-width: 90px; }
-.tile img, td img { display: block; max-height: 40px; max-width: 326px; margin-bottom: 4px;
-                   background: #fff; }
+.tile img, td img { display: block; height: 40px; width: auto; max-width: 326px; margin-bottom: 4px;
+                   object-fit: contain; object-position: left; background: #fff; }
 .none { height: 32px; width: 90px; background: repeating-linear-gradient(45deg, #eee 0 6px, #f8f8f8 6px 12px);
               font-size: 10px; color: #888; display: flex; align-items: center; justify-content: center; }
 .label { font-family: %(fonts)s; font-size: 15px; word-break: break-all; }
