@@ -51,18 +51,22 @@ def label_file_samples(root: str, path: str, sep: str, encoding: str,
         yield Sample(id=rel, label=label, image=FileImage(root, rel), source=where)
 
 
+GT_OPTION = click.option("--gt", "gt", type=click.Path(exists=True, dir_okay=False),
+                         help="The label file [default: ROOT/gt.txt].")
+
+
 @register("gt-txt", help="clovaai/PaddleOCR `path<TAB>label` files (or `name label` with --sep space)",
           example="dataconv gt-txt -i ROOT --gt ROOT/gt.txt -o out")
 class GtTxt(Converter):
     options = [
-        click.option("--gt", "gt", type=click.Path(exists=True, dir_okay=False),
-                     help="The label file [default: ROOT/gt.txt]."),
+        GT_OPTION,
         click.option("--sep", type=click.Choice(sorted(SEPARATORS)), default="tab", show_default=True,
                      help="tab: path<TAB>label; space: split at the first whitespace."),
         encoding_option(),
     ]
 
-    def samples(self) -> Iterator[Item]:
+    def label_file(self) -> str:
+        """``--gt`` or ROOT/gt.txt, checked (subclasses with another line syntax reuse it)."""
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
         gt = self.opts.get("gt") or os.path.join(self.src, "gt.txt")
@@ -70,4 +74,7 @@ class GtTxt(Converter):
             raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
         if os.path.getsize(gt) == 0:
             raise DataconvError(f"{gt}: empty label file")
-        return label_file_samples(self.src, gt, self.opts["sep"], self.opts["encoding"])
+        return gt
+
+    def samples(self) -> Iterator[Item]:
+        return label_file_samples(self.src, self.label_file(), self.opts["sep"], self.opts["encoding"])

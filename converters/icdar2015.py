@@ -15,7 +15,7 @@ from typing import Iterator
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.crop import CropSpec, crop_options, flat_points, image_ref
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.imagefind import ImageIndex
+from dataconv.imagefind import ImageIndex, walk_files
 from dataconv.sample import Item, Reject, Sample
 from dataconv.textfile import read_lines
 
@@ -24,12 +24,8 @@ DONT_CARE = "###"
 
 def find_gt_files(src: str) -> list[str]:
     """Every ``gt_*.txt`` under ``src``, relative, in a stable order."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames.sort()
-        found.extend(os.path.relpath(os.path.join(dirpath, fn), src)
-                     for fn in sorted(filenames) if fn.startswith("gt_") and fn.endswith(".txt"))
-    return found
+    return [rel for rel in walk_files(src)
+            if os.path.basename(rel).startswith("gt_") and rel.endswith(".txt")]
 
 
 def parse_box_line(line: str) -> tuple[list[float], str] | None:

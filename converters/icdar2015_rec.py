@@ -6,15 +6,11 @@ BOM and use CRLF. An unquoted label (some re-distributions) is taken as written.
 """
 from __future__ import annotations
 
-import os
 import re
 from typing import Iterator
 
-import click
-
-from dataconv.converters.base import Converter, encoding_option, register
-from dataconv.converters.gt_txt import label_file_samples
-from dataconv.errors import DataconvError
+from dataconv.converters.base import encoding_option, register
+from dataconv.converters.gt_txt import GT_OPTION, GtTxt, label_file_samples
 from dataconv.sample import Item
 
 QUOTED = re.compile(r'\s*"((?:[^"\\]|\\.)*)"\s*')
@@ -33,18 +29,11 @@ def split_icdar_line(line: str) -> tuple[str, str] | None:
 
 @register("icdar2015-rec", help='ICDAR word recognition gt (`word_1.png, "label"`, BOM, CRLF, \\" escapes)',
           example="dataconv icdar2015-rec -i ch4_training_word_images_gt -o out")
-class Icdar2015Rec(Converter):
-    options = [
-        click.option("--gt", "gt", type=click.Path(exists=True, dir_okay=False),
-                     help="The label file [default: SRC/gt.txt]."),
-        encoding_option(),
-    ]
+class Icdar2015Rec(GtTxt):
+    """``gt-txt`` with ICDAR's line syntax instead of a separator."""
+
+    options = [GT_OPTION, encoding_option()]
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
-            raise DataconvError(f"{self.src}: -i must be the folder holding word_N.png and gt.txt")
-        gt = self.opts.get("gt") or os.path.join(self.src, "gt.txt")
-        if not os.path.isfile(gt):
-            raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
-        return label_file_samples(self.src, gt, "', \"label\"'", self.opts["encoding"],
+        return label_file_samples(self.src, self.label_file(), "', \"label\"'", self.opts["encoding"],
                                   splitter=split_icdar_line)

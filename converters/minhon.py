@@ -20,7 +20,7 @@ import click
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.crop import CropSpec, crop_options, image_ref
 from dataconv.errors import DataconvError
-from dataconv.imagefind import is_image
+from dataconv.imagefind import is_image, walk_files
 from dataconv.sample import Item, Reject, Sample
 from dataconv.schema import load_json, validate
 
@@ -46,14 +46,11 @@ def file_key(name: str) -> tuple[str, str] | None:
 def pair_files(src: str) -> dict[str, dict[str, list[str]]]:
     """Relative key path -> kind -> relative file paths, in a stable order."""
     groups: dict[str, dict[str, list[str]]] = {}
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames.sort()
-        for fn in sorted(filenames):
-            keyed = file_key(fn)
-            if keyed:
-                rel = os.path.relpath(os.path.join(dirpath, fn), src)
-                key = os.path.join(os.path.dirname(rel), keyed[0])
-                groups.setdefault(key, {}).setdefault(keyed[1], []).append(rel)
+    for rel in walk_files(src):
+        keyed = file_key(os.path.basename(rel))
+        if keyed:
+            key = os.path.join(os.path.dirname(rel), keyed[0])
+            groups.setdefault(key, {}).setdefault(keyed[1], []).append(rel)
     return groups
 
 

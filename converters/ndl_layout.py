@@ -18,21 +18,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import warnings
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import click
-from PIL import Image
 
 from dataconv import coco, manifest
 from dataconv.converters.base import Converter, register
+from dataconv.crop import load_page
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.imagefind import ImageIndex
+from dataconv.imagefind import ImageIndex, walk_files
 from dataconv.output import atomic_output
-from dataconv.sample import Reject
+from dataconv.sample import ReadContext, Reject
 from dataconv.validators import split as splitter
 
 TEXT_CLASSES = ("2_handwritten", "3_typography", "6_headline", "7_caption", "8_textline")
@@ -74,18 +73,6 @@ def parse_classes(spec: str) -> dict[str, str] | None:
     return {s.strip(): d.strip() for s, d in pairs}
 
 
-def image_size(root: str, rel: str) -> tuple[int, int]:
-    """Width and height after a complete decode (a truncated page is rejected)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(os.path.join(root, rel)) as im:
-                im.load()
-                return im.size
-    except Exception as e:  # Pillow raises many types for corrupt data
-        raise SampleRejected("undecodable_image", f"{rel}: {type(e).__name__}: {e}"[:300]) from None
-
-
 @register("ndl-layout", help="NDL-DocL layout (Pascal VOC XML pages) to COCO detection JSON, split by page",
           example="dataconv ndl-layout -i dataset_kotenseki -o layout_coco --link")
 class NdlLayout(Converter):
@@ -100,16 +87,13 @@ class NdlLayout(Converter):
 
     def pages(self) -> Iterator[Page]:
         index = ImageIndex(self.src)
-        for dirpath, dirnames, filenames in os.walk(self.src):
-            dirnames.sort()
-            for fn in sorted(f for f in filenames if f.lower().endswith(".xml")):
-                rel = os.path.relpath(os.path.join(dirpath, fn), self.src)
-                stem = os.path.splitext(fn)[0]
-                try:
-                    image: str | SampleRejected = index.find_stem(stem, near=os.path.dirname(rel))
-                except SampleRejected as e:
-                    image = e
-                yield Page(os.path.splitext(rel)[0], rel, image, parse_voc(os.path.join(dirpath, fn), rel))
+        for rel in (r for r in walk_files(self.src) if r.lower().endswith(".xml")):
+            stem = os.path.splitext(os.path.basename(rel))[0]
+            try:
+                image: str | SampleRejected = index.find_stem(stem, near=os.path.dirname(rel))
+            except SampleRejected as e:
+                image = e
+            yield Page(os.path.splitext(rel)[0], rel, image, parse_voc(os.path.join(self.src, rel), rel))
 
     def build(self, config: Any) -> dict[str, Any]:
         with atomic_output(config.out, config.overwrite) as tmp:
@@ -117,7 +101,7 @@ class NdlLayout(Converter):
             if not pages:
                 raise DataconvError(f"{config.src}: no Pascal VOC .xml files found")
             writer = LayoutWriter(self.src, tmp, parse_classes(self.opts["classes"]), pages,
-                                  bool(self.opts.get("link")))
+                                  bool(self.opts.get("link")), ReadContext(config.follow_symlinks))
             for page in pages:
                 writer.add(page, splitter.assign(page.id, config.split, config.seed))
             return writer.finish(self.name, config.manifest_options)
@@ -127,8 +111,8 @@ class LayoutWriter:
     """Places page images, collects COCO splits and rejects, writes the accounting."""
 
     def __init__(self, src: str, tmp: str, mapping: dict[str, str] | None, pages: list[Page],
-                 link: bool) -> None:
-        self.src, self.tmp, self.link = src, tmp, link
+                 link: bool, ctx: ReadContext) -> None:
+        self.src, self.tmp, self.link, self.ctx = src, tmp, link, ctx
         self.mapping = mapping or {n: n for p in pages for n, _ in p.objects}
         self.categories = sorted(set(self.mapping.values()))
         self.splits: dict[str, coco.CocoSplit] = {s: coco.CocoSplit() for s in splitter.SPLITS}
@@ -140,7 +124,8 @@ class LayoutWriter:
         try:
             if isinstance(page.image, SampleRejected):
                 raise page.image
-            width, height = image_size(self.src, page.image)
+            # a complete decode inside the source: truncated or escaping pages are rejected
+            height, width = load_page(self.src, page.image, self.ctx).shape[:2]
         except SampleRejected as e:
             self.rejects.extend(self._reject(page, k, e.reason, e.detail) for k in range(len(page.objects)))
             return

@@ -9,10 +9,19 @@ looks most like the annotation's folder; a miss or a tie is a rejection, not a g
 from __future__ import annotations
 
 import os
+from typing import Iterator
 
 from dataconv.errors import SampleRejected
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp")
+
+
+def walk_files(root: str) -> Iterator[str]:
+    """Every file under ``root`` as a relative path, in a stable (sorted) order."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for fn in sorted(filenames):
+            yield os.path.relpath(os.path.join(dirpath, fn), root)
 
 
 def is_image(name: str) -> bool:
@@ -42,13 +51,10 @@ class ImageIndex:
         self.root = root
         self.by_name: dict[str, list[str]] = {}
         self.by_stem: dict[str, list[str]] = {}
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for fn in sorted(filenames):
-                if is_image(fn):
-                    rel = os.path.relpath(os.path.join(dirpath, fn), root)
-                    self.by_name.setdefault(fn, []).append(rel)
-                    self.by_stem.setdefault(os.path.splitext(fn)[0], []).append(rel)
+        for rel in filter(is_image, walk_files(root)):
+            name = os.path.basename(rel)
+            self.by_name.setdefault(name, []).append(rel)
+            self.by_stem.setdefault(os.path.splitext(name)[0], []).append(rel)
 
     def find_name(self, name: str, near: str = "") -> str:
         """The image with this base name (a path is reduced to its base name)."""
