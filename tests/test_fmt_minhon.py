@@ -43,8 +43,8 @@ def test_fixture_vertical_lines_page_json_and_ideographic_space(tmp_path):
 
 def test_book_and_page_go_into_meta(tmp_path):
     make_fixture("minhon", tmp_path / "src")
-    samples = [s for s in Minhon(str(tmp_path / "src"), {"ideographic_space": "keep", "encoding": "utf-8"}).samples()
-               if isinstance(s, Sample)]
+    converter = Minhon(str(tmp_path / "src"), {"ideographic_space": "keep", "encoding": "utf-8"})
+    samples = [s for s in converter.samples() if isinstance(s, Sample)]
     book = "001E3C19A3E626EC382F86D201FEFB8C"
     assert all(s.meta["book"] == book and s.group is None for s in samples)
     assert {s.meta["page"] for s in samples} == {f"{book}-001", f"{book}-002"}
