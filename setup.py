@@ -4,7 +4,7 @@ The repository keeps the top-level folders converters/, schemas/, validators/, t
 export/ and fixtures/; setup.py maps each of them under the one import package
 ``dataconv`` so that nothing but ``dataconv`` lands in site-packages.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
 
 SUBPACKAGES = ["converters", "validators", "train", "export", "fixtures", "schemas"]
 
@@ -13,7 +13,7 @@ setup(
     version="0.1.0",
     description="Turn OCR annotation datasets into validated, split, sharded LMDB datasets",
     python_requires=">=3.10",
-    packages=["dataconv", "dataconv.commands"] + [f"dataconv.{p}" for p in SUBPACKAGES],
+    packages=find_packages(include=["dataconv", "dataconv.*"]) + [f"dataconv.{p}" for p in SUBPACKAGES],
     package_dir={"dataconv": "dataconv", **{f"dataconv.{p}": p for p in SUBPACKAGES}},
     package_data={"dataconv.schemas": ["*.json"]},
     install_requires=[

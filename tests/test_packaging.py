@@ -16,7 +16,7 @@ def test_wheel_has_only_the_dataconv_package(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert top == {"dataconv", next(t for t in top if t.endswith(".dist-info"))}
-    for sub in ("converters", "validators", "train", "export", "fixtures", "schemas"):
+    for sub in ("converters", "validators", "train", "export", "fixtures", "schemas", "commands", "reporting"):
         assert f"dataconv/{sub}/__init__.py" in names
     assert "dataconv/schemas/aihub.schema.json" in names
 

@@ -18,7 +18,7 @@ from conftest import load_json, rejects_of, run_cli
 from dataconv import lmdb_keys
 from dataconv.fixtures.aihub import make_aihub
 from dataconv.fixtures.base import encode, ink_image
-from dataconv.reporting.stats import read_charset
+from dataconv.charsets import load as load_charset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_URI = re.compile(r'src="data:(image/[a-z+]+);base64,([A-Za-z0-9+/=]+)"')
@@ -155,8 +155,8 @@ def test_read_charset_both_forms(tmp_path):
     lines, one = tmp_path / "lines.txt", tmp_path / "one.txt"
     lines.write_text("가\n \n나\n", encoding="utf-8")
     one.write_text("가나다\n", encoding="utf-8")
-    assert read_charset(str(lines)) == "가 나"
-    assert read_charset(str(one)) == "가나다"
+    assert load_charset(str(lines)).chars == "가 나"
+    assert load_charset(str(one)).chars == "가나다"
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="chromium is not installed")

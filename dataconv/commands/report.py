@@ -27,11 +27,11 @@ from dataconv.reporting.dataset import DEFAULT_CAP
 def report_command(data: str, out: str | None, charset: str | None, source: str | None,
                    per_split: int, max_samples: int, seed: int) -> None:
     from dataconv.reporting.build import REPORT, build_report  # imports matplotlib
-    from dataconv.reporting.stats import read_charset
+    from dataconv.charsets import load as load_charset
 
     out = out or os.path.join(data, REPORT)
     start = time.perf_counter()
-    figures = build_report(data, out, charset=read_charset(charset) if charset else None,
+    figures = build_report(data, out, charset=load_charset(charset).chars if charset else None,
                            source=source, max_samples=max_samples, per_split=per_split, seed=seed)
     click.echo(f"report of {figures['samples']:,} samples ({figures['rejected']:,} rejected) "
                f"written to {out} ({figures['bytes'] / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s)")

@@ -142,15 +142,6 @@ def coverage(frame: pd.DataFrame, counts: Counter, charset: str) -> Coverage:
                     missing.most_common(), len(allowed - set(counts)))
 
 
-def read_charset(path: str) -> str:
-    """A charset file: one character per line, or the whole set on one line."""
-    with open(path, encoding="utf-8-sig") as f:
-        lines = f.read().splitlines()
-    if len(lines) > 1:
-        return "".join(dict.fromkeys(line if len(line) == 1 else line.strip() for line in lines))
-    return "".join(dict.fromkeys(lines[0] if lines else ""))
-
-
 def cross_split_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows whose image bytes (sha1) also occur in another split, grouped by sha1."""
     pairs = frame[["sha1", "split"]].drop_duplicates()
