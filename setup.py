@@ -25,6 +25,7 @@ setup(
         "pandas>=2.0",
         "pyarrow>=14",
         "jsonschema>=4.18",
+        "ijson>=3.2",  # streaming big JSON label files (dataconv/jsonstream.py)
         "tqdm>=4.60",
         "pyyaml>=6",
     ],

@@ -15,15 +15,15 @@ a near miss is rejected as ``unknown_image_id`` with a detail naming the padded 
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import click
 
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
+from dataconv.jsonstream import JsonArrays
 from dataconv.paths import has_lone_surrogate, name_forms
 from dataconv.sample import FileImage, Item, Reject, Sample
-from dataconv.schema import load_json, validate
 
 LABEL_FILES = {"htr": "handwriting_data_info1.json", "printed": "printed_data_info.json"}
 KINDS = {"sentence": "문장", "word": "단어(어절)", "syllable": "글자(음절)"}
@@ -64,7 +64,7 @@ def id_text(value: Any) -> str:
 class ImageTable:
     """images[].id -> [(position, file_name)], keeping duplicates visible."""
 
-    def __init__(self, images: list[dict[str, Any]]) -> None:
+    def __init__(self, images: Iterable[dict[str, Any]]) -> None:
         self.by_id: dict[str, list[tuple[int, str]]] = {}
         for pos, entry in enumerate(images):
             self.by_id.setdefault(id_text(entry["id"]), []).append((pos, entry["file_name"]))
@@ -121,15 +121,12 @@ class AiHub(Converter):
         label_path = self.opts.get("labels") or find_label_file(
             self.src, LABEL_FILES[self.opts["type"]])
         name = os.path.basename(label_path)
-        document = load_json(label_path, self.opts.get("encoding") or "utf-8")
-        validate(document, self.schema, name)
+        label_file = JsonArrays(label_path, self.schema, name, self.opts.get("encoding") or "utf-8")
+        images = ImageTable(label_file.items("images"))
         files = index_files(self.src, os.path.abspath(label_path))
-        images = ImageTable(document["images"])
         wanted = {KINDS[k] for k in self.opts.get("kinds") or ()}
         used: set[str] = set()
-        annotations = document["annotations"]
-        del document
-        for pos, ann in enumerate(annotations):
+        for pos, ann in enumerate(label_file.items("annotations")):
             used.add(id_text(ann["image_id"]))
             yield self._sample(pos, ann, images, files, wanted, name)
         for image_id, entries in images.by_id.items():

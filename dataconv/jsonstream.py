@@ -1,0 +1,146 @@
+"""Big JSON label files, element by element, validated per element.
+
+An AI Hub label file of several hundred MB loaded with ``json.load`` costs several
+copies of itself (bytes, text, then a Python object per value: GBs). ``JsonArrays``
+reads the top-level arrays with ijson's C parser one element at a time instead, and
+validates each element against its part of the schema, so memory holds one element
+(plus whatever the caller keeps) and errors read as before
+(``annotations[41].text: expected string, got integer``).
+
+Passes over the file (each at C speed):
+1. the top level: every key and the type of its value, checked against the schema with
+   the arrays standing in as empty (types, required keys); a syntax error anywhere in the
+   file surfaces here, before any sample is yielded;
+2. one pass per array the caller iterates.
+
+The file is read whole, as before, when streaming would not be faithful: an encoding
+other than UTF-8, surrogate escapes (ijson turns a lone ``\\ud800`` into ``?``; the
+converters reject it as ``invalid_unicode``), nesting deeper than any label file needs
+(refused by the in-memory parser), or a file ijson refuses (the in-memory
+parser then gives the exact message with line and column, or accepts it, e.g. ``1e400``).
+"""
+from __future__ import annotations
+
+import itertools
+import operator
+import re
+from typing import Any, BinaryIO, Iterator
+
+import ijson
+import jsonschema
+import numpy as np
+
+from dataconv.schema import load_json, load_schema, validate, violation
+from dataconv.textfile import check_bom, codec_name
+
+# Surrogate escapes (ijson turns a lone one into "?"), and integers too long for Python's
+# int() (4300 digits), on which ijson's C backend crashes the process.
+SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|[0-9]{1000,}")
+SCAN_BYTES = 1024 * 1024
+MAX_DEPTH = 64  # AI Hub files nest 4 deep
+
+
+class _ReadWhole(Exception):
+    """Streaming would not be faithful to the in-memory parse."""
+
+
+def _open_utf8(path: str) -> BinaryIO:
+    """The file, positioned after a UTF-8 byte-order mark."""
+    f = open(path, "rb")
+    f.seek(len(check_bom(f.read(4), "utf-8", path)))
+    return f
+
+
+def _nesting_steps() -> np.ndarray:
+    steps = np.zeros(256, np.int32)
+    steps[list(b"[{")], steps[list(b"]}")] = 1, -1
+    return steps
+
+
+_STEPS = _nesting_steps()
+
+
+def _needs_whole_read(path: str) -> bool:
+    """SUSPECT text, or nesting deeper than MAX_DEPTH (brackets inside strings
+    count too, which can only send a harmless file to the in-memory parser). ijson's
+    prefixes grow with depth, so ``[[[[...`` would exhaust memory; json.loads refuses it."""
+    depth, tail = 0, b""
+    with open(path, "rb") as f:
+        while block := f.read(SCAN_BYTES):
+            if SUSPECT.search(tail + block):
+                return True
+            levels = depth + np.cumsum(_STEPS[np.frombuffer(block, np.uint8)])
+            if levels.max() > MAX_DEPTH:
+                return True
+            depth, tail = int(levels[-1]), block[-1000:]
+    return False
+
+
+def _top_level(path: str) -> Any:
+    """The document with every top-level container emptied: ``{"images": [], ...}``."""
+    with _open_utf8(path) as f:
+        events, copy = itertools.tee(ijson.parse(f))
+        # Keep only events at depth <= 1 (prefix without a dot), filtered in C.
+        shallow = map(operator.not_, map(operator.contains, map(operator.itemgetter(0), events),
+                                         itertools.repeat(".")))
+        return _rebuild(itertools.compress(copy, shallow))
+
+
+def _rebuild(events: Iterator[tuple[str, str, Any]]) -> Any:
+    empty = {"start_map": dict, "start_array": list}
+    root: Any = None
+    for prefix, event, value in events:
+        if prefix == "" and root is None:
+            root = empty[event]() if event in empty else value
+        elif prefix and "." not in prefix and isinstance(root, dict) and event != "map_key":
+            if event in empty:
+                root[prefix] = empty[event]()
+            elif not event.startswith("end_"):
+                root[prefix] = value
+    return root
+
+
+class JsonArrays:
+    """The top level of ``path`` checked against ``schemas/<schema_name>``; its arrays
+    available element by element through ``items``."""
+
+    def __init__(self, path: str, schema_name: str, filename: str, encoding: str = "utf-8") -> None:
+        self.path, self.filename = path, filename
+        self.schema_name = schema_name
+        self.document: Any = None  # the whole file, when it is read whole
+        try:
+            if codec_name(encoding) != "utf-8" or _needs_whole_read(path):
+                raise _ReadWhole
+            top = _top_level(path)
+        except (_ReadWhole, ijson.JSONError, UnicodeDecodeError):
+            self.document = load_json(path, encoding)
+            top = _emptied(self.document)
+        validate(top, schema_name, filename)
+
+    def items(self, key: str) -> Iterator[Any]:
+        """Elements of the top-level array ``key``, each validated; a violation raises."""
+        validator = self._validator(key)
+        for pos, element in enumerate(self._elements(key)):
+            error = next(validator.iter_errors(element), None)
+            if error is not None:
+                raise violation(self.filename, error, (key, pos))
+            yield element
+
+    def _elements(self, key: str) -> Iterator[Any]:
+        if self.document is not None:
+            yield from self.document[key]
+            return
+        with _open_utf8(self.path) as f:
+            yield from ijson.items(f, f"{key}.item", use_float=True)
+
+    def _validator(self, key: str) -> jsonschema.Validator:
+        schema = load_schema(self.schema_name)
+        part = schema.get("properties", {}).get(key, {}).get("items", {})
+        return jsonschema.Draft202012Validator(schema).evolve(schema=part)
+
+
+def _emptied(document: Any) -> Any:
+    if isinstance(document, dict):
+        return {k: type(v)() if isinstance(v, (dict, list)) else v for k, v in document.items()}
+    return type(document)() if isinstance(document, (dict, list)) else document
+

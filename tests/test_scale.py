@@ -1,0 +1,150 @@
+"""Scale: identical output whatever runs the work, complete-but-cheap decoding, streaming
+AI Hub label files with the same samples and errors."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+from dataconv import executors, writer
+from dataconv.converters.aihub import AiHub
+from dataconv.errors import DataconvError, SampleRejected
+from dataconv.fixtures.aihub import make_aihub
+from dataconv.fixtures.base import encode, ink_image
+from dataconv.fixtures.ocr_mix import make_ocr_mix, text_line, word_crop
+from dataconv.lmdb_tree import find_lmdbs
+from dataconv.sample import Reject
+from dataconv.validators.base import Item
+from dataconv.validators.image import DecodeCheck
+
+OUTPUT_FILES = ("manifest.json", "samples.parquet", "rejects.jsonl", "charset.txt")
+
+
+def _fingerprint(out: str) -> dict[str, bytes | str]:
+    found: dict[str, bytes | str] = {name: open(os.path.join(out, name), "rb").read()
+                                     for name in OUTPUT_FILES}
+    for path in find_lmdbs(out):
+        found[os.path.relpath(path, out)] = writer.content_digest(path)
+    return found
+
+
+@pytest.fixture(scope="module")
+def mix(tmp_path_factory) -> str:
+    src = str(tmp_path_factory.mktemp("mix") / "src")
+    make_ocr_mix(src, n=150, lines=12, corrupt=4, seed=1)
+    return src
+
+
+def _convert(src: str, out: str, *extra: str) -> dict[str, bytes | str]:
+    # small shards and a split, so chunks cross shard and split boundaries
+    run_cli("gt-txt", "-i", src, "-o", out, "-q", "--shard-size", "40", *extra)
+    return _fingerprint(out)
+
+
+def test_output_identical_for_any_workers_and_dask(mix, tmp_path):
+    one = _convert(mix, str(tmp_path / "w1"), "--workers", "1")
+    assert len([k for k in one if "shard-" in k]) >= 5
+    assert _convert(mix, str(tmp_path / "w2"), "--workers", "2") == one
+    assert _convert(mix, str(tmp_path / "dask"), "--workers", "2", "--dask", "local") == one
+    card = json.loads(one["manifest.json"])
+    assert card["rejects"] == {"undecodable_image": 8}
+    assert "dask" not in card["options"] and "workers" not in card["options"]
+
+
+def test_unreachable_scheduler_is_one_line_error(mix, tmp_path, monkeypatch):
+    monkeypatch.setattr(executors, "DASK_CONNECT_TIMEOUT", "1s")
+    result = run_cli("gt-txt", "-i", mix, "-o", str(tmp_path / "o"), "-q",
+                     "--dask", "tcp://127.0.0.1:9", expect=1)
+    assert "cannot reach the Dask scheduler" in result.stderr
+    assert not os.path.exists(tmp_path / "o")
+
+
+def _decode(data: bytes) -> Item:
+    item = Item(sample=None, label="x", data=data)  # type: ignore[arg-type]
+    DecodeCheck(max_pixels=10**9)(item)
+    return item
+
+
+@pytest.mark.parametrize("make", [word_crop, text_line], ids=["jpeg", "png"])
+def test_fast_decode_catches_every_truncation(make):
+    data = make(random.Random(0))
+    with Image.open(io.BytesIO(data)) as im:
+        size = im.size
+    item = _decode(data)
+    assert (item.width, item.height) == size
+    for cut in (len(data) // 2, len(data) - 12, len(data) - 1, 40):
+        with pytest.raises(SampleRejected) as info:
+            _decode(data[:cut])
+        assert info.value.reason == "undecodable_image" and "truncated" in info.value.detail.lower()
+
+
+def test_fast_decode_catches_corruption_and_falls_back_to_pillow():
+    png = bytearray(text_line(random.Random(2)))
+    png[len(png) // 2] ^= 0xFF  # a flipped byte inside IDAT: CRC (and zlib) catch it
+    with pytest.raises(SampleRejected, match="CRC"):
+        _decode(bytes(png))
+    rng = random.Random(3)
+    interlaced = io.BytesIO()
+    ink_image(200, 40, rng).save(interlaced, "PNG", interlace=1)
+    assert (_decode(interlaced.getvalue()).width, _decode(interlaced.getvalue()).height) == (200, 40)
+    bmp = encode(ink_image(50, 20, rng), "BMP")
+    assert _decode(bmp).width == 50
+    with pytest.raises(SampleRejected):
+        _decode(bmp[:-100])
+
+
+def _samples(src: str, **opts) -> list:
+    return list(AiHub(src, {"type": "htr", "labels": None, "kinds": (), "encoding": "utf-8",
+                            **opts}).samples())
+
+
+def _as_rows(items: list) -> list:
+    return [(type(i).__name__, i.source, i.id, getattr(i, "label", None), getattr(i, "reason", None))
+            for i in items]
+
+
+def test_streamed_aihub_gives_the_same_samples_as_in_memory(tmp_path, monkeypatch):
+    src = str(tmp_path / "src")
+    make_aihub(src, n=40, seed=5)
+    streamed = _samples(src)
+    assert any(isinstance(i, Reject) for i in streamed)
+    import dataconv.jsonstream as jsonstream
+
+    monkeypatch.setattr(jsonstream, "_needs_whole_read", lambda path: True)  # read whole
+    assert _as_rows(_samples(src)) == _as_rows(streamed)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["annotations"][7].update(text=5), "annotations[7].text: expected string"),
+    (lambda d: d["images"][3].pop("file_name"), "images[3]: 'file_name' is missing"),
+    (lambda d: d.pop("annotations"), "(top level): 'annotations' is missing"),
+    (lambda d: d.update(images={"a": 1}), "images: expected array"),
+    (lambda d: d.update(info="x"), "info: expected object"),
+])
+def test_streamed_aihub_errors_name_the_json_path(tmp_path, edit, message):
+    src = str(tmp_path / "src")
+    truth = make_aihub(src, n=12, seed=6)
+    path = os.path.join(src, truth["label_file"])
+    with open(path, encoding="utf-8") as f:
+        document = json.load(f)
+    edit(document)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(document, f, ensure_ascii=False)
+    with pytest.raises(DataconvError, match=None) as info:
+        _samples(src)
+    assert f"{truth['label_file']}: {message}" in str(info.value)
+
+
+def test_streamed_aihub_syntax_error_names_line_and_column(tmp_path):
+    src = str(tmp_path / "src")
+    truth = make_aihub(src, n=5, seed=7)
+    path = os.path.join(src, truth["label_file"])
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("\n{")
+    with pytest.raises(DataconvError, match=r":2:\d+: invalid JSON"):
+        _samples(src)
