@@ -19,7 +19,7 @@ from dataconv.train.text import BLANK, CTCCodec, TextScore
 
 # name: (conv channels of the four stages, LSTM hidden size per direction)
 SIZES: dict[str, tuple[tuple[int, int, int, int], int]] = {
-    "tiny": ((16, 32, 64, 64), 64),
+    "tiny": ((8, 16, 32, 64), 64),
     "small": ((32, 64, 128, 128), 128),
     "base": ((64, 128, 256, 256), 256),
 }
@@ -44,14 +44,18 @@ class CRNN(nn.Module):
                        nn.ReLU(inplace=True), nn.MaxPool2d(pool, pool)]
             cin = cout
         self.cnn = nn.Sequential(*layers)
-        self.rnn = nn.LSTM(cin * (height // HEIGHT_STRIDE), hidden, bidirectional=True, batch_first=True)
+        features = cin * (height // HEIGHT_STRIDE)
+        self.rnn = nn.LSTM(features, hidden, bidirectional=True, batch_first=True)
+        # A linear shortcut around the LSTM: CTC starts learning from the conv features at once
+        # instead of sitting on the all-blank plateau until the LSTM has warmed up.
+        self.skip = nn.Linear(features, 2 * hidden)
         self.head = nn.Linear(2 * hidden, num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.cnn(images)                           # (B, C, H/16, W/4)
         features = features.permute(0, 3, 1, 2).flatten(2)   # (B, W/4, C*H/16)
-        features, _ = self.rnn(features)
-        return self.head(features).log_softmax(-1)
+        context, _ = self.rnn(features)
+        return self.head(context + self.skip(features)).log_softmax(-1)
 
 
 class Recognizer(pl.LightningModule):

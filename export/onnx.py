@@ -1,0 +1,131 @@
+"""Checkpoint -> ONNX, with the charset and preprocessing in metadata_props, verified
+against PyTorch with onnxruntime on real validation images before it is kept.
+
+Uses the TorchScript exporter (``dynamo=False``): the CRNN has no data-dependent control
+flow and only fixed-shape pooling, so tracing gives a graph whose batch and width stay
+dynamic (output time steps = width // 4).
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+import torch
+
+from dataconv import __version__
+from dataconv.errors import DataconvError
+from dataconv.export.predict import INPUT, OUTPUT, OnnxPredictor
+from dataconv.train.datamodule import LmdbDataset, find_splits
+from dataconv.train.model import WIDTH_STRIDE, Recognizer
+
+MIN_OPSET = 17
+TOLERANCE = 1e-4
+
+
+def load_recognizer(path: str) -> Recognizer:
+    if not os.path.isfile(path):
+        raise DataconvError(f"{path}: no such checkpoint")
+    try:
+        return Recognizer.load_from_checkpoint(path, map_location="cpu").eval()
+    except (KeyError, RuntimeError, TypeError, ValueError) as e:
+        raise DataconvError(f"{path}: not a dataconv training checkpoint ({str(e).splitlines()[0]})") from None
+
+
+def metadata(model: Recognizer) -> dict[str, str]:
+    return {
+        "charset": model.codec.charset,
+        "preprocess": json.dumps(model.preprocess.to_dict(), sort_keys=True),
+        "blank_index": "0",
+        "output": f"{OUTPUT}: (batch, width // {WIDTH_STRIDE}, 1 + len(charset)) CTC log-probabilities",
+        "decoding": "greedy CTC: argmax, collapse repeats, drop blank; class i is charset[i - 1]",
+        "dataconv_version": __version__,
+    }
+
+
+def export_onnx(model: Recognizer, path: str, opset: int = MIN_OPSET) -> None:
+    p = model.preprocess
+    dummy = torch.zeros(2, p.channels, p.height, p.width)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(model.net.eval(), (dummy,), path, dynamo=False, opset_version=opset,
+                          input_names=[INPUT], output_names=[OUTPUT],
+                          dynamic_axes={INPUT: {0: "batch", 3: "width"}, OUTPUT: {0: "batch", 1: "time"}})
+    graph = onnx.load(path)
+    for key, value in metadata(model).items():
+        graph.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(graph, full_check=True)
+    onnx.save(graph, path)
+
+
+def validation_images(data: str, preprocess_limit: int, model: Recognizer) -> np.ndarray:
+    """Up to ``preprocess_limit`` preprocessed images of the val split (else test, else train)."""
+    splits = find_splits(data)
+    paths = splits.get("val") or splits.get("test") or splits.get("train")
+    if not paths:
+        raise DataconvError(f"{data}: no LMDB split to take verification images from")
+    dataset = LmdbDataset(paths, model.preprocess)
+    return np.stack([dataset[i][0] for i in range(min(preprocess_limit, len(dataset)))])
+
+
+@dataclass
+class Parity:
+    """How onnxruntime's outputs compare with PyTorch's on the same inputs."""
+
+    images: int = 0
+    max_abs_diff: float = 0.0
+    mismatches: list[tuple[str, str]] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.max_abs_diff <= TOLERANCE and not self.mismatches
+
+
+def compare(model: Recognizer, onnx_path: str, images: np.ndarray) -> Parity:
+    """Run both on ``images`` at the trained width and, to exercise the dynamic width axis,
+    on a few of them padded wider."""
+    session = OnnxPredictor(onnx_path)
+    parity = Parity(images=len(images))
+    wider = np.pad(images[:4], ((0, 0), (0, 0), (0, 0), (0, 8 * WIDTH_STRIDE)))
+    for batch in (images, wider):
+        with torch.inference_mode():
+            expected = model(torch.from_numpy(batch)).numpy()
+        got = session.scores(batch)
+        if got.shape != expected.shape:
+            raise DataconvError(f"{onnx_path}: output shape {got.shape} != PyTorch {expected.shape}")
+        parity.widths.append(batch.shape[-1])
+        parity.max_abs_diff = max(parity.max_abs_diff, float(np.abs(got - expected).max()))
+        parity.mismatches += [(a, b) for a, b in zip(model.codec.decode(expected), session.codec.decode(got))
+                              if a != b]
+    return parity
+
+
+def export_verified(checkpoint: str, out: str, data: str | None = None, opset: int = MIN_OPSET,
+                    samples: int = 64) -> Parity:
+    """Export ``checkpoint`` to ``out``; raise DataconvError (and leave no file) unless
+    onnxruntime reproduces PyTorch on real images from ``data`` (default: the dataset the
+    checkpoint was trained on)."""
+    if opset < MIN_OPSET:
+        raise DataconvError(f"opset {opset}: need {MIN_OPSET} or newer")
+    model = load_recognizer(checkpoint)
+    data = data or model.hparams.get("data")
+    if not data or not os.path.isdir(data):
+        raise DataconvError(f"{checkpoint}: its dataset {data!r} is not here; pass --data DIR to verify on")
+    images = validation_images(data, samples, model)
+    tmp = f"{out}.tmp"
+    try:
+        export_onnx(model, tmp, opset)
+        parity = compare(model, tmp, images)
+        if not parity.ok:
+            raise DataconvError(
+                f"{out}: onnxruntime differs from PyTorch (max |diff| {parity.max_abs_diff:.2e}, "
+                f"tolerance {TOLERANCE:.0e}; {len(parity.mismatches)} decoded string(s) differ)")
+        os.replace(tmp, out)
+        return parity
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,99 @@
+"""One training run: data module + recognizer + Lightning Trainer writing into RUN/.
+
+RUN/checkpoints/best.ckpt (highest val/acc) and last.ckpt (for --resume), RUN/logs/ (CSV,
+plus TensorBoard when it is installed).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+from dataclasses import dataclass, replace
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from dataconv.errors import DataconvError
+from dataconv.train.datamodule import LmdbDataModule
+from dataconv.train.model import Recognizer
+
+MONITOR = "val/acc"
+
+
+@dataclass
+class TrainSettings:
+    data: str
+    run: str
+    max_epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    img_height: int = 32
+    img_width: int = 128
+    channels: int = 1
+    keep_ratio: bool = True
+    size: str = "small"
+    charset: str | None = None
+    augment: bool = False
+    workers: int = 0
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    resume: str | None = None
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    best_checkpoint: str
+    best_accuracy: float
+    epochs: int
+
+
+def _loggers(run: str) -> list[Logger]:
+    loggers: list[Logger] = [CSVLogger(run, name="logs")]
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        loggers.append(TensorBoardLogger(run, name="logs", version=loggers[0].version))
+    return loggers
+
+
+def _resume_path(s: TrainSettings) -> str | None:
+    if not s.resume:
+        return None
+    path = os.path.join(s.run, "checkpoints", "last.ckpt") if s.resume == "last" else s.resume
+    if not os.path.isfile(path):
+        raise DataconvError(f"{path}: no checkpoint to resume from")
+    return path
+
+
+def _from_checkpoint(s: TrainSettings, path: str) -> TrainSettings:
+    """On resume the architecture, charset and preprocessing come from the checkpoint."""
+    hp = torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"]
+    return replace(s, **{k: hp[k] for k in ("charset", "img_height", "img_width", "channels",
+                                             "keep_ratio", "size")})
+
+
+def train(s: TrainSettings) -> TrainResult:
+    pl.seed_everything(s.seed, workers=True, verbose=False)
+    resume = _resume_path(s)
+    if resume:
+        s = _from_checkpoint(s, resume)
+    data = LmdbDataModule(s.data, charset=s.charset, img_height=s.img_height, img_width=s.img_width,
+                          channels=s.channels, keep_ratio=s.keep_ratio, batch_size=s.batch_size,
+                          workers=s.workers, augment=s.augment)
+    model = Recognizer(charset=data.charset, img_height=s.img_height, img_width=s.img_width,
+                       channels=s.channels, keep_ratio=s.keep_ratio, size=s.size, lr=s.lr,
+                       data=data.data)
+    best = ModelCheckpoint(dirpath=os.path.join(s.run, "checkpoints"), filename="best", monitor=MONITOR,
+                           mode="max", save_top_k=1, save_last=True, enable_version_counter=False)
+    steps_per_epoch = -(-len(data.dataset("train")) // s.batch_size)
+    trainer = pl.Trainer(default_root_dir=s.run, max_epochs=s.max_epochs, accelerator=s.accelerator,
+                         devices=s.devices, logger=_loggers(s.run), callbacks=[best],
+                         log_every_n_steps=max(1, min(50, steps_per_epoch)))
+    with warnings.catch_warnings():
+        if s.workers == 0:  # chosen on purpose; Lightning would suggest more workers
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        trainer.fit(model, datamodule=data, ckpt_path=resume)
+    score = best.best_model_score
+    return TrainResult(best.best_model_path, float(score) if score is not None else 0.0,
+                       trainer.current_epoch)
