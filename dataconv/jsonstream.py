@@ -30,12 +30,13 @@ import ijson
 import jsonschema
 import numpy as np
 
+from dataconv.errors import DataconvError
 from dataconv.schema import load_json, load_schema, validate, violation
 from dataconv.textfile import check_bom, codec_name
 
-# Surrogate escapes (ijson turns a lone one into "?"), and integers too long for Python's
-# int() (4300 digits), on which ijson's C backend crashes the process.
-SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|[0-9]{1000,}")
+# Surrogate escapes (ijson turns a lone one into "?"), and digit runs of 19 or more: yajl
+# fails on integers beyond 64 bits ("integer overflow") and crashes on very long ones.
+SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|[0-9]{19,}")
 SCAN_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # AI Hub files nest 4 deep
 
@@ -130,8 +131,12 @@ class JsonArrays:
         if self.document is not None:
             yield from self.document[key]
             return
-        with _open_utf8(self.path) as f:
-            yield from ijson.items(f, f"{key}.item", use_float=True)
+        try:
+            with _open_utf8(self.path) as f:
+                yield from ijson.items(f, f"{key}.item", use_float=True)
+        except ijson.JSONError as e:  # never a traceback: the exact message, or ijson's
+            load_json(self.path)
+            raise DataconvError(f"{self.path}: {str(e).splitlines()[0]}") from None
 
     def _validator(self, key: str) -> jsonschema.Validator:
         schema = load_schema(self.schema_name)
