@@ -1,0 +1,250 @@
+"""Property-based tests: every parser, fed arbitrary bytes or JSON, yields Sample/Reject or
+raises DataconvError, nothing else; labels of arbitrary Unicode survive write and read
+byte-exact (through the LMDB writer, AI Hub JSON, and gt-txt lines)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from functools import lru_cache
+from typing import Callable, Iterable
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from conftest import read_lmdb
+from dataconv import options, schema, textfile, writer
+from dataconv.cli import cli
+from dataconv.converters import base as converters
+from dataconv.converters.aihub import AiHub
+from dataconv.converters.gt_txt import label_file_samples, split_line
+from dataconv.errors import DataconvError
+from dataconv.fixtures.base import fixtures
+from dataconv.sample import Reject, Sample
+from hostile_util import (accounted, aihub_document, aihub_source, assert_one_line_error, convert,
+                          gt_source, png, written_labels)
+
+# HOSTILE_EXAMPLES=2000 pytest tests/test_hostile_properties.py for a deep local run.
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "60"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
+SLOW = settings(SETTINGS, max_examples=max(1, EXAMPLES // 3))
+
+# Tokens that break parsers more often than random bytes do.
+TOKENS = [b"\x00", b"\xff\xfe", b"\xef\xbb\xbf", b"\r", b"\n", b"\t", b" ", b",", b'"', b"\\",
+          b"{", b"}", b"[", b"]", b":", b"../", b"/", b"-1", b"1e999", b"NaN", b"null", b"###",
+          b"\xed\xa0\x80", b'"\\ud800"', b"\xea\xb0\x80", b"9" * 30, b"\x1b[2J"]
+chunks = st.one_of(st.binary(max_size=24), st.sampled_from(TOKENS))
+hostile_bytes = st.lists(chunks, max_size=12).map(b"".join)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+ids = st.one_of(st.integers(-3, 12), st.text(max_size=6), st.sampled_from(["0001", "1", "01"]))
+
+
+def consume(stream: Callable[[], Iterable]) -> list:
+    """Every item of a converter's stream; only Sample/Reject, or a DataconvError."""
+    try:
+        got = list(stream())
+    except DataconvError as e:
+        assert str(e) and "\n" not in str(e)
+        return []
+    for item in got:
+        assert isinstance(item, (Sample, Reject)), item
+        if isinstance(item, Sample):
+            assert isinstance(item.id, str) and isinstance(item.label, str)
+        else:
+            json.dumps(item.to_json(), ensure_ascii=False).encode("utf-8")  # always writable
+    return got
+
+
+# --- line splitting and text files ---------------------------------------------------
+
+@SETTINGS
+@given(st.text(), st.sampled_from(["tab", "space"]))
+def test_split_line_never_raises(line, sep):
+    parts = split_line(line, sep)
+    if parts is not None and sep == "tab":
+        assert "\t".join(parts) == line and "\t" not in parts[0]
+
+
+@SETTINGS
+@given(hostile_bytes, st.sampled_from(["utf-8", "cp949", "euc-kr", "utf-16", "utf-8-sig"]))
+def test_read_lines_yields_clean_lines_or_one_error(tmp_path, data, encoding):
+    path = tmp_path / "gt.txt"
+    path.write_bytes(data)
+    try:
+        lines = list(textfile.read_lines(str(path), encoding))
+    except DataconvError as e:
+        assert str(e).startswith(str(path)) and "\n" not in str(e)
+        return
+    assert [n for n, _ in lines] == list(range(1, len(lines) + 1))
+    assert not any("\n" in line or "\r" in line for _, line in lines)
+
+
+@SETTINGS
+@given(hostile_bytes, st.sampled_from(["tab", "space"]))
+def test_gt_txt_parser_on_arbitrary_bytes(tmp_path, data, sep):
+    (tmp_path / "gt.txt").write_bytes(data)
+    consume(lambda: label_file_samples(str(tmp_path), str(tmp_path / "gt.txt"), sep, "utf-8"))
+
+
+# --- JSON loading, schema, AI Hub joining ----------------------------------------------
+
+@SETTINGS
+@given(hostile_bytes)
+def test_load_json_on_arbitrary_bytes(tmp_path, data):
+    path = tmp_path / "x.json"
+    path.write_bytes(data)
+    try:
+        schema.load_json(str(path))
+    except DataconvError as e:
+        assert "\n" not in str(e)
+
+
+def run_aihub(root: str, document) -> list:
+    src = aihub_source(root, document)
+    opts = {"type": "htr", "labels": None, "kinds": (), "encoding": "utf-8"}
+    got = consume(AiHub(src, opts).samples)
+    shutil.rmtree(src)
+    return got
+
+
+@SETTINGS
+@given(json_values)
+def test_aihub_on_arbitrary_json(tmp_path, document):
+    run_aihub(str(tmp_path / "src"), document)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(ids, ids, st.text(max_size=8)), max_size=6),
+       st.dictionaries(ids, st.text(min_size=1, max_size=10), max_size=6))
+def test_aihub_on_schema_shaped_documents(tmp_path, pairs, files):
+    """Whatever the ids and names, each annotation and unannotated image is one item."""
+    document = aihub_document(pairs, files={k: v for k, v in files.items()})
+    got = run_aihub(str(tmp_path / "src"), document)
+    if got:
+        joined = {str(i) for _, i, _ in pairs}
+        unannotated = sum(1 for k in files if str(k) not in joined)
+        assert len(got) == len(pairs) + unannotated
+
+
+# --- every converter, its fixture's annotation files mutated ---------------------------
+
+FUZZED = {  # format: (fixture, extra arguments; {src} is the source folder)
+    "gt-txt": ("ocr-mix", ()), "aihub": ("aihub-htr", ()), "icdar2015": ("icdar2015", ()),
+    "icdar2015-rec": ("icdar2015-rec", ()), "mjsynth": ("mjsynth", ()),
+    "paddle-det": ("paddle-det", ("--labels", "{src}/label.txt")),
+    "paddle-rec": ("paddle-rec", ("--labels", "{src}/rec_gt_train.txt")),
+    "coco-text": ("coco-text", ()), "textocr": ("textocr", ()), "minhon": ("minhon", ()),
+}
+IMAGE_EXTS = (".png", ".jpg", ".jpeg")
+
+
+@lru_cache(maxsize=None)
+def fixture_tree(fixture: str, root: str) -> tuple[str, tuple[str, ...]]:
+    """The fixture written once; returns (folder, its annotation files)."""
+    dest = os.path.join(root, fixture)
+    fixtures()[fixture][0](dest, n=3, seed=0)
+    found = sorted(os.path.relpath(os.path.join(d, f), dest) for d, _, names in os.walk(dest)
+                   for f in names if not f.lower().endswith(IMAGE_EXTS))
+    return dest, tuple(found)
+
+
+mutations = st.lists(st.tuples(st.sampled_from(["cut", "insert", "insert", "overwrite", "overwrite", "replace"]),
+                               st.floats(0, 1), chunks), min_size=1, max_size=3)
+
+
+def mutate(data: bytes, edits) -> bytes:
+    for kind, where, chunk in edits:
+        at = int(where * len(data))
+        data = {"cut": data[:at], "insert": data[:at] + chunk + data[at:],
+                "overwrite": data[:at] + chunk + data[at + len(chunk):],
+                "replace": chunk}[kind]
+    return data
+
+
+def converter_for(fmt: str, src: str, extra: tuple[str, ...]):
+    info = converters.get(fmt)
+    args = ["-i", src, "-o", src + ".out", *extra]
+    ctx = cli.commands[fmt].make_context(fmt, args)
+    names = options.param_names(info.cls.options)
+    return info.cls(src, {k: ctx.params[k] for k in names})
+
+
+def mutated_source(fmt: str, base: str, data) -> tuple[str, tuple[str, ...]]:
+    """A fresh copy of the format's fixture with one annotation file mutated."""
+    fixture, extra = FUZZED[fmt]
+    clean, files = fixture_tree(fixture, os.path.join(base, "fuzz-fixtures"))
+    work = os.path.join(base, "fuzz-work", fmt)
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(clean, work, symlinks=True)
+    target = os.path.join(work, data.draw(st.sampled_from(files)))
+    with open(target, "rb") as f:
+        original = f.read()
+    with open(target, "wb") as f:
+        f.write(mutate(original, data.draw(mutations)))
+    return work, tuple(a.format(src=work) for a in extra)
+
+
+@settings(SETTINGS, max_examples=EXAMPLES * 2)
+@given(st.sampled_from(sorted(FUZZED)), st.data())
+def test_every_converter_on_mutated_annotations(tmp_path_factory, fmt, data):
+    src, extra = mutated_source(fmt, str(tmp_path_factory.getbasetemp()), data)
+    consume(converter_for(fmt, src, extra).samples)
+
+
+@settings(SETTINGS, max_examples=max(1, EXAMPLES // 4))
+@given(st.sampled_from(sorted(FUZZED)), st.data())
+def test_every_conversion_on_mutated_annotations(tmp_path_factory, fmt, data):
+    """End to end: exit 0 with reconciled counts, or exit 1 with one line."""
+    src, extra = mutated_source(fmt, str(tmp_path_factory.getbasetemp()), data)
+    out = src + ".out"
+    result = convert(fmt, src, out, *extra, "--overwrite", expect=None)
+    if result.exit_code == 0:
+        accounted(out)
+    else:
+        assert_one_line_error(result)
+
+
+# --- labels of arbitrary Unicode round-trip byte-exact ---------------------------------
+
+labels = st.text(min_size=1, max_size=30).filter(lambda s: s.strip() != "")
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.text(max_size=40), st.binary(max_size=64)), min_size=1, max_size=20))
+def test_shard_writer_round_trip(tmp_path, samples):
+    path = str(tmp_path / "shard")
+    shutil.rmtree(path, ignore_errors=True)
+    with writer.ShardWriter(path, map_size=64 * 1024) as w:
+        for label, data in samples:
+            w.add(label, data)
+    assert read_lmdb(path) == samples
+
+
+@SLOW
+@given(st.lists(labels, min_size=1, max_size=6))
+def test_aihub_labels_round_trip(tmp_path, texts):
+    document = aihub_document([(str(i), str(i), t) for i, t in enumerate(texts)])
+    src = aihub_source(str(tmp_path / "src"), document, {f"{i}.png": png() for i in range(len(texts))})
+    out = str(tmp_path / "out")
+    convert("aihub", src, out, "--normalize", "none", "--overwrite")
+    assert sorted(written_labels(out)) == sorted(texts)
+    assert all(t.encode() in [lbl.encode() for lbl in written_labels(out)] for t in texts)
+
+
+line_labels = labels.filter(lambda s: not set(s) & {"\n", "\r", "\x00"})
+
+
+@SLOW
+@given(st.lists(line_labels, min_size=1, max_size=6))
+def test_gt_txt_labels_round_trip(tmp_path, texts):
+    """A line format carries everything but CR, LF (line ends) and NUL (corruption)."""
+    gt = "".join(f"{i}.png\t{t}\n" for i, t in enumerate(texts)).encode()
+    src = gt_source(str(tmp_path / "src"), gt, {f"{i}.png": png() for i in range(len(texts))})
+    out = str(tmp_path / "out")
+    convert("gt-txt", src, out, "--normalize", "none", "--overwrite")
+    assert sorted(written_labels(out)) == sorted(texts)
