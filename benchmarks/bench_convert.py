@@ -1,0 +1,265 @@
+"""Conversion throughput: dataconv against clovaai's create_lmdb_dataset.py and the I/O floor.
+
+    .venv/bin/python benchmarks/bench_convert.py --words 20000 --lines 1000 --repeat 2
+
+Generates ``--words`` JPEG word crops (60-400 x 24-80 px) and ``--lines`` PNG handwriting
+lines (1200-3800 x 100-180 px) in clovaai's gt.txt layout, with ``--corrupt`` broken files
+of each kind (cut in half, cut before the end marker, empty, garbage), then times, each in
+its own process (peak RSS = the largest sum of RSS over the process tree, sampled):
+
+* baseline  clovaai's algorithm: one process, every image fully decoded to grayscale with
+            cv2.imdecode, LMDB transactions of 1,000 samples (writeCache), 1 TiB map;
+* dataconv  ``dataconv gt-txt --split none`` with --workers 1 and with every core
+            (and once with the default split, which adds a hashing pass over every image);
+* floor     read every file and write the LMDB, no checks at all.
+
+Then the reading side: samples/s of decode + resize to 32x128 through a PARSeq-style
+reader and through dataconv's training data module, on the LMDB dataconv wrote.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Callable
+
+import lmdb
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATACONV = os.path.join(os.path.dirname(sys.executable), "dataconv")
+TXN_SAMPLES = 1000
+
+
+# --- the methods, each run in a child process (``--one NAME SRC OUT``) -------------------
+
+def _gt_lines(src: str) -> list[tuple[str, str]]:
+    with open(os.path.join(src, "gt.txt"), encoding="utf-8") as f:
+        return [tuple(line.rstrip("\n").split("\t", 1)) for line in f]  # type: ignore[misc]
+
+
+def _write_cache(env: lmdb.Environment, cache: dict[bytes, bytes]) -> None:
+    with env.begin(write=True) as txn:
+        for key, value in cache.items():
+            txn.put(key, value)
+
+
+def _lmdb_dump(src: str, out: str, valid: Callable[[bytes], bool]) -> dict[str, int]:
+    """clovaai's createDataset loop; ``valid`` is its checkImageIsValid (or no check)."""
+    os.makedirs(out, exist_ok=True)
+    env = lmdb.open(out, map_size=1 << 40)
+    cache: dict[bytes, bytes] = {}
+    count, invalid = 1, 0
+    for rel, label in _gt_lines(src):
+        path = os.path.join(src, rel)
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            ok = valid(data)
+        except Exception:  # clovaai logs the error and skips the sample
+            ok = False
+        if not ok:
+            invalid += 1
+            continue
+        cache[b"image-%09d" % count], cache[b"label-%09d" % count] = data, label.encode()
+        if count % TXN_SAMPLES == 0:
+            _write_cache(env, cache)
+            cache = {}
+        count += 1
+    cache[b"num-samples"] = str(count - 1).encode()
+    _write_cache(env, cache)
+    env.close()
+    return {"written": count - 1, "corrupt_detected": invalid}
+
+
+def clovaai_valid(data: bytes) -> bool:
+    import cv2
+
+    if not data:
+        return False
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    return img is not None and img.shape[0] * img.shape[1] > 0
+
+
+def run_dataconv(src: str, out: str, *args: str) -> dict[str, int]:
+    subprocess.run([DATACONV, "gt-txt", "-i", src, "-o", out, "-q", *args], check=True,
+                   stdout=subprocess.DEVNULL)
+    with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
+        card = json.load(f)
+    return {"written": card["counts"]["written"], "corrupt_detected": card["counts"]["rejected"]}
+
+
+METHODS: dict[str, Callable[[str, str], dict[str, int]]] = {
+    "baseline (clovaai)": lambda src, out: _lmdb_dump(src, out, clovaai_valid),
+    "dataconv --workers 1": lambda src, out: run_dataconv(src, out, "--split", "none", "--workers", "1"),
+    "dataconv (every core)": lambda src, out: run_dataconv(src, out, "--split", "none"),
+    "dataconv (every core, split)": lambda src, out: run_dataconv(src, out),
+    "floor (read + write)": lambda src, out: _lmdb_dump(src, out, lambda data: True),
+}
+
+
+# --- measuring ------------------------------------------------------------------------
+
+class PeakRss:
+    """Samples the summed memory of a process and its descendants: RSS (which counts pages
+    shared by a fork server and its workers once per process) and PSS (shares them)."""
+
+    def __init__(self, pid: int, every: float = 0.05) -> None:
+        import psutil
+
+        self.root, self.every, self.peak, self.peak_pss = psutil.Process(pid), every, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                procs = [self.root] + self.root.children(recursive=True)
+                self.peak = max(self.peak, sum(_rss(p) for p in procs))
+                self.peak_pss = max(self.peak_pss, sum(_pss(p) for p in procs))
+            except psutil.Error:
+                pass
+            time.sleep(self.every)
+
+    def stop(self) -> tuple[int, int]:
+        self._stop.set()
+        self._thread.join()
+        return self.peak, self.peak_pss
+
+
+def _rss(proc: Any) -> int:
+    try:
+        return proc.memory_info().rss
+    except Exception:
+        return 0
+
+
+def _pss(proc: Any) -> int:
+    try:
+        return proc.memory_full_info().pss
+    except Exception:
+        return _rss(proc)
+
+
+def measure(method: str, src: str, out: str) -> dict[str, Any]:
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, __file__, "--one", method, src, out],
+                             stdout=subprocess.PIPE, text=True)
+    sampler = PeakRss(child.pid)
+    stdout, _ = child.communicate()
+    wall = time.perf_counter() - start
+    peak, pss = sampler.stop()
+    if child.returncode:
+        raise SystemExit(f"{method} failed ({child.returncode})")
+    return {"method": method, "seconds": wall, "peak_rss_mb": peak / 2**20, "peak_pss_mb": pss / 2**20, **json.loads(stdout)}
+
+
+# --- the reading side -----------------------------------------------------------------
+
+def parseq_style_read(path: str, limit: int) -> int:
+    """PARSeq's LmdbDataset + transforms: lazy read-only env, PIL decode to RGB, bicubic
+    resize to 32x128, scale to [-1, 1]."""
+    from PIL import Image
+
+    env = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False)
+    with env.begin() as txn:
+        n = min(limit, int(txn.get(b"num-samples")))
+        for i in range(1, n + 1):
+            txn.get(b"label-%09d" % i).decode()
+            img = Image.open(io.BytesIO(txn.get(b"image-%09d" % i))).convert("RGB")
+            arr = np.asarray(img.resize((128, 32), Image.BICUBIC), np.float32)
+            (arr / 127.5 - 1.0).transpose(2, 0, 1)
+    env.close()
+    return n
+
+
+def datamodule_read(path: str, limit: int) -> int:
+    from dataconv.train.datamodule import LmdbDataset
+    from dataconv.train.preprocess import Preprocess
+
+    dataset = LmdbDataset([path], Preprocess(32, 128, 1, True))
+    n = min(limit, len(dataset))
+    for i in range(n):
+        dataset[i]
+    return n
+
+
+def read_rates(lmdb_path: str, limit: int) -> list[tuple[str, float | str]]:
+    rates: list[tuple[str, float | str]] = []
+    for name, fn in (("PARSeq-style reader", parseq_style_read),
+                     ("dataconv.train data module", datamodule_read)):
+        try:
+            start = time.perf_counter()
+            n = fn(lmdb_path, limit)
+            rates.append((name, n / (time.perf_counter() - start)))
+        except ImportError as e:
+            rates.append((name, f"skipped ({e})"))
+    return rates
+
+
+# --- driver ---------------------------------------------------------------------------
+
+def source_bytes(src: str) -> int:
+    return sum(os.path.getsize(os.path.join(src, rel)) for rel, _ in _gt_lines(src))
+
+
+def report(rows: list[dict[str, Any]], samples: int, megabytes: float) -> None:
+    best = {r["method"]: min(x["seconds"] for x in rows if x["method"] == r["method"]) for r in rows}
+    base, floor = best["baseline (clovaai)"], best["floor (read + write)"]
+    print(f"\n{samples} samples, {megabytes:.1f} MB; samples/s: best run (worst run); "
+          "peak RSS and PSS: summed over the process tree")
+    print(f"{'method':30} {'samples/s':>18} {'MB/s':>7} {'x base':>7} {'floor/x':>8} "
+          f"{'RSS MB':>7} {'PSS MB':>7} {'corrupt':>7}")
+    for method, secs in best.items():
+        runs = [x for x in rows if x["method"] == method]
+        worst = max(x["seconds"] for x in runs)
+        print(f"{method:30} {samples / secs:9.0f} ({samples / worst:6.0f}) "
+              f"{megabytes / secs:7.1f} {base / secs:7.2f} {secs / floor:8.2f} "
+              f"{max(x['peak_rss_mb'] for x in runs):7.0f} {max(x['peak_pss_mb'] for x in runs):7.0f} "
+              f"{runs[0]['corrupt_detected']:7d}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--words", type=int, default=20000)
+    parser.add_argument("--lines", type=int, default=1000)
+    parser.add_argument("--corrupt", type=int, default=8, help="broken files of each kind")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--read", type=int, default=5000, help="samples read back per reader")
+    parser.add_argument("--work", help="folder for the data [default: a temporary one]")
+    parser.add_argument("--one", nargs=3, metavar=("METHOD", "SRC", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(METHODS[args.one[0]](args.one[1], args.one[2])))
+        return
+    work = args.work or tempfile.mkdtemp(prefix="dataconv-bench-")
+    src = os.path.join(work, "src")
+    if not os.path.exists(os.path.join(src, "gt.txt")):
+        from dataconv.fixtures.ocr_mix import make_ocr_mix
+
+        make_ocr_mix(src, n=args.words, lines=args.lines, corrupt=args.corrupt)
+    samples = len(_gt_lines(src))
+    rows = [measure(m, src, os.path.join(work, f"out{i}"))
+            for _ in range(args.repeat) for i, m in enumerate(METHODS)]
+    report(rows, samples, source_bytes(src) / 2**20)
+    lmdb_path = os.path.join(work, "out1", "train", "shard-00000")
+    for name, rate in read_rates(lmdb_path, args.read):
+        print(f"read {name:30} " + (f"{rate:8.0f} samples/s" if isinstance(rate, float) else rate))
+    print(f"data: {work}  cores: {len(os.sched_getaffinity(0))}")
+
+
+if __name__ == "__main__":
+    main()
