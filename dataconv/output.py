@@ -34,7 +34,7 @@ def _remove_stale(parent: str, name: str) -> None:
         if entry.startswith(prefix):
             pid = entry[len(prefix):].removeprefix("old-")
             if pid.isdigit() and not _pid_alive(int(pid)):
-                shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+                _remove(os.path.join(parent, entry))
 
 
 def _contains(folder: str, path: str) -> bool:
@@ -91,4 +91,13 @@ def _replace(tmp: str, out: str, trash: str) -> None:
     except BaseException:
         os.rename(trash, out)
         raise
-    shutil.rmtree(trash, ignore_errors=True)
+    _remove(trash)
+
+
+def _remove(path: str) -> None:
+    """Remove a folder, file or symlink (a replaced OUT may have been any of them)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(path)

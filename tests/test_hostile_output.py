@@ -162,3 +162,20 @@ def test_same_hostile_input_gives_identical_output(tmp_path):
         assert filecmp.cmp(os.path.join(outs[0], name), os.path.join(outs[1], name), shallow=False)
     frames = [pd.read_parquet(os.path.join(out, "samples.parquet")) for out in outs]
     pd.testing.assert_frame_equal(frames[0], frames[1])
+
+
+@pytest.mark.parametrize("kind", ["file", "symlink"])
+def test_overwrite_replaces_a_file_or_symlink_out_without_leftovers(tmp_path, kind):
+    src = small_source(str(tmp_path / "src"))
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    out = tmp_path / "out"
+    if kind == "file":
+        out.write_text("old")
+    else:
+        out.symlink_to(target, target_is_directory=True)
+    convert("gt-txt", src, str(out), "--overwrite")
+    assert out.is_dir() and not out.is_symlink()
+    assert accounted(str(out))["counts"]["written"] == 3
+    assert sorted(os.listdir(tmp_path)) == ["elsewhere", "out", "src"]
+    assert os.listdir(target) == []
