@@ -132,3 +132,17 @@ def test_paths_in_file_name_cannot_escape(tmp_path):
     accounted(out)
     assert reasons(out) == {"1": "path_outside_source", "2": "path_outside_source",
                             "3": "path_outside_source"}
+
+
+def test_real_process_prints_one_line_and_exits_1(tmp_path):
+    """Outside CliRunner too: the installed entry point, stderr, exit status."""
+    import subprocess
+    import sys
+
+    src = aihub_source(str(tmp_path / "src"), None, raw=b'{"images": [], "annotations": [}')
+    code = "import sys; from dataconv.cli import main; sys.argv[0] = 'dataconv'; main()"
+    done = subprocess.run([sys.executable, "-c", code, "aihub", "-i", src, "-o", str(tmp_path / "o"),
+                           "-q"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert f"{LABEL}:1:32: invalid JSON" in done.stderr
