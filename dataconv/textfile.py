@@ -20,9 +20,11 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
 def codec_name(encoding: str) -> str:
     """The canonical codec name (``UTF8`` -> ``utf-8``), or a DataconvError."""
     try:
-        return codecs.lookup(encoding).name
-    except LookupError:
-        raise DataconvError(f"--encoding {encoding!r}: unknown encoding") from None
+        info = codecs.lookup(encoding)
+        "\n".encode(info.name).decode(info.name)  # "hex", "rot13", "undefined" fail here
+    except (LookupError, UnicodeError, TypeError):
+        raise DataconvError(f"--encoding {encoding!r}: unknown text encoding") from None
+    return info.name
 
 
 def hint(encoding: str) -> str:

@@ -76,10 +76,11 @@ def test_bom_contradicting_encoding(tmp_path):
     assert_one_line_error(result, "UTF-8 byte-order mark", "--encoding utf-8")
 
 
-def test_unknown_encoding(tmp_path):
+@pytest.mark.parametrize("encoding", ["klingon", "hex", "rot13", "undefined"])
+def test_unknown_or_non_text_encoding(tmp_path, encoding):
     result = convert("gt-txt", korean_src(tmp_path, korean_gt("utf-8")), str(tmp_path / "o"),
-                     "--encoding", "klingon", expect=1)
-    assert_one_line_error(result, "unknown encoding")
+                     "--encoding", encoding, expect=1)
+    assert_one_line_error(result, f"--encoding {encoding!r}: unknown text encoding")
 
 
 def test_empty_and_blank_files(tmp_path):
