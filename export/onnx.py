@@ -20,19 +20,10 @@ from dataconv import __version__
 from dataconv.errors import DataconvError
 from dataconv.export.predict import INPUT, OUTPUT, OnnxPredictor
 from dataconv.train.datamodule import LmdbDataset, find_splits
-from dataconv.train.model import WIDTH_STRIDE, Recognizer
+from dataconv.train.model import WIDTH_STRIDE, Recognizer, load_recognizer
 
 MIN_OPSET = 17
 TOLERANCE = 1e-4
-
-
-def load_recognizer(path: str) -> Recognizer:
-    if not os.path.isfile(path):
-        raise DataconvError(f"{path}: no such checkpoint")
-    try:
-        return Recognizer.load_from_checkpoint(path, map_location="cpu").eval()
-    except (KeyError, RuntimeError, TypeError, ValueError) as e:
-        raise DataconvError(f"{path}: not a dataconv training checkpoint ({str(e).splitlines()[0]})") from None
 
 
 def metadata(model: Recognizer) -> dict[str, str]:

@@ -48,7 +48,7 @@ class OnnxPredictor:
 
 class CheckpointPredictor:
     def __init__(self, path: str) -> None:
-        from dataconv.export.onnx import load_recognizer
+        from dataconv.train.model import load_recognizer
 
         self.model = load_recognizer(path)
         self.codec, self.preprocess = self.model.codec, self.model.preprocess

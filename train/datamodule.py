@@ -14,6 +14,7 @@ import random
 from typing import Any
 
 import lightning.pytorch as pl
+import lmdb
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -36,32 +37,56 @@ def find_splits(root: str) -> dict[str, list[str]]:
     return splits
 
 
+# One read-only handle per LMDB per process, shared by every dataset reading it: LMDB refuses
+# to open an environment twice in one process.
+_HANDLES: dict[str, lmdb.Environment] = {}
+
+
+def _close_handles() -> None:
+    """Runs before every fork: an LMDB environment must not be used, nor reopened, across
+    fork(), so the parent drops its handles and each process (DataLoader worker or parent)
+    reopens its own on its next read."""
+    for env in _HANDLES.values():
+        env.close()
+    _HANDLES.clear()
+
+
+os.register_at_fork(before=_close_handles)
+
+
+def handle(path: str) -> lmdb.Environment:
+    if path not in _HANDLES:
+        _HANDLES[path] = lmdb_tree.open_readonly(path)
+    return _HANDLES[path]
+
+
+def count(path: str) -> int:
+    """num-samples of one LMDB, without leaving a handle open unless one already is."""
+    if path not in _HANDLES:
+        return lmdb_tree.count(path)
+    with _HANDLES[path].begin() as txn:
+        return lmdb_tree.num_samples(txn, path)
+
+
 class LmdbDataset(Dataset):
-    """Samples of several LMDBs as one sequence of (image array, label)."""
+    """Samples of several LMDBs as one sequence of (image array, label). Holds no handle
+    itself (it pickles); reads go through the per-process handles above."""
 
     def __init__(self, paths: list[str], preprocess: Preprocess, augment: bool = False) -> None:
-        self.paths = list(paths)
+        self.paths = [os.path.abspath(p) for p in paths]
         self.preprocess = preprocess
         self.augment = augment
-        self.ends = np.cumsum([lmdb_tree.count(p) for p in self.paths]).tolist()
-        self._pid: int | None = None
-        self._envs: dict[int, Any] = {}
-        self._rng = random.Random()
+        self.ends = np.cumsum([count(p) for p in self.paths]).tolist()
+        self._rng: tuple[int, random.Random] | None = None
 
     def __len__(self) -> int:
         return self.ends[-1] if self.ends else 0
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_pid": None, "_envs": {}}
-
-    def _env(self, shard: int) -> Any:
-        # A handle must not cross a fork: reopen in every new process (DataLoader worker).
-        if self._pid != os.getpid():
-            self._pid, self._envs = os.getpid(), {}
-            self._rng = random.Random(torch.initial_seed())
-        if shard not in self._envs:
-            self._envs[shard] = lmdb_tree.open_readonly(self.paths[shard])
-        return self._envs[shard]
+    def rng(self) -> random.Random:
+        """A generator per process, seeded from torch's per-worker seed."""
+        if self._rng is None or self._rng[0] != os.getpid():
+            self._rng = (os.getpid(), random.Random(torch.initial_seed()))
+        return self._rng[1]
 
     def _locate(self, index: int) -> tuple[int, int]:
         """(shard, 1-based key) of sample ``index`` (0-based over all shards)."""
@@ -71,7 +96,7 @@ class LmdbDataset(Dataset):
     def record(self, index: int) -> tuple[bytes, str]:
         """The encoded image and label of sample ``index``."""
         shard, key = self._locate(index)
-        with self._env(shard).begin() as txn:
+        with handle(self.paths[shard]).begin() as txn:
             image, label = txn.get(lmdb_keys.image_key(key)), txn.get(lmdb_keys.label_key(key))
         if image is None or label is None:
             raise DataconvError(f"{self.paths[shard]}: sample {key} has no image or label")
@@ -82,7 +107,7 @@ class LmdbDataset(Dataset):
         shard, key = self._locate(index)
         image = self.preprocess.load(data, f"{self.paths[shard]}: sample {key}")
         if self.augment:
-            image = augment(image, self._rng)
+            image = augment(image, self.rng())
         return self.preprocess(image), label
 
 
@@ -114,14 +139,14 @@ class LmdbDataModule(pl.LightningDataModule):
                  batch_size: int = 64, workers: int = 0, augment: bool = False) -> None:
         super().__init__()
         self.data = os.path.abspath(data)
+        self.splits = find_splits(self.data)
+        for split in ("train", "val"):
+            if not self.splits.get(split) or not sum(count(p) for p in self.splits[split]):
+                raise DataconvError(f"{data}: no {split} samples (expected LMDBs under {data}/{split}/)")
         self.charset = load_charset(self.data, charset)
         self.codec = CTCCodec(self.charset)
         self.preprocess = Preprocess(img_height, img_width, channels, keep_ratio)
         self.batch_size, self.workers, self.augment = batch_size, workers, augment
-        self.splits = find_splits(self.data)
-        for split in ("train", "val"):
-            if not self.splits.get(split) or not sum(lmdb_tree.count(p) for p in self.splits[split]):
-                raise DataconvError(f"{data}: no {split} samples (expected LMDBs under {data}/{split}/)")
 
     def dataset(self, split: str) -> LmdbDataset:
         return LmdbDataset(self.splits.get(split, []), self.preprocess,

@@ -11,13 +11,12 @@ import warnings
 from dataclasses import dataclass, replace
 
 import lightning.pytorch as pl
-import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from dataconv.errors import DataconvError
 from dataconv.train.datamodule import LmdbDataModule
-from dataconv.train.model import Recognizer
+from dataconv.train.model import Recognizer, checkpoint_hparams
 
 MONITOR = "val/acc"
 
@@ -41,6 +40,7 @@ class TrainSettings:
     devices: int | str = "auto"
     resume: str | None = None
     seed: int = 0
+    stop_at_acc: float | None = None
 
 
 @dataclass
@@ -68,7 +68,7 @@ def _resume_path(s: TrainSettings) -> str | None:
 
 def _from_checkpoint(s: TrainSettings, path: str) -> TrainSettings:
     """On resume the architecture, charset and preprocessing come from the checkpoint."""
-    hp = torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"]
+    hp = checkpoint_hparams(path)
     return replace(s, **{k: hp[k] for k in ("charset", "img_height", "img_width", "channels",
                                              "keep_ratio", "size")})
 
@@ -86,9 +86,13 @@ def train(s: TrainSettings) -> TrainResult:
                        data=data.data)
     best = ModelCheckpoint(dirpath=os.path.join(s.run, "checkpoints"), filename="best", monitor=MONITOR,
                            mode="max", save_top_k=1, save_last=True, enable_version_counter=False)
+    callbacks: list[Callback] = [best]
+    if s.stop_at_acc is not None:  # only the threshold stops the run, never a lack of progress
+        callbacks.append(EarlyStopping(monitor=MONITOR, mode="max", stopping_threshold=s.stop_at_acc,
+                                       patience=s.max_epochs + 1, verbose=True))
     steps_per_epoch = -(-len(data.dataset("train")) // s.batch_size)
     trainer = pl.Trainer(default_root_dir=s.run, max_epochs=s.max_epochs, accelerator=s.accelerator,
-                         devices=s.devices, logger=_loggers(s.run), callbacks=[best],
+                         devices=s.devices, logger=_loggers(s.run), callbacks=callbacks,
                          log_every_n_steps=max(1, min(50, steps_per_epoch)))
     with warnings.catch_warnings():
         if s.workers == 0:  # chosen on purpose; Lightning would suggest more workers

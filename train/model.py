@@ -8,12 +8,15 @@ settings (``save_hyperparameters``), so export and prediction need nothing retyp
 from __future__ import annotations
 
 import math
+import os
+import pickle
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from dataconv.errors import DataconvError
 from dataconv.train.preprocess import Preprocess
 from dataconv.train.text import BLANK, CTCCodec, TextScore
 
@@ -117,3 +120,30 @@ class Recognizer(pl.LightningModule):
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+_LOAD_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError, KeyError, RuntimeError,
+                TypeError, ValueError)
+
+
+def _not_a_checkpoint(path: str, e: Exception) -> DataconvError:
+    return DataconvError(f"{path}: not a dataconv training checkpoint ({(str(e) or type(e).__name__).splitlines()[0]})")
+
+
+def checkpoint_hparams(path: str) -> dict[str, Any]:
+    """The hyperparameters (charset, preprocessing, size, data) saved in a checkpoint."""
+    if not os.path.isfile(path):
+        raise DataconvError(f"{path}: no such checkpoint")
+    try:
+        return dict(torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"])
+    except _LOAD_ERRORS as e:
+        raise _not_a_checkpoint(path, e) from None
+
+
+def load_recognizer(path: str) -> Recognizer:
+    """A checkpoint's model on the CPU, in eval mode."""
+    checkpoint_hparams(path)  # a clean error for a file that is not one of ours
+    try:
+        return Recognizer.load_from_checkpoint(path, map_location="cpu").eval()
+    except _LOAD_ERRORS as e:
+        raise _not_a_checkpoint(path, e) from None

@@ -47,6 +47,8 @@ def _height(ctx: Any, param: Any, value: int) -> int:
 @click.option("--devices", default="auto", show_default=True, callback=_devices)
 @click.option("--resume", help="Checkpoint to continue from, or 'last' for RUN/checkpoints/last.ckpt.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--stop-at-acc", type=click.FloatRange(0, 1), default=None,
+              help="Stop as soon as val/acc reaches this (e.g. 0.98) instead of running every epoch.")
 def train_command(data: str, run: str, stretch: bool, color: str, workers: int | None, **kw: Any) -> None:
     require("train", "torch", "lightning")
     from dataconv.train.fit import TrainSettings, train
