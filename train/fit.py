@@ -5,13 +5,16 @@ plus TensorBoard when it is installed).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import sys
 import warnings
 from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from dataconv.errors import DataconvError
@@ -50,6 +53,23 @@ class TrainResult:
     epochs: int
 
 
+def _on_stderr(init: Callable[[TQDMProgressBar], Any]) -> Callable[[TQDMProgressBar], Any]:
+    def wrapper(self: TQDMProgressBar) -> Any:
+        with contextlib.redirect_stdout(sys.stderr):  # Lightning passes file=sys.stdout
+            return init(self)
+    return wrapper
+
+
+class StderrProgressBar(TQDMProgressBar):
+    """Lightning's progress bar on stderr, so stdout keeps only the summary (CONVENTIONS.md)."""
+
+    init_sanity_tqdm = _on_stderr(TQDMProgressBar.init_sanity_tqdm)
+    init_train_tqdm = _on_stderr(TQDMProgressBar.init_train_tqdm)
+    init_validation_tqdm = _on_stderr(TQDMProgressBar.init_validation_tqdm)
+    init_test_tqdm = _on_stderr(TQDMProgressBar.init_test_tqdm)
+    init_predict_tqdm = _on_stderr(TQDMProgressBar.init_predict_tqdm)
+
+
 def _loggers(run: str) -> list[Logger]:
     loggers: list[Logger] = [CSVLogger(run, name="logs")]
     if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
@@ -86,7 +106,7 @@ def train(s: TrainSettings) -> TrainResult:
                        data=data.data)
     best = ModelCheckpoint(dirpath=os.path.join(s.run, "checkpoints"), filename="best", monitor=MONITOR,
                            mode="max", save_top_k=1, save_last=True, enable_version_counter=False)
-    callbacks: list[Callback] = [best]
+    callbacks: list[Callback] = [best, StderrProgressBar()]
     if s.stop_at_acc is not None:  # only the threshold stops the run, never a lack of progress
         callbacks.append(EarlyStopping(monitor=MONITOR, mode="max", stopping_threshold=s.stop_at_acc,
                                        patience=s.max_epochs + 1, verbose=True))
