@@ -12,6 +12,7 @@ import os
 from typing import Iterator
 
 from dataconv.errors import SampleRejected
+from dataconv.paths import name_forms
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 
@@ -59,11 +60,11 @@ class ImageIndex:
     def find_name(self, name: str, near: str = "") -> str:
         """The image with this base name (a path is reduced to its base name)."""
         base = os.path.basename(name.replace("\\", "/"))
-        return self._pick(self.by_name.get(base, []), base, near)
+        return self._pick(_lookup(self.by_name, base), base, near)
 
     def find_stem(self, stem: str, near: str = "") -> str:
         """The image whose name without extension is ``stem``."""
-        return self._pick(self.by_stem.get(stem, []), f"{stem}.*", near)
+        return self._pick(_lookup(self.by_stem, stem), f"{stem}.*", near)
 
     def _pick(self, candidates: list[str], what: str, near: str) -> str:
         if not candidates:
@@ -74,3 +75,12 @@ class ImageIndex:
         if scored[0][0] == scored[1][0]:
             raise SampleRejected("ambiguous_image", f"{what} found at {', '.join(candidates[:3])}")
         return scored[0][1]
+
+
+def _lookup(table: dict[str, list[str]], key: str) -> list[str]:
+    """``table[key]``, or the entry under ``key``'s other Unicode normal form (macOS zips
+    store names NFD; annotations say NFC): the exact name always wins."""
+    for form in name_forms(key):
+        if form in table:
+            return table[form]
+    return []

@@ -113,3 +113,13 @@ def test_undecodable_file_names_on_disk_do_not_break_the_index(tmp_path):
     out = str(tmp_path / "out")
     convert("aihub", src, out)
     assert written_labels(out) == ["하나"]
+
+
+def test_image_index_finds_the_other_normal_form(tmp_path):
+    """Index-based formats (icdar2015, ...) follow the same NFC/NFD policy."""
+    from dataconv.imagefind import ImageIndex
+
+    root = write_files(str(tmp_path / "src"), {f"imgs/{NFD}": png()})
+    index = ImageIndex(root)
+    assert index.find_name(f"anywhere/{NFC}") == f"imgs/{NFD}"
+    assert index.find_stem(NFC[:-4]) == f"imgs/{NFD}"
