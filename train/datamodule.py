@@ -93,9 +93,7 @@ class LmdbDataset(Dataset):
         shard = bisect.bisect_right(self.ends, index)
         return shard, index - (self.ends[shard - 1] if shard else 0) + 1
 
-    def record(self, index: int) -> tuple[bytes, str]:
-        """The encoded image and label of sample ``index``."""
-        shard, key = self._locate(index)
+    def _read(self, shard: int, key: int) -> tuple[bytes, str]:
         with handle(self.paths[shard]).begin() as txn:
             image, label = txn.get(lmdb_keys.image_key(key)), txn.get(lmdb_keys.label_key(key))
         if image is None or label is None:
@@ -103,8 +101,8 @@ class LmdbDataset(Dataset):
         return image, label.decode("utf-8", errors="replace")
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, str]:
-        data, label = self.record(index)
         shard, key = self._locate(index)
+        data, label = self._read(shard, key)
         image = self.preprocess.load(data, f"{self.paths[shard]}: sample {key}")
         if self.augment:
             image = augment(image, self.rng())
@@ -130,8 +128,8 @@ class Collate:
 class LmdbDataModule(pl.LightningDataModule):
     """train/val/test loaders over the LMDB tree at ``data``.
 
-    The tree is scanned (counts only, handles closed again) at construction so that a wrong
-    path, a missing validation split or a missing charset fail before training starts.
+    The tree is scanned (counts only, no handle kept) at construction so that a wrong path,
+    a missing validation split or a missing charset fail before training starts.
     """
 
     def __init__(self, data: str, charset: str | None = None, img_height: int = 32,
