@@ -10,6 +10,8 @@ import csv
 import glob
 import os
 import pickle
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,8 +23,7 @@ pytest.importorskip("lightning")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from dataconv.export.onnx import load_recognizer  # noqa: E402
-from dataconv.export.predict import load_predictor, predict_files  # noqa: E402
+from dataconv.export.predict import load_predictor  # noqa: E402
 from dataconv.train.datamodule import LmdbDataModule  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
@@ -107,6 +108,11 @@ def test_predict_prints_each_images_text(trained):
         assert [line.split("\t")[0] for line in lines] == trained.val_paths
         outputs[model] = [line.split("\t")[1] for line in lines]
     assert outputs[model_path] == outputs[trained.best]
+    code = ("import sys; from dataconv.export.predict import load_predictor, predict_files; "
+            f"print(predict_files(load_predictor({model_path!r}), {trained.val_paths[:2]!r})); "
+            "assert 'torch' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and str(outputs[model_path][:2]) in done.stdout, done.stderr  # ONNX needs no torch
     right = sum(p == t for p, t in zip(outputs[model_path], trained.val_labels))
     assert right >= 0.9 * len(trained.val_labels), list(zip(outputs[model_path], trained.val_labels))
 
