@@ -85,8 +85,19 @@ def _extra_commands() -> list[click.Command]:
     return found
 
 
+HELP = """Turn OCR annotation datasets into validated, split, sharded LMDB datasets that
+clovaai, PARSeq, MMOCR and PaddleOCR read unchanged, and check what a trainer would drop.
+
+\b
+Convert:   dataconv <format> -i SRC -o OUT      (dataconv formats lists them)
+Check:     dataconv validate OUT --for parseq --charset dict.txt
+Look:      dataconv report OUT -o report.html
+Train:     dataconv train OUT --out RUN; dataconv export RUN/checkpoints/best.ckpt -o m.onnx
+"""
+
+
 def build_cli() -> click.Group:
-    group = Group(name="dataconv", help=__doc__.split("\n\n")[0] if __doc__ else None)
+    group = Group(name="dataconv", help=HELP)
     group = click.version_option(__version__, prog_name="dataconv")(group)
     for info in converters.formats().values():
         group.add_command(_convert_command(info))
