@@ -4,25 +4,11 @@ from __future__ import annotations
 import os
 
 from conftest import assert_accounted, clovaai_tree, rejects_of, run_cli
-from dataconv.fixtures.base import encode, ink_image
-
-import random
-
-
-def _png(seed: int = 0) -> bytes:
-    return encode(ink_image(120, 32, random.Random(seed)), "PNG")
+from hostile_util import png as _png, write_files
 
 
 def _write(root, files: dict[str, bytes], gt: bytes) -> str:
-    os.makedirs(root, exist_ok=True)
-    for rel, data in files.items():
-        path = os.path.join(root, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-    with open(os.path.join(root, "gt.txt"), "wb") as f:
-        f.write(gt)
-    return str(root)
+    return write_files(str(root), {**files, "gt.txt": gt})
 
 
 def test_icdar2015_paddleocr_labels_all_4468(realdata, tmp_path):
