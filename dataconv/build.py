@@ -76,6 +76,35 @@ def check_chunk(chunk: Chunk) -> list[Outcome]:
     return [check_sample(sample, checks, chunk.read_ctx) for _, sample in chunk.samples]
 
 
+def hash_chunk(chunk: Chunk) -> list[str | None]:
+    """sha1 of each sample's image bytes; None when it cannot be read (the shard task
+    rejects it later with its reason). Runs wherever ``check_chunk`` runs."""
+    from dataconv.validators.split import image_digest
+
+    return [image_digest(sample, chunk.read_ctx) for _, sample in chunk.samples]
+
+
+def hash_samples(samples: list[tuple[int, Sample]], ctx: ReadContext, executor: Executor,
+                 progress: bool) -> dict[int, str]:
+    """seq -> sha1 of the image bytes for every readable sample, hashed in chunks on
+    ``executor``; the same digests as ``validators.split.hash_images``."""
+    import sys
+
+    from tqdm import tqdm
+
+    size = executor.chunk_samples
+    chunks = [Chunk(samples[i:i + size], {}, ctx) for i in range(0, len(samples), size)]
+    digests: dict[int, str] = {}
+    with tqdm(total=len(samples), desc="hashing images", unit=" images", disable=not progress,
+              file=sys.stderr) as bar:
+        for chunk, hashed in zip(chunks, executor.map_ordered(hash_chunk, chunks)):
+            for (seq, _), digest in zip(chunk.samples, hashed):
+                if digest is not None:
+                    digests[seq] = digest
+            bar.update(len(chunk.samples))
+    return digests
+
+
 def chunks_of(task: ShardTask, size: int) -> list[Chunk]:
     return [Chunk(task.samples[i:i + size], task.check_opts, task.read_ctx)
             for i in range(0, len(task.samples), size)]
@@ -125,3 +154,8 @@ def build_shards(tasks: list[ShardTask], executor: Executor,
             raise
         yield builder.close()
 
+
+
+def effective_workers(workers: int, samples: int, dask: str | None) -> int:
+    """The processes that will check ``samples`` samples when ``workers`` were asked for."""
+    return workers

@@ -18,10 +18,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-import pandas as pd
 from tqdm import tqdm
 
-from dataconv import build, manifest, writer
+from dataconv import build, manifest, paths, writer
 from dataconv.errors import DataconvError
 from dataconv.executors import open_executor
 from dataconv.output import atomic_output
@@ -168,34 +167,41 @@ SAMPLE_COLUMNS = ["split", "shard", "index", "source_id", "source", "group", "la
 
 
 def _write_samples(folder: str, records: list[dict[str, Any]]) -> None:
+    import pandas as pd  # half a second of start-up: only where the table is written
+
     frame = pd.DataFrame.from_records(records, columns=["seq"] + SAMPLE_COLUMNS)
     frame = frame.drop(columns="seq").astype({"index": "int64", "bytes": "int64",
                                               "width": "Int64", "height": "Int64"})
     frame.to_parquet(os.path.join(folder, manifest.SAMPLES), index=False)
 
 
-def hash_pass(collected: Collected, config: Config) -> dict[int, str]:
+def hash_pass(collected: Collected, config: Config, executor: Any = None) -> dict[int, str]:
     """Image digests, read once before planning, when a global decision needs them:
-    --dedupe, or a split (byte-identical images must not straddle splits)."""
+    --dedupe, or a split (byte-identical images must not straddle splits). Chunks of
+    samples are hashed on ``executor`` (in parallel), in this process without one."""
     if config.split is None and not config.check_opts.get("dedupe"):
         return {}
     ctx = ReadContext(follow_symlinks=config.follow_symlinks)
-    return splitter.hash_images(collected.samples, ctx, config.progress)
+    if executor is None:
+        return splitter.hash_images(collected.samples, ctx, config.progress)
+    return build.hash_samples(collected.samples, ctx, executor, config.progress)
 
 
 def convert(converter: Any, config: Config) -> dict[str, Any]:
     """Run the whole conversion for one converter; returns the manifest."""
+    paths.clear_cache()  # a run resolves folders afresh
     with atomic_output(config.out, config.overwrite) as tmp:
         collected = collect(converter.samples(), config.progress)
         if collected.total == 0:
             raise DataconvError(f"{config.src}: no samples found")
-        digests = hash_pass(collected, config)
-        if config.check_opts.get("dedupe"):
-            kept, dups = splitter.drop_duplicates(collected.samples, digests)
-            collected = Collected(kept, collected.rejects + dups, collected.total)
-        tasks = plan(collected, config, tmp, digests)
-        with tqdm(total=sum(len(t) for t in tasks), desc="checking and writing", unit=" samples",
-                  disable=not config.progress, file=sys.stderr) as bar:
-            with open_executor(config.workers, config.dask) as executor:
+        workers = build.effective_workers(config.workers, len(collected.samples), config.dask)
+        with open_executor(workers, config.dask) as executor:
+            digests = hash_pass(collected, config, executor)
+            if config.check_opts.get("dedupe"):
+                kept, dups = splitter.drop_duplicates(collected.samples, digests)
+                collected = Collected(kept, collected.rejects + dups, collected.total)
+            tasks = plan(collected, config, tmp, digests)
+            with tqdm(total=sum(len(t) for t in tasks), desc="checking and writing",
+                      unit=" samples", disable=not config.progress, file=sys.stderr) as bar:
                 results = list(build.build_shards(tasks, executor, bar.update))
         return finalize(tmp, results, collected, config, converter.name)

@@ -44,9 +44,15 @@ def header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def verify(data: bytes) -> None:
-    """Decode ``data`` (a format ``header_size`` accepted); raise Corrupt if it fails."""
-    (_verify_png if data.startswith(PNG_SIGNATURE) else _verify_jpeg)(data)
+def verify(data: bytes) -> bool:
+    """Decode ``data`` (a format ``header_size`` accepted); raise Corrupt if it fails.
+
+    Returns whether the image is *plain* as Pillow would open it: 8 bits or less per
+    sample, no alpha channel and no palette transparency (so ``validators/pixels.py``
+    has nothing to look at). False means "not known": the caller asks Pillow."""
+    if data.startswith(PNG_SIGNATURE):
+        return _verify_png(data)
+    return _verify_jpeg(data)
 
 
 # --- PNG -------------------------------------------------------------------------------
@@ -79,14 +85,21 @@ def _png_chunks(data: bytes) -> Iterator[tuple[bytes, memoryview]]:
     raise Corrupt("PNG truncated: no IEND chunk")
 
 
-def _verify_png(data: bytes) -> None:
+# Pillow opens these as L/1 (grey, tRNS kept as an ``info`` value, not alpha), RGB
+# (tRNS likewise) or P; only a palette image with a tRNS chunk can be transparent.
+PNG_PLAIN = {(0, 1), (0, 2), (0, 4), (0, 8), (2, 8), (3, 1), (3, 2), (3, 4), (3, 8)}
+
+
+def _verify_png(data: bytes) -> bool:
     width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
     stride = (width * PNG_CHANNELS[colour] * depth + 7) // 8 + 1
-    inflater, parts = zlib.decompressobj(), []
+    inflater, parts, trns = zlib.decompressobj(), [], False
     try:
         for kind, body in _png_chunks(data):
             if kind == b"IDAT":
                 parts.append(inflater.decompress(body))
+            elif kind == b"tRNS":
+                trns = True
     except zlib.error as e:
         raise Corrupt(f"PNG corrupt: image data: {e}") from None
     raw = b"".join(parts)
@@ -95,6 +108,7 @@ def _verify_png(data: bytes) -> None:
                       f"{stride * height} bytes)")
     if max(raw[::stride]) > 4:
         raise Corrupt("PNG corrupt: invalid row filter type")
+    return (colour, depth) in PNG_PLAIN and not (colour == 3 and trns)
 
 
 # --- JPEG ------------------------------------------------------------------------------
@@ -115,10 +129,27 @@ def _jpeg_header(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _verify_jpeg(data: bytes) -> None:
+def _jpeg_plain(data: bytes) -> bool:
+    """8-bit samples in 1, 3 or 4 components: what Pillow opens as L, RGB or CMYK."""
+    pos = 2
+    while pos + 10 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker in JPEG_SOF:
+            return data[pos + 4] == 8 and data[pos + 9] in (1, 3, 4)
+        if marker == 0xDA:
+            return False
+        pos += 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
+    return False
+
+
+def _verify_jpeg(data: bytes) -> bool:
     if data.rfind(JPEG_EOI) < data.rfind(JPEG_SOS):
         raise Corrupt("JPEG truncated: no EOI marker after the last scan")
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
     if decoded is None or decoded.size == 0:
         raise Corrupt("JPEG truncated or corrupt: the scan does not decode")
+    return _jpeg_plain(data)
 

@@ -21,6 +21,8 @@ from dataconv.validators.base import Item, check
 # Pillow's own bomb guard would raise a warning or error mid-run; we check explicitly.
 Image.MAX_IMAGE_PIXELS = None
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's default limit
+# Item.extra flag: the decoder saw an 8-bit image without alpha or palette transparency.
+PLAIN_PIXELS = "plain_pixels"
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 
@@ -45,10 +47,12 @@ class DecodeCheck:
             return
         self._check_pixels(*size)
         try:
-            _fastdecode.verify(item.data)
+            plain = _fastdecode.verify(item.data)
         except _fastdecode.Corrupt as e:
             raise _undecodable(str(e)) from None
         item.width, item.height = size
+        if plain:  # validators/pixels.py need not open it again
+            item.extra[PLAIN_PIXELS] = True
 
     def _check_pixels(self, width: int, height: int) -> None:
         if width * height > self.max_pixels:

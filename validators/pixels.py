@@ -10,6 +10,9 @@ decide whether a sample is written.
   opaque): every trainer drops the alpha channel and sees the colour stored beneath it,
   usually black, so black text on a transparent page becomes black on black. Rejected
   as ``transparent_image``. Fully opaque RGBA is written.
+- Images the fast decoder (``_fastdecode``) already read the header of and found plain
+  (8-bit JPEG; PNG of at most 8 bits, grey, RGB or palette without a tRNS chunk) are not
+  opened again: Pillow would open them in a mode that is neither deep nor has alpha.
 - ``--keep-unsafe-images`` writes both kinds anyway.
 - EXIF orientation (``--exif-rotated``, default ``keep``): the bytes are written as they
   are and width/height record the stored pixel grid, which is what PIL-based trainers
@@ -27,6 +30,7 @@ from PIL import Image
 
 from dataconv.errors import SampleRejected
 from dataconv.validators.base import Item, check
+from dataconv.validators.image import PLAIN_PIXELS
 
 DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -49,6 +53,8 @@ class PixelCheck:
         self.reject_rotated = reject_rotated
 
     def __call__(self, item: Item) -> None:
+        if not self.reject_rotated and item.extra.get(PLAIN_PIXELS):
+            return  # the header says neither deep nor transparent: no second open
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(item.data)) as im:

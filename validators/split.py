@@ -88,16 +88,23 @@ def group_key(sample: Sample, group_by: str | None, pattern: re.Pattern | None) 
     return value
 
 
+def image_digest(sample: Sample, ctx: ReadContext) -> str | None:
+    """sha1 of the sample's image bytes, or None when they cannot be read."""
+    try:
+        return hashlib.sha1(sample.image.read(ctx)).hexdigest()
+    except (SampleRejected, OSError):
+        return None
+
+
 def hash_images(samples: list[tuple[int, Sample]], ctx: ReadContext, progress: bool) -> dict[int, str]:
     """seq -> sha1 of the image bytes; unreadable images are left out (the shard task
     rejects them with their reason)."""
     digests = {}
     for seq, sample in tqdm(samples, desc="hashing images", unit=" images", disable=not progress,
                             file=sys.stderr):
-        try:
-            digests[seq] = hashlib.sha1(sample.image.read(ctx)).hexdigest()
-        except (SampleRejected, OSError):
-            continue
+        digest = image_digest(sample, ctx)
+        if digest is not None:
+            digests[seq] = digest
     return digests
 
 
