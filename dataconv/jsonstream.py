@@ -24,11 +24,13 @@ from __future__ import annotations
 import itertools
 import operator
 import re
-from typing import Any, BinaryIO, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 
 import ijson
-import jsonschema
 import numpy as np
+
+if TYPE_CHECKING:  # imported where a validator is built
+    import jsonschema
 
 from dataconv.errors import DataconvError
 from dataconv.schema import load_json, load_schema, validate, violation
@@ -139,6 +141,8 @@ class JsonArrays:
             raise DataconvError(f"{self.path}: {str(e).splitlines()[0]}") from None
 
     def _validator(self, key: str) -> jsonschema.Validator:
+        import jsonschema
+
         schema = load_schema(self.schema_name)
         part = schema.get("properties", {}).get(key, {}).get("items", {})
         return jsonschema.Draft202012Validator(schema).evolve(schema=part)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import jsonschema
+if TYPE_CHECKING:  # imported where validation runs: 0.1 s of every CLI start otherwise
+    import jsonschema
 
 from dataconv.errors import DataconvError
 from dataconv.textfile import read_text
@@ -54,6 +55,8 @@ def violation(filename: str, error: jsonschema.ValidationError,
 
 def validate(document: Any, schema_name: str, filename: str) -> None:
     """Raise DataconvError for the first violation found."""
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(load_schema(schema_name))
     error = next(validator.iter_errors(document), None)
     if error is not None:

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from dataconv.reporting.dataset import DEFAULT_CAP
+from dataconv.reporting import DEFAULT_CAP
 
 
 @click.command("report", help="Write a self-contained HTML report of a dataset (a dataconv "

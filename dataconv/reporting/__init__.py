@@ -5,3 +5,5 @@ thumbs.py reads the shown images, reject_images.py finds images of rejects, html
 sections.py render, build.py writes (``build_report``, ``report_after_conversion``). Import
 from the modules: importing the package itself does not load matplotlib. See docs/report.md.
 """
+
+DEFAULT_CAP = 50_000  # samples the report reads at most (``--max-samples``)

@@ -22,10 +22,10 @@ import pandas as pd
 from PIL import Image
 
 from dataconv import lmdb_keys, lmdb_tree, manifest
+from dataconv.reporting import DEFAULT_CAP  # defined where importing it needs no pandas
 
 COLUMNS = ["split", "shard", "index", "source_id", "label", "width", "height", "bytes", "sha1"]
 SPLIT_NAMES = ("train", "val", "test")
-DEFAULT_CAP = 50_000
 
 
 @dataclass
