@@ -155,7 +155,3 @@ def build_shards(tasks: list[ShardTask], executor: Executor,
         yield builder.close()
 
 
-
-def effective_workers(workers: int, samples: int, dask: str | None) -> int:
-    """The processes that will check ``samples`` samples when ``workers`` were asked for."""
-    return workers

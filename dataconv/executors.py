@@ -1,4 +1,5 @@
-"""Where work runs: in this process, in a local process pool, or on a Dask cluster.
+"""Where work runs: in this process (one thread or several), in a local process pool, or
+on a Dask cluster.
 
 Every executor maps a function over work items and yields the results *in item order*,
 keeping only a bounded window of items in flight, so the caller (the one writer per
@@ -60,6 +61,25 @@ class InProcess:
         return map(fn, items)
 
 
+class LocalThreads:
+    """Threads of this process: the checks' heavy parts (file reads, libjpeg, zlib, sha1)
+    release the GIL, and nothing is pickled or sent between processes."""
+
+    chunk_samples = 64
+
+    def __init__(self, workers: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.window = workers * IN_FLIGHT_PER_WORKER
+        self.pool = ThreadPoolExecutor(max_workers=workers)
+
+    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        return bounded_ordered(lambda item: self.pool.submit(fn, item), items, self.window)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 class LocalPool:
     """Worker processes started by a fork server (no per-worker interpreter start-up)."""
 
@@ -119,11 +139,30 @@ def _import_distributed() -> Any:
     return distributed
 
 
+# Below this many samples, ``--workers N`` runs N threads in this process rather than a
+# process pool: starting the fork server and its workers (each imports OpenCV, NumPy,
+# Pillow) and sending every image's bytes back through a pipe cost more than the GIL-free
+# parts of a check (file reads, libjpeg, zlib, sha1) gain. Measured in docs/scale.md.
+THREADS_BELOW = 100_000
+EXECUTOR_ENV = "DATACONV_EXECUTOR"  # "threads" or "processes": overrides the choice
+
+
+def _use_threads(samples: int | None) -> bool:
+    forced = os.environ.get(EXECUTOR_ENV, "").strip().lower()
+    if forced in ("threads", "processes"):
+        return forced == "threads"
+    return samples is not None and samples < THREADS_BELOW
+
+
 @contextlib.contextmanager
-def open_executor(workers: int, dask: str | None = None) -> Iterator[Executor]:
-    """The executor for ``--workers``/``--dask``; closed (workers stopped) on exit."""
+def open_executor(workers: int, dask: str | None = None,
+                  samples: int | None = None) -> Iterator[Executor]:
+    """The executor for ``--workers``/``--dask`` and a dataset of ``samples`` samples;
+    closed (workers stopped) on exit."""
     if dask:
         executor: Any = DaskCluster(dask, workers)
+    elif workers > 1 and _use_threads(samples):
+        executor = LocalThreads(workers)
     elif workers > 1:
         executor = LocalPool(workers)
     else:

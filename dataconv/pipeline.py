@@ -194,8 +194,7 @@ def convert(converter: Any, config: Config) -> dict[str, Any]:
         collected = collect(converter.samples(), config.progress)
         if collected.total == 0:
             raise DataconvError(f"{config.src}: no samples found")
-        workers = build.effective_workers(config.workers, len(collected.samples), config.dask)
-        with open_executor(workers, config.dask) as executor:
+        with open_executor(config.workers, config.dask, len(collected.samples)) as executor:
             digests = hash_pass(collected, config, executor)
             if config.check_opts.get("dedupe"):
                 kept, dups = splitter.drop_duplicates(collected.samples, digests)

@@ -46,8 +46,11 @@ def _convert(src: str, out: str, *extra: str) -> dict[str, bytes | str]:
     return _fingerprint(out)
 
 
-def test_output_identical_for_any_workers_and_dask(mix, tmp_path):
+def test_output_identical_for_any_workers_and_dask(mix, tmp_path, monkeypatch):
     one = _convert(mix, str(tmp_path / "w1"), "--workers", "1")
+    monkeypatch.setenv(executors.EXECUTOR_ENV, "processes")  # the pool, not threads
+    assert _convert(mix, str(tmp_path / "pool"), "--workers", "2") == one
+    monkeypatch.delenv(executors.EXECUTOR_ENV)
     assert len([k for k in one if "shard-" in k]) >= 5
     assert _convert(mix, str(tmp_path / "w2"), "--workers", "2") == one
     assert _convert(mix, str(tmp_path / "dask"), "--workers", "2", "--dask", "local") == one
