@@ -1,3 +1,13 @@
 """dataconv: OCR annotation datasets to validated, split, sharded LMDB datasets."""
 
+import os as _os
+
 __version__ = "0.1.0"
+
+# In a source checkout the subpackages live beside this folder (converters/, validators/,
+# train/, ...) and setup.py maps them under ``dataconv``. When this folder is imported
+# straight from the checkout (``python -m pytest`` or ``python -c`` run in the repository
+# root puts it first on sys.path), let the same names resolve there too.
+_ROOT = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_ROOT, "setup.py")) and _os.path.isdir(_os.path.join(_ROOT, "converters")):
+    __path__.append(_ROOT)  # type: ignore[name-defined]  # noqa: F821
