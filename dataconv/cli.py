@@ -111,3 +111,7 @@ cli = build_cli()
 
 def main() -> None:
     cli(prog_name="dataconv")
+
+
+if __name__ == "__main__":
+    main()
