@@ -67,6 +67,8 @@ def load(spec: str, encoding: str = "utf-8", form: str = "auto") -> Charset:
     """A charset from a file path, or from ``spec`` itself when no such file exists."""
     if form not in FORMS:
         raise DataconvError(f"charset form {form!r}: expected one of {', '.join(FORMS)}")
+    if form == "auto" and not os.path.isfile(spec) and _looks_like_path(spec):
+        raise DataconvError(f"--charset {spec}: no such file")
     if form == "literal" or (form == "auto" and not os.path.isfile(spec)):
         if not spec:
             raise DataconvError("--charset: empty")
@@ -78,6 +80,18 @@ def load(spec: str, encoding: str = "utf-8", form: str = "auto") -> Charset:
     if form == "string" or (form == "auto" and len(lines) == 1):
         return Charset(tuple(lines[0] if lines else ""), spec, "string")
     return from_lines(lines, spec)
+
+
+PATH_SUFFIXES = (".txt", ".yaml", ".yml", ".json", ".dict")
+
+
+def _looks_like_path(spec: str) -> bool:
+    """A missing file named like a charset file, or under an existing folder: a typo, not
+    a literal (a literal charset may hold '/', but not a folder that exists)."""
+    if spec.lower().endswith(PATH_SUFFIXES):
+        return True
+    folder = os.path.dirname(spec)
+    return bool(folder) and os.path.isdir(folder)
 
 
 def read_text(path: str, encoding: str) -> str:

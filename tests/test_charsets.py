@@ -99,3 +99,13 @@ def test_clovaai_safe_order_reads_as_a_plain_set():
         regex = re.compile(f"[^{clovaai_safe(chars)}]")
         assert all(regex.search(ch) is None for ch in chars)
         assert regex.search("Q") and regex.search("b" if "b" not in chars else "Z")
+
+
+def test_a_mistyped_charset_path_is_an_error_not_a_literal(tmp_path):
+    from dataconv.charsets import load
+    from dataconv.errors import DataconvError
+
+    for spec in (str(tmp_path / "missing" / "dict.txt"), str(tmp_path / "dict"), "korean_dict.txt"):
+        with pytest.raises(DataconvError, match="no such file"):
+            load(spec)
+    assert load("0123456789abc/-.").chars == "0123456789abc/-."
