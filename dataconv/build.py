@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
-from dataconv import writer
+from dataconv import samples_table, writer
 from dataconv.errors import SampleRejected
 from dataconv.executors import Executor
 from dataconv.sample import ReadContext, Reject, Sample
@@ -116,7 +116,7 @@ class ShardBuilder:
     def __init__(self, task: ShardTask) -> None:
         self.task = task
         self.out = writer.RotatingWriter(task.folder, f"task-{task.number:05d}", task.shard_bytes)
-        self.records: list[dict[str, Any]] = []
+        self.records = samples_table.PartWriter(task.part)  # streamed to a part file
         self.rejects: list[tuple[int, Reject]] = []
 
     def add(self, seq: int, sample: Sample, outcome: Outcome) -> None:
@@ -124,17 +124,23 @@ class ShardBuilder:
             self.rejects.append((seq, Reject(sample.source, outcome.reason, outcome.detail, sample.id)))
             return
         shard, index = self.out.add(outcome.label, outcome.data)
-        self.records.append({"seq": seq, "split": self.task.split, "shard": shard, "index": index,
-                             "source_id": sample.id, "source": sample.source,
-                             "group": sample.group, "label": outcome.label,
-                             "width": outcome.width, "height": outcome.height,
-                             "bytes": len(outcome.data), "sha1": outcome.sha1})
+        # one row in samples_table.COLUMNS order; finalize gives the shard its final name
+        self.records.add((self.task.split, shard, index, sample.id, sample.source, sample.group,
+                          outcome.label, outcome.width, outcome.height, len(outcome.data),
+                          outcome.sha1))
 
     def close(self) -> ShardResult:
         from dataconv.pipeline import ShardResult
 
-        return ShardResult(self.task.split, self.task.number, self.out.close(),
-                           self.records, self.rejects)
+        shards = self.out.close()
+        self.records.close()
+        return ShardResult(self.task.split, self.task.number, shards, self.records.path,
+                           self.records.rows, self.records.chars, self.records.has_group,
+                           self.rejects)
+
+    def abort(self) -> None:
+        self.out.abort()
+        self.records.abort()
 
 
 def build_shards(tasks: list[ShardTask], executor: Executor,
@@ -150,7 +156,7 @@ def build_shards(tasks: list[ShardTask], executor: Executor,
                     builder.add(seq, sample, outcome)
                 on_samples(len(chunk.samples))
         except BaseException:
-            builder.out.abort()
+            builder.abort()
             raise
         yield builder.close()
 

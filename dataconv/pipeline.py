@@ -6,8 +6,9 @@
    assign each sample a split from its group key, cut each split into shard tasks.
 3. build (dataconv/build.py): chunks of each task are read and checked in-process, in a
    pool or on Dask; one writer per shard writes the outcomes in input order.
-4. finalize: number shards, write samples.parquet, rejects.jsonl, charset.txt,
-   manifest.json; the temporary folder is renamed into place.
+4. finalize: number shards, write samples.parquet (streamed from the tasks' part files,
+   see dataconv/samples_table.py), rejects.jsonl, charset.txt, manifest.json; the
+   temporary folder is renamed into place.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any, Iterator
 
 from tqdm import tqdm
 
-from dataconv import build, manifest, paths, writer
+from dataconv import build, manifest, paths, samples_table, writer
 from dataconv.errors import DataconvError
 from dataconv.executors import open_executor
 from dataconv.output import atomic_output
@@ -57,6 +58,7 @@ class ShardTask:
     check_opts: dict[str, Any]
     read_ctx: ReadContext
     shard_bytes: int
+    part: str  # the part file its samples.parquet rows are streamed to
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -67,7 +69,10 @@ class ShardResult:
     split: str
     number: int
     shards: list[tuple[str, int]]  # temporary folder names and counts, in order
-    records: list[dict[str, Any]]
+    part: str  # its samples.parquet rows (temporary shard names), see samples_table
+    written: int
+    chars: set[str]  # every character of the written labels
+    has_group: bool  # whether any written sample has a group
     rejects: list[tuple[int, Reject]]
 
 
@@ -114,14 +119,18 @@ def plan(collected: Collected, config: Config, tmp: str,
         folder = os.path.join(tmp, split_folder(split, config.layout))
         for number, start in enumerate(range(0, len(members), config.shard_size)):
             tasks.append(ShardTask(split, number, folder, members[start:start + config.shard_size],
-                                   config.check_opts, ctx, config.shard_bytes))
+                                   config.check_opts, ctx, config.shard_bytes,
+                                   samples_table.part_path(tmp, split, number)))
     return tasks
 
 
 def finalize(tmp: str, results: list[ShardResult], collected: Collected, config: Config,
              fmt: str) -> dict[str, Any]:
     """Give shards their final names and write the accounting files. Returns the manifest."""
-    shard_entries, records = [], []
+    shard_entries: list[dict[str, Any]] = []
+    parts: list[tuple[str, dict[str, str]]] = []  # in output row order
+    chars: set[str] = set()
+    split_counts: Counter[str] = Counter()
     rejects = list(collected.rejects)
     for split in splitter.SPLITS:
         folder = split_folder(split, config.layout)
@@ -136,16 +145,16 @@ def finalize(tmp: str, results: list[ShardResult], collected: Collected, config:
                 shard_entries.append({"split": split, "path": f"{folder}/{name}", "count": count,
                                       "sha256": writer.content_digest(os.path.join(tmp, folder, name))})
                 final_no += 1
-            for rec in result.records:
-                rec["shard"] = renamed[rec["shard"]]
-                records.append(rec)
+            parts.append((result.part, renamed))
+            chars |= result.chars
+            split_counts[split] += result.written
     rejects.sort(key=lambda pair: pair[0])
     _write_rejects(tmp, [r for _, r in rejects])
-    _write_samples(tmp, records)
-    charset = "".join(sorted({ch for rec in records for ch in rec["label"]}))
+    samples_table.write_final(tmp, os.path.join(tmp, manifest.SAMPLES), parts,
+                              sum(split_counts.values()), any(r.has_group for r in results))
+    charset = "".join(sorted(chars))
     with open(os.path.join(tmp, manifest.CHARSET), "w", encoding="utf-8") as f:
         f.write("".join(ch + "\n" for ch in charset))
-    split_counts = Counter(rec["split"] for rec in records)
     card = manifest.build(
         fmt=fmt, options=config.manifest_options, counts_input=collected.total,
         split_counts={s: split_counts.get(s, 0) for s in splitter.SPLITS if split_counts.get(s)},
@@ -162,17 +171,7 @@ def _write_rejects(folder: str, rejects: list[Reject]) -> None:
             f.write(json.dumps(r.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
 
 
-SAMPLE_COLUMNS = ["split", "shard", "index", "source_id", "source", "group", "label",
-                  "width", "height", "bytes", "sha1"]
-
-
-def _write_samples(folder: str, records: list[dict[str, Any]]) -> None:
-    import pandas as pd  # half a second of start-up: only where the table is written
-
-    frame = pd.DataFrame.from_records(records, columns=["seq"] + SAMPLE_COLUMNS)
-    frame = frame.drop(columns="seq").astype({"index": "int64", "bytes": "int64",
-                                              "width": "Int64", "height": "Int64"})
-    frame.to_parquet(os.path.join(folder, manifest.SAMPLES), index=False)
+SAMPLE_COLUMNS = samples_table.COLUMNS
 
 
 def hash_pass(collected: Collected, config: Config, executor: Any = None) -> dict[int, str]:
