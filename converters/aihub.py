@@ -22,7 +22,8 @@ import click
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
 from dataconv.jsonstream import JsonArrays
-from dataconv.paths import has_lone_surrogate, name_forms
+from dataconv.imagefind import lookup, walk_files
+from dataconv.paths import has_lone_surrogate
 from dataconv.sample import FileImage, Item, Reject, Sample
 
 LABEL_FILES = {"htr": "handwriting_data_info1.json", "printed": "printed_data_info.json"}
@@ -45,12 +46,9 @@ def find_label_file(src: str, name: str) -> str:
 def index_files(src: str, skip: str) -> dict[str, list[str]]:
     """Base name -> relative paths of every file under ``src`` (the label file excluded)."""
     index: dict[str, list[str]] = {}
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames.sort()
-        for fn in sorted(filenames):
-            path = os.path.join(dirpath, fn)
-            if path != skip:
-                index.setdefault(fn, []).append(os.path.relpath(path, src))
+    for rel in walk_files(src):
+        if os.path.abspath(os.path.join(src, rel)) != skip:
+            index.setdefault(os.path.basename(rel), []).append(rel)
     return index
 
 
@@ -83,14 +81,6 @@ class ImageTable:
                 if key.isascii() and key.isdigit():
                     self._by_number.setdefault(int(key), key)
         return self._by_number.get(int(image_id))
-
-
-def find_image(files: dict[str, list[str]], file_name: str) -> list[str]:
-    """Paths of ``file_name`` in the index, trying the other normal form when missing."""
-    for form in name_forms(file_name):
-        if form in files:
-            return files[form]
-    return []
 
 
 def unknown_image(table: ImageTable, raw_id: Any, where: str, ann_id: str) -> Reject:
@@ -155,7 +145,7 @@ class AiHub(Converter):
         if "/" in file_name or "\\" in file_name:
             rel = file_name.replace("\\", "/")
         else:
-            found = find_image(files, file_name)
+            found = lookup(files, file_name)
             if not found:
                 return Reject(where, "missing_image", f"{file_name} not found under the source folder", ann_id)
             if len(found) > 1:

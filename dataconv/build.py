@@ -87,7 +87,7 @@ def hash_chunk(chunk: Chunk) -> list[str | None]:
 def hash_samples(samples: list[tuple[int, Sample]], ctx: ReadContext, executor: Executor,
                  progress: bool) -> dict[int, str]:
     """seq -> sha1 of the image bytes for every readable sample, hashed in chunks on
-    ``executor``; the same digests as ``validators.split.hash_images``."""
+    ``executor`` (``validators.split.image_digest`` of each)."""
     import sys
 
     from tqdm import tqdm

@@ -60,11 +60,11 @@ class ImageIndex:
     def find_name(self, name: str, near: str = "") -> str:
         """The image with this base name (a path is reduced to its base name)."""
         base = os.path.basename(name.replace("\\", "/"))
-        return self._pick(_lookup(self.by_name, base), base, near)
+        return self._pick(lookup(self.by_name, base), base, near)
 
     def find_stem(self, stem: str, near: str = "") -> str:
         """The image whose name without extension is ``stem``."""
-        return self._pick(_lookup(self.by_stem, stem), f"{stem}.*", near)
+        return self._pick(lookup(self.by_stem, stem), f"{stem}.*", near)
 
     def _pick(self, candidates: list[str], what: str, near: str) -> str:
         if not candidates:
@@ -77,7 +77,7 @@ class ImageIndex:
         return scored[0][1]
 
 
-def _lookup(table: dict[str, list[str]], key: str) -> list[str]:
+def lookup(table: dict[str, list[str]], key: str) -> list[str]:
     """``table[key]``, or the entry under ``key``'s other Unicode normal form (macOS zips
     store names NFD; annotations say NFC): the exact name always wins."""
     for form in name_forms(key):

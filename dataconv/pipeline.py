@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from dataconv import build, manifest, paths, samples_table, writer
 from dataconv.errors import DataconvError
-from dataconv.executors import open_executor
+from dataconv.executors import Executor, open_executor
 from dataconv.output import atomic_output
 from dataconv.sample import ReadContext, Reject, Sample
 from dataconv.validators import split as splitter
@@ -171,18 +171,14 @@ def _write_rejects(folder: str, rejects: list[Reject]) -> None:
             f.write(json.dumps(r.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
 
 
-SAMPLE_COLUMNS = samples_table.COLUMNS
 
-
-def hash_pass(collected: Collected, config: Config, executor: Any = None) -> dict[int, str]:
+def hash_pass(collected: Collected, config: Config, executor: Executor) -> dict[int, str]:
     """Image digests, read once before planning, when a global decision needs them:
     --dedupe, or a split (byte-identical images must not straddle splits). Chunks of
-    samples are hashed on ``executor`` (in parallel), in this process without one."""
+    samples are hashed on ``executor``, in parallel where it has workers."""
     if config.split is None and not config.check_opts.get("dedupe"):
         return {}
     ctx = ReadContext(follow_symlinks=config.follow_symlinks)
-    if executor is None:
-        return splitter.hash_images(collected.samples, ctx, config.progress)
     return build.hash_samples(collected.samples, ctx, executor, config.progress)
 
 

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import lmdb
 
-from dataconv import lmdb_keys, mapsize
+from dataconv import lmdb_keys, lmdb_tree, mapsize
 
 TXN_SAMPLES = 1000
 
@@ -154,7 +154,7 @@ def content_digest(path: str) -> str:
     file would not be reproducible; this digest is, and it verifies what readers see.
     """
     h = hashlib.sha256()
-    env = lmdb.open(path, readonly=True, lock=False, readahead=False, subdir=True)
+    env = lmdb_tree.open_readonly(path)
     try:
         with env.begin() as txn:
             for key, value in txn.cursor():

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
-
-from tqdm import tqdm
 
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.sample import ReadContext, Reject, Sample
@@ -94,18 +91,6 @@ def image_digest(sample: Sample, ctx: ReadContext) -> str | None:
         return hashlib.sha1(sample.image.read(ctx)).hexdigest()
     except (SampleRejected, OSError):
         return None
-
-
-def hash_images(samples: list[tuple[int, Sample]], ctx: ReadContext, progress: bool) -> dict[int, str]:
-    """seq -> sha1 of the image bytes; unreadable images are left out (the shard task
-    rejects them with their reason)."""
-    digests = {}
-    for seq, sample in tqdm(samples, desc="hashing images", unit=" images", disable=not progress,
-                            file=sys.stderr):
-        digest = image_digest(sample, ctx)
-        if digest is not None:
-            digests[seq] = digest
-    return digests
 
 
 def drop_duplicates(samples: list[tuple[int, Sample]], digests: dict[int, str]
