@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from tqdm import tqdm
 
-from dataconv import build, manifest, paths, samples_table, writer
+from dataconv import build, manifest, paths, samples_table
 from dataconv.errors import DataconvError
 from dataconv.executors import Executor, open_executor
 from dataconv.output import atomic_output
@@ -68,7 +68,7 @@ class ShardTask:
 class ShardResult:
     split: str
     number: int
-    shards: list[tuple[str, int]]  # temporary folder names and counts, in order
+    shards: list[tuple[str, int, str]]  # temporary folder names, counts, digests, in order
     part: str  # its samples.parquet rows (temporary shard names), see samples_table
     written: int
     chars: set[str]  # every character of the written labels
@@ -138,12 +138,12 @@ def finalize(tmp: str, results: list[ShardResult], collected: Collected, config:
         for result in (r for r in results if r.split == split):
             rejects.extend(result.rejects)
             renamed = {}
-            for temp_name, count in result.shards:
+            for temp_name, count, digest in result.shards:
                 name = f"shard-{final_no:05d}"
                 os.rename(os.path.join(tmp, folder, temp_name), os.path.join(tmp, folder, name))
                 renamed[temp_name] = f"{folder}/{name}"
                 shard_entries.append({"split": split, "path": f"{folder}/{name}", "count": count,
-                                      "sha256": writer.content_digest(os.path.join(tmp, folder, name))})
+                                      "sha256": digest})
                 final_no += 1
             parts.append((result.part, renamed))
             chars |= result.chars

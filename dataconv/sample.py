@@ -5,12 +5,10 @@ an image is a reference that is read where the shard is built, not in the parser
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Union
 
-from dataconv.errors import SampleRejected
-from dataconv.paths import resolve_existing
+from dataconv.paths import read_inside
 
 
 @dataclass(frozen=True)
@@ -34,18 +32,7 @@ class FileImage:
     rel: str
 
     def read(self, ctx: ReadContext) -> bytes:
-        path = resolve_existing(self.root, self.rel, ctx.follow_symlinks)
-        try:
-            with open(path, "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            raise SampleRejected("missing_image", f"{self.rel} not found") from None
-        except IsADirectoryError:
-            raise SampleRejected("not_a_file", f"{self.rel} is a directory") from None
-        except OSError as e:
-            if os.path.isdir(path):
-                raise SampleRejected("not_a_file", f"{self.rel} is a directory") from None
-            raise SampleRejected("unreadable_image", f"{self.rel}: {e.strerror or e}") from None
+        return read_inside(self.root, self.rel, ctx.follow_symlinks)
 
 
 @dataclass(frozen=True)

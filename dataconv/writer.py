@@ -32,12 +32,15 @@ class ShardWriter:
         self.count = 0
         self.payload_bytes = 0
         self._pending: list[tuple[bytes, bytes]] = []
+        self.digest = ContentDigest()
 
     def add(self, label: str, image: bytes) -> int:
         self.count += 1
-        self._pending.append((lmdb_keys.image_key(self.count), image))
-        self._pending.append((lmdb_keys.label_key(self.count), label.encode("utf-8")))
-        self.payload_bytes += len(image) + len(label.encode("utf-8"))
+        encoded = label.encode("utf-8")
+        image_key, label_key = lmdb_keys.image_key(self.count), lmdb_keys.label_key(self.count)
+        self._pending += ((image_key, image), (label_key, encoded))
+        self.digest.add(image_key, image, label_key, encoded)
+        self.payload_bytes += len(image) + len(encoded)
         if len(self._pending) >= 2 * TXN_SAMPLES:
             self._flush()
         return self.count
@@ -59,8 +62,9 @@ class ShardWriter:
                 self.env.set_mapsize(self.map_size)
         self._pending.clear()
 
-    def close(self) -> None:
-        """Write ``num-samples`` with the last batch, sync, and close."""
+    def close(self) -> str:
+        """Write ``num-samples`` with the last batch, sync, and close; return the shard's
+        ``content_digest``."""
         self._pending.append((lmdb_keys.NUM_SAMPLES, lmdb_keys.encode_count(self.count)))
         try:
             self._flush()
@@ -68,6 +72,7 @@ class ShardWriter:
                 self.env.sync(True)
         finally:
             self.env.close()
+        return self.digest.hexdigest(lmdb_keys.encode_count(self.count))
 
     def __enter__(self) -> "ShardWriter":
         return self
@@ -87,7 +92,7 @@ class RotatingWriter:
         self.folder = folder
         self.prefix = prefix
         self.max_bytes = max_bytes
-        self.shards: list[tuple[str, int]] = []  # (folder name, count) of closed shards
+        self.shards: list[tuple[str, int, str]] = []  # (folder name, count, digest) of closed shards
         self._current: ShardWriter | None = None
 
     def add(self, label: str, image: bytes) -> tuple[str, int]:
@@ -103,11 +108,11 @@ class RotatingWriter:
 
     def _close_current(self) -> None:
         assert self._current is not None
-        self._current.close()
-        self.shards.append((os.path.basename(self._current.path), self._current.count))
+        digest = self._current.close()
+        self.shards.append((os.path.basename(self._current.path), self._current.count, digest))
         self._current = None
 
-    def close(self) -> list[tuple[str, int]]:
+    def close(self) -> list[tuple[str, int, str]]:
         if self._current is not None:
             self._close_current()
         return self.shards
@@ -147,19 +152,44 @@ def _errno_of(text: str, path: str) -> int:
     return errno.EIO
 
 
+def _entry(key: bytes, value: bytes) -> bytes:
+    return len(key).to_bytes(8, "big") + key + len(value).to_bytes(8, "big") + value
+
+
 def content_digest(path: str) -> str:
-    """sha256 over the shard's logical content (every key and value, in key order).
+    """sha256 over the shard's logical content (every key and value, in key order), read
+    back from the LMDB: what a reader can recompute to verify a shard.
 
     The data.mdb file itself holds free pages and uninitialised bytes, so hashing the
-    file would not be reproducible; this digest is, and it verifies what readers see.
+    file would not be reproducible; this digest is.
     """
     h = hashlib.sha256()
     env = lmdb_tree.open_readonly(path)
     try:
         with env.begin() as txn:
             for key, value in txn.cursor():
-                h.update(len(key).to_bytes(8, "big") + key)
-                h.update(len(value).to_bytes(8, "big") + value)
+                h.update(_entry(key, value))
     finally:
         env.close()
     return h.hexdigest()
+
+
+class ContentDigest:
+    """``content_digest`` computed while writing, so that no shard is read again.
+
+    Every ``image-`` key sorts before every ``label-`` key and both before ``num-samples``,
+    and indices are zero-padded: the image entries are hashed as they come, the label
+    entries (a few bytes each) are kept and hashed after them."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._labels: list[bytes] = []
+
+    def add(self, image_key: bytes, image: bytes, label_key: bytes, label: bytes) -> None:
+        self._hash.update(_entry(image_key, image))
+        self._labels.append(_entry(label_key, label))
+
+    def hexdigest(self, num_samples: bytes) -> str:
+        self._hash.update(b"".join(self._labels))
+        self._hash.update(_entry(lmdb_keys.NUM_SAMPLES, num_samples))
+        return self._hash.hexdigest()

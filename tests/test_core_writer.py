@@ -27,16 +27,17 @@ def test_map_grows_from_a_small_map(tmp_path):
     w = writer.ShardWriter(path, map_size=1024 * 1024)
     for label, data in samples:
         w.add(label, data)
-    w.close()
+    digest = w.close()
     assert w.map_size > 1024 * 1024
     assert read_lmdb(path) == samples
+    assert digest == writer.content_digest(path)  # hashed while writing == read back
 
 
 def test_rotation_by_bytes(tmp_path):
     rot = writer.RotatingWriter(str(tmp_path), "t", max_bytes=10_000)
     placed = [rot.add("x", b"\0" * 3000) for _ in range(10)]
     shards = rot.close()
-    assert [count for _, count in shards] == [3, 3, 3, 1]
+    assert [count for _, count, _ in shards] == [3, 3, 3, 1]
     assert placed[3] == ("t-001", 1)
 
 
@@ -48,6 +49,8 @@ def test_shard_size_and_byte_cap_on_the_cli(tmp_path):
     card = assert_accounted(out)
     assert [(s["path"], s["count"]) for s in card["shards"]] == [
         ("train/shard-00000", 25), ("train/shard-00001", 25), ("train/shard-00002", 10)]
+    assert [s["sha256"] for s in card["shards"]] == [
+        writer.content_digest(os.path.join(out, s["path"])) for s in card["shards"]]
     out2 = str(tmp_path / "out2")
     run_cli("aihub", "-i", src, "-o", out2, "-q", "--split", "none", "--shard-bytes", "20KB")
     card2 = assert_accounted(out2)
@@ -147,3 +150,17 @@ def test_lmdb_open_by_trainers_needs_no_lock(tmp_path):
     env = lmdb.open(out + "/train/shard-00000", readonly=True, lock=False, readahead=False, meminit=False)
     with env.begin(write=False) as txn:
         assert int(txn.get("num-samples".encode())) == 5
+
+
+@pytest.mark.parametrize("kind,values", [
+    ("int", [3, None, 0, -1, 2**40]), ("int", []), ("int", [None, None]),
+    ("str", ["a", None, "", "한글 이름", "x" * 300]), ("str", []), ("str", [None])])
+def test_arrow_columns_equal_pyarrows_own(kind, values):
+    import pyarrow as pa
+
+    from dataconv.samples_table import arrow_array
+
+    arrow_type = pa.int64() if kind == "int" else pa.large_string()
+    built = arrow_array(values, arrow_type)
+    built.validate(full=True)
+    assert built.equals(pa.array(values, type=arrow_type))

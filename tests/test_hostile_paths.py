@@ -9,7 +9,7 @@ import pytest
 
 from conftest import clovaai_tree
 from dataconv.errors import SampleRejected
-from dataconv.paths import resolve_existing
+from dataconv.paths import read_inside
 from hostile_util import (accounted, aihub_document, aihub_source, convert, gt_source, png,
                           reasons, write_files, written_labels)
 
@@ -58,6 +58,29 @@ def test_follow_symlinks_opens_them(linked_source, tmp_path):
     assert sorted(written_labels(out)) == ["in", "out"]
 
 
+def test_folders_and_fifos_under_image_names_are_not_files(tmp_path):
+    """A FIFO would block a plain open() forever; a folder cannot be read."""
+    src = gt_source(str(tmp_path / "src"), b"dir.png\tdir\npipe.png\tpipe\nok.png\tok\n",
+                    {"ok.png": png(), "dir.png/inner.png": png(1)})
+    os.mkfifo(os.path.join(src, "pipe.png"))
+    out = str(tmp_path / "out")
+    convert("gt-txt", src, out)
+    accounted(out)
+    assert reasons(out) == {"dir.png": "not_a_file", "pipe.png": "not_a_file"}
+    assert written_labels(out) == ["ok"]
+
+
+def test_symlinked_folder_out_of_the_source_is_refused(tmp_path):
+    outside = write_files(str(tmp_path / "outside"), {"secret.png": png(9)})
+    src = gt_source(str(tmp_path / "src"), b"sub/secret.png\tsecret\nok.png\tok\n",
+                    {"ok.png": png()})
+    os.symlink(outside, os.path.join(src, "sub"))
+    out = str(tmp_path / "out")
+    convert("gt-txt", src, out)
+    assert reasons(out) == {"sub/secret.png": "path_outside_source"}
+    assert written_labels(out) == ["ok"]
+
+
 @pytest.mark.parametrize("on_disk,written", [(NFD, NFC), (NFC, NFD)])
 def test_other_normal_form_is_found_gt_txt(tmp_path, on_disk, written):
     data = png(3)
@@ -81,8 +104,8 @@ def test_exact_name_wins_over_the_other_form(tmp_path):
     root = write_files(str(tmp_path / "src"), {NFC: b"composed", NFD: b"decomposed"})
     if len(os.listdir(root)) < 2:
         pytest.skip("this file system folds normal forms")
-    assert resolve_existing(root, NFD).endswith(NFD)
-    assert resolve_existing(root, NFC).endswith(NFC)
+    assert read_inside(root, NFD) == b"decomposed"
+    assert read_inside(root, NFC) == b"composed"
 
 
 def test_spaces_in_names(tmp_path):
@@ -101,7 +124,7 @@ def test_spaces_in_names(tmp_path):
                                         ("\ud800.png", "bad_path"), ("/abs.png", "path_outside_source")])
 def test_unusable_path_text(tmp_path, rel, reason):
     with pytest.raises(SampleRejected) as e:
-        resolve_existing(str(tmp_path), rel)
+        read_inside(str(tmp_path), rel)
     assert e.value.reason == reason
 
 
