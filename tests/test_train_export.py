@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
 import os
 import pickle
 import subprocess
@@ -17,14 +18,17 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image, ImageDraw
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from dataconv.errors import DataconvError  # noqa: E402
 from dataconv.export.predict import load_predictor  # noqa: E402
-from dataconv.train.datamodule import LmdbDataModule  # noqa: E402
+from dataconv.train.datamodule import LmdbDataModule, find_splits  # noqa: E402
+from dataconv.train.preprocess import Preprocess  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
 
@@ -129,6 +133,50 @@ def test_datamodule_pickles_and_opens_lmdbs_lazily_in_workers(trained):
     rgb = LmdbDataModule(trained.out, batch_size=2, img_height=48, img_width=96, channels=3,
                          keep_ratio=False, augment=True)
     assert next(iter(rgb.train_dataloader()))["images"].shape == (2, 3, 48, 96)
+
+
+def test_reading_samples_imports_neither_torch_nor_lightning(trained):
+    code = ("import sys; from dataconv.train.datamodule import LmdbDataset; "
+            "from dataconv.train.preprocess import Preprocess; "
+            f"image, label = LmdbDataset({find_splits(trained.out)['val']!r}, Preprocess())[0]; "
+            "assert image.shape == (1, 32, 128) and label.isdigit(), label; "
+            "assert not {'torch', 'lightning'} & set(sys.modules), 'torch or lightning imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def strokes_jpeg(width: int, height: int) -> bytes:
+    """Coloured strokes over the whole of a paper-coloured JPEG: a changed resized width, or
+    a decode much off the full one, shows as large differences."""
+    rng = np.random.default_rng(width * height)
+    image = Image.new("RGB", (width, height), (230, 220, 190))
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        x, y, dx, dy = (int(v) for v in rng.integers([0, 0, -height, -height], [width, height, height, height]))
+        draw.line([(x, y), (x + dx, y + dy)], fill=tuple(int(c) for c in rng.integers(0, 160, 3)),
+                  width=max(1, height // 16))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("channels, keep_ratio", [(1, True), (1, False), (3, True), (3, False)])
+def test_jpeg_draft_decoding_stays_close_to_a_full_decode(channels, keep_ratio):
+    p = Preprocess(32, 128, channels, keep_ratio)
+    # (149, 128) ... (138, 131): decoding at 1/2 would change the keep-ratio width by a pixel
+    for size in [(100, 40), (300, 60), (720, 200), (1500, 260), (400, 520), (149, 128), (136, 129),
+                 (221, 130), (138, 131)]:
+        data = strokes_jpeg(*size)
+        full = p(Image.open(io.BytesIO(data)).convert(p.mode))  # what the model got before drafts
+        got = p(p.load(data))
+        assert got.shape == full.shape == (channels, 32, 128) and got.dtype == np.float32
+        assert -1 <= got.min() and got.max() <= 1
+        diff = np.abs(got - full)
+        assert diff.max() <= 0.1 and diff.mean() <= 0.01, (size, diff.max(), diff.mean())
+    assert p.load(strokes_jpeg(720, 200)).size == (360, 100)  # at 1/2: still twice 32 x 128
+    assert p.load(strokes_jpeg(149, 128)).size == (149, 128)
+    with pytest.raises(DataconvError, match="cut.jpg: undecodable image"):
+        p.load(strokes_jpeg(720, 200)[:3000], "cut.jpg")
 
 
 def test_bad_input_is_one_line_exit_1(tmp_path):

@@ -5,24 +5,29 @@ The tree is walked with ``dataconv.lmdb_tree.find_lmdbs`` (every folder holding 
 ``data.mdb``, as clovaai and PARSeq do); the first path component below the root names the
 split. LMDB handles are opened lazily, read-only, in whichever process reads (each
 DataLoader worker), never in ``__init__``, so the module and its datasets pickle.
+
+Importing this module imports neither torch nor lightning (3-4 s together, far more than
+reading thousands of samples): ``LmdbDataset`` alone (export verification, benchmarks,
+tools) needs neither. torch is imported where it is used; ``LmdbDataModule``, whose base
+class is lightning's, is built on first access (see ``__getattr__``).
 """
 from __future__ import annotations
 
 import bisect
 import os
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightning.pytorch as pl
 import lmdb
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset
 
 from dataconv import lmdb_keys, lmdb_tree
 from dataconv.errors import DataconvError
 from dataconv.train.preprocess import Preprocess, augment
 from dataconv.train.text import CTCCodec, load_charset
+
+if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
 
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
@@ -68,9 +73,10 @@ def count(path: str) -> int:
         return lmdb_tree.num_samples(txn, path)
 
 
-class LmdbDataset(Dataset):
-    """Samples of several LMDBs as one sequence of (image array, label). Holds no handle
-    itself (it pickles); reads go through the per-process handles above."""
+class LmdbDataset:
+    """Samples of several LMDBs as one sequence of (image array, label), a map-style dataset
+    for torch's DataLoader. Holds no handle itself (it pickles); reads go through the
+    per-process handles above."""
 
     def __init__(self, paths: list[str], preprocess: Preprocess, augment: bool = False) -> None:
         self.paths = [os.path.abspath(p) for p in paths]
@@ -85,6 +91,8 @@ class LmdbDataset(Dataset):
     def rng(self) -> random.Random:
         """A generator per process, seeded from torch's per-worker seed."""
         if self._rng is None or self._rng[0] != os.getpid():
+            import torch
+
             self._rng = (os.getpid(), random.Random(torch.initial_seed()))
         return self._rng[1]
 
@@ -116,6 +124,8 @@ class Collate:
         self.codec = codec
 
     def __call__(self, batch: list[tuple[np.ndarray, str]]) -> dict[str, Any]:
+        import torch
+
         ids = [self.codec.encode(label) for _, label in batch]
         return {
             "images": torch.from_numpy(np.stack([image for image, _ in batch])),
@@ -125,7 +135,7 @@ class Collate:
         }
 
 
-class LmdbDataModule(pl.LightningDataModule):
+class _LmdbDataModule:
     """train/val/test loaders over the LMDB tree at ``data``.
 
     The tree is scanned (counts only, no handle kept) at construction so that a wrong path,
@@ -151,6 +161,8 @@ class LmdbDataModule(pl.LightningDataModule):
                            augment=self.augment and split == "train")
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        from torch.utils.data import DataLoader
+
         return DataLoader(self.dataset(split), batch_size=self.batch_size, shuffle=shuffle,
                           num_workers=self.workers, collate_fn=Collate(self.codec),
                           persistent_workers=self.workers > 0, drop_last=False)
@@ -165,3 +177,17 @@ class LmdbDataModule(pl.LightningDataModule):
         if not self.splits.get("test"):
             raise DataconvError(f"{self.data}: no test split")
         return self._loader("test", shuffle=False)
+
+
+def __getattr__(name: str) -> Any:
+    """``LmdbDataModule``: ``_LmdbDataModule`` on lightning's LightningDataModule, built (and
+    lightning imported) on first access, then kept as a module global, which is also how
+    pickle finds the class."""
+    if name != "LmdbDataModule":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import lightning.pytorch as pl
+
+    cls = type(name, (_LmdbDataModule, pl.LightningDataModule),
+               {"__module__": __name__, "__doc__": _LmdbDataModule.__doc__})
+    globals()[name] = cls
+    return cls
