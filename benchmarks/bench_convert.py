@@ -187,7 +187,7 @@ def parseq_style_read(path: str, limit: int) -> int:
 
 
 def datamodule_read(path: str, limit: int) -> int:
-    from dataconv.train.datamodule import LmdbDataset
+    from dataconv.train.lmdb_dataset import LmdbDataset
     from dataconv.train.preprocess import Preprocess
 
     dataset = LmdbDataset([path], Preprocess(32, 128, 1, True))

@@ -19,7 +19,7 @@ import torch
 from dataconv import __version__
 from dataconv.errors import DataconvError
 from dataconv.export.predict import INPUT, OUTPUT, OnnxPredictor
-from dataconv.train.datamodule import LmdbDataset, find_splits
+from dataconv.train.lmdb_dataset import LmdbDataset, find_splits
 from dataconv.train.model import WIDTH_STRIDE, Recognizer, load_recognizer
 
 MIN_OPSET = 17

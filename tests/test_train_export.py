@@ -136,7 +136,7 @@ def test_datamodule_pickles_and_opens_lmdbs_lazily_in_workers(trained):
 
 
 def test_reading_samples_imports_neither_torch_nor_lightning(trained):
-    code = ("import sys; from dataconv.train.datamodule import LmdbDataset; "
+    code = ("import sys; from dataconv.train.lmdb_dataset import LmdbDataset; "
             "from dataconv.train.preprocess import Preprocess; "
             f"image, label = LmdbDataset({find_splits(trained.out)['val']!r}, Preprocess())[0]; "
             "assert image.shape == (1, 32, 128) and label.isdigit(), label; "
