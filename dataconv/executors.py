@@ -1,5 +1,4 @@
-"""Where work runs: in this process (one thread or several), in a local process pool, or
-on a Dask cluster.
+"""Where work runs: in this process, in a local process pool, or on a Dask cluster.
 
 Every executor maps a function over work items and yields the results *in item order*,
 keeping only a bounded window of items in flight, so the caller (the one writer per
@@ -11,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
@@ -61,33 +61,20 @@ class InProcess:
         return map(fn, items)
 
 
-class LocalThreads:
-    """Threads of this process: the checks' heavy parts (file reads, libjpeg, zlib, sha1)
-    release the GIL, and nothing is pickled or sent between processes."""
-
-    chunk_samples = 64
-
-    def __init__(self, workers: int) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.window = workers * IN_FLIGHT_PER_WORKER
-        self.pool = ThreadPoolExecutor(max_workers=workers)
-
-    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        return bounded_ordered(lambda item: self.pool.submit(fn, item), items, self.window)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
 class LocalPool:
-    """Worker processes started by a fork server (no per-worker interpreter start-up)."""
+    """Worker processes on this machine.
 
-    chunk_samples = 64
+    On Linux they are forked from this process when the pool starts (before any shard is
+    opened for writing; no thread of ours is running): they start in milliseconds with
+    OpenCV, NumPy and Pillow already imported. Elsewhere (macOS, where fork is unsafe, and
+    Windows) a fork server imports ``dataconv.build`` once and forks the workers from it."""
+
+    chunk_samples = 128  # per pickled work item: fewer round trips, a few MB in flight
 
     def __init__(self, workers: int) -> None:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(POOL_PRELOAD)
+        ctx = multiprocessing.get_context(pool_start_method())
+        if ctx.get_start_method() == "forkserver":
+            ctx.set_forkserver_preload(POOL_PRELOAD)
         self.window = workers * IN_FLIGHT_PER_WORKER
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
@@ -96,6 +83,12 @@ class LocalPool:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def pool_start_method() -> str:
+    if sys.platform.startswith("linux"):
+        return "fork"
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 class DaskCluster:
@@ -139,30 +132,11 @@ def _import_distributed() -> Any:
     return distributed
 
 
-# Below this many samples, ``--workers N`` runs N threads in this process rather than a
-# process pool: starting the fork server and its workers (each imports OpenCV, NumPy,
-# Pillow) and sending every image's bytes back through a pipe cost more than the GIL-free
-# parts of a check (file reads, libjpeg, zlib, sha1) gain. Measured in docs/scale.md.
-THREADS_BELOW = 100_000
-EXECUTOR_ENV = "DATACONV_EXECUTOR"  # "threads" or "processes": overrides the choice
-
-
-def _use_threads(samples: int | None) -> bool:
-    forced = os.environ.get(EXECUTOR_ENV, "").strip().lower()
-    if forced in ("threads", "processes"):
-        return forced == "threads"
-    return samples is not None and samples < THREADS_BELOW
-
-
 @contextlib.contextmanager
-def open_executor(workers: int, dask: str | None = None,
-                  samples: int | None = None) -> Iterator[Executor]:
-    """The executor for ``--workers``/``--dask`` and a dataset of ``samples`` samples;
-    closed (workers stopped) on exit."""
+def open_executor(workers: int, dask: str | None = None) -> Iterator[Executor]:
+    """The executor for ``--workers``/``--dask``; closed (workers stopped) on exit."""
     if dask:
         executor: Any = DaskCluster(dask, workers)
-    elif workers > 1 and _use_threads(samples):
-        executor = LocalThreads(workers)
     elif workers > 1:
         executor = LocalPool(workers)
     else:

@@ -28,6 +28,10 @@ from dataconv.output import atomic_output
 from dataconv.sample import ReadContext, Reject, Sample
 from dataconv.validators import split as splitter
 
+# tqdm's monitor thread only retunes the refresh rate of stalled bars; without it this
+# process has no thread of its own when the local pool forks it (executors.LocalPool).
+tqdm.monitor_interval = 0
+
 
 @dataclass
 class Config:
@@ -189,7 +193,7 @@ def convert(converter: Any, config: Config) -> dict[str, Any]:
         collected = collect(converter.samples(), config.progress)
         if collected.total == 0:
             raise DataconvError(f"{config.src}: no samples found")
-        with open_executor(config.workers, config.dask, len(collected.samples)) as executor:
+        with open_executor(config.workers, config.dask) as executor:
             digests = hash_pass(collected, config, executor)
             if config.check_opts.get("dedupe"):
                 kept, dups = splitter.drop_duplicates(collected.samples, digests)

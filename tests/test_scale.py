@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import random
 
 import pytest
@@ -48,11 +49,15 @@ def _convert(src: str, out: str, *extra: str) -> dict[str, bytes | str]:
 
 def test_output_identical_for_any_workers_and_dask(mix, tmp_path, monkeypatch):
     one = _convert(mix, str(tmp_path / "w1"), "--workers", "1")
-    monkeypatch.setenv(executors.EXECUTOR_ENV, "processes")  # the pool, not threads
-    assert _convert(mix, str(tmp_path / "pool"), "--workers", "2") == one
-    monkeypatch.delenv(executors.EXECUTOR_ENV)
     assert len([k for k in one if "shard-" in k]) >= 5
+    threads_at_fork: list[int] = []
+    start = executors.LocalPool.__init__
+    monkeypatch.setattr(executors.LocalPool, "__init__", lambda self, workers: (
+        threads_at_fork.append(threading.active_count()), start(self, workers))[-1])
     assert _convert(mix, str(tmp_path / "w2"), "--workers", "2") == one
+    assert threads_at_fork == [1]  # the pool forks a process running no other thread
+    monkeypatch.setattr(executors, "pool_start_method", lambda: "forkserver")  # as on macOS
+    assert _convert(mix, str(tmp_path / "forkserver"), "--workers", "2") == one
     assert _convert(mix, str(tmp_path / "dask"), "--workers", "2", "--dask", "local") == one
     card = json.loads(one["manifest.json"])
     assert card["rejects"] == {"undecodable_image": 8}

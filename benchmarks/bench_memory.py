@@ -1,0 +1,90 @@
+"""Peak memory against dataset size: does a conversion grow beyond its sample index?
+
+    .venv/bin/python benchmarks/bench_memory.py --sizes 20000 200000
+
+For each size, a clovaai gt.txt source of JPEG word crops (``--distinct`` real files, the
+other paths hard links to them: 200,000 samples take little disk), then, each in its own
+process, the peak RSS summed over the process tree (sampled as in bench_convert.py):
+
+* index only   parse the annotations into dataconv's sample index (``pipeline.collect``)
+               and stop: the part of memory that must grow with the dataset;
+* dataconv     ``dataconv gt-txt --split none`` with --workers 1 and with every core.
+
+The growth per added sample of each conversion is then set against the index's own: equal
+figures mean that nothing but the sample index grows (images, rows, rejects are streamed).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from bench_convert import DATACONV, PeakRss  # noqa: E402  (a sibling script, not a package)
+
+
+def index_only(src: str) -> None:
+    """Runs in the child: build the sample index the way a conversion does, then exit."""
+    from dataconv.converters.base import formats
+    from dataconv.pipeline import collect
+
+    converter = formats()["gt-txt"].cls(src, {"gt": None, "sep": "tab", "encoding": "utf-8"})
+    collected = collect(converter.samples(), progress=False)
+    print(len(collected.samples))
+
+
+def peak_of(command: list[str]) -> float:
+    """Peak RSS (MB) of ``command``'s process tree."""
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    sampler = PeakRss(child.pid, every=0.02)
+    if child.wait():
+        raise SystemExit(f"{' '.join(command)} failed ({child.returncode})")
+    return sampler.stop()[0] / 2**20
+
+
+def measure(src: str, out: str) -> dict[str, float]:
+    runs = {"index only": [sys.executable, __file__, "--index-only", src]}
+    for label, workers in (("dataconv --workers 1", "1"), ("dataconv (every core)", "0")):
+        runs[label] = [DATACONV, "gt-txt", "-i", src, "-o", out, "-q", "--split", "none",
+                       *(["--workers", workers] if workers != "0" else [])]
+    peaks = {}
+    for label, command in runs.items():
+        shutil.rmtree(out, ignore_errors=True)
+        peaks[label] = peak_of(command)
+    return peaks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20000, 200000])
+    parser.add_argument("--distinct", type=int, default=300, help="real image files per source")
+    parser.add_argument("--work", help="folder for the data [default: a temporary one]")
+    parser.add_argument("--index-only", metavar="SRC", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.index_only:
+        index_only(args.index_only)
+        return
+    from dataconv.fixtures.ocr_mix import make_ocr_mix
+
+    work = args.work or tempfile.mkdtemp(prefix="dataconv-membench-")
+    table: dict[int, dict[str, float]] = {}
+    for size in args.sizes:
+        src = os.path.join(work, f"src-{size}")
+        if not os.path.exists(os.path.join(src, "gt.txt")):
+            make_ocr_mix(src, n=size, lines=0, corrupt=0, distinct=args.distinct)
+        table[size] = measure(src, os.path.join(work, "out"))
+    small, big = min(table), max(table)
+    print(f"\npeak RSS of the process tree, MB; growth per added sample from {small:,} to {big:,}")
+    print(f"{'':24}" + "".join(f"{size:>12,}" for size in table) + f"{'KB/sample':>12}")
+    for label in table[small]:
+        growth = (table[big][label] - table[small][label]) * 1024 / max(big - small, 1)
+        print(f"{label:24}" + "".join(f"{table[s][label]:12.0f}" for s in table) + f"{growth:12.2f}")
+    print(f"data: {work}  cores: {len(os.sched_getaffinity(0))}")
+
+
+if __name__ == "__main__":
+    main()
