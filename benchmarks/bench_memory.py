@@ -4,7 +4,7 @@
 
 For each size, a clovaai gt.txt source of JPEG word crops (``--distinct`` real files, the
 other paths hard links to them: 200,000 samples take little disk), then, each in its own
-process, the peak RSS summed over the process tree (sampled as in bench_convert.py):
+process, the peak RSS and PSS summed over the process tree (sampled as in bench_convert.py):
 
 * index only   parse the annotations into dataconv's sample index (``pipeline.collect``)
                and stop: the part of memory that must grow with the dataset;
@@ -37,16 +37,17 @@ def index_only(src: str) -> None:
     print(len(collected.samples))
 
 
-def peak_of(command: list[str]) -> float:
-    """Peak RSS (MB) of ``command``'s process tree."""
+def peak_of(command: list[str]) -> tuple[float, float]:
+    """Peak RSS and PSS (MB) of ``command``'s process tree."""
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     sampler = PeakRss(child.pid, every=0.02)
     if child.wait():
         raise SystemExit(f"{' '.join(command)} failed ({child.returncode})")
-    return sampler.stop()[0] / 2**20
+    rss, pss = sampler.stop()
+    return rss / 2**20, pss / 2**20
 
 
-def measure(src: str, out: str) -> dict[str, float]:
+def measure(src: str, out: str) -> dict[str, tuple[float, float]]:
     runs = {"index only": [sys.executable, __file__, "--index-only", src]}
     for label, workers in (("dataconv --workers 1", "1"), ("dataconv (every core)", "0")):
         runs[label] = [DATACONV, "gt-txt", "-i", src, "-o", out, "-q", "--split", "none",
@@ -71,18 +72,21 @@ def main() -> None:
     from dataconv.fixtures.ocr_mix import make_ocr_mix
 
     work = args.work or tempfile.mkdtemp(prefix="dataconv-membench-")
-    table: dict[int, dict[str, float]] = {}
+    table: dict[int, dict[str, tuple[float, float]]] = {}
     for size in args.sizes:
         src = os.path.join(work, f"src-{size}")
         if not os.path.exists(os.path.join(src, "gt.txt")):
             make_ocr_mix(src, n=size, lines=0, corrupt=0, distinct=args.distinct)
         table[size] = measure(src, os.path.join(work, "out"))
     small, big = min(table), max(table)
-    print(f"\npeak RSS of the process tree, MB; growth per added sample from {small:,} to {big:,}")
-    print(f"{'':24}" + "".join(f"{size:>12,}" for size in table) + f"{'KB/sample':>12}")
+    print(f"\npeak of the process tree, MB, RSS / PSS (PSS shares pages between processes);"
+          f"\ngrowth per added sample from {small:,} to {big:,}, KB (RSS / PSS)")
+    print(f"{'':24}" + "".join(f"{size:>14,}" for size in table) + f"{'KB/sample':>14}")
     for label in table[small]:
-        growth = (table[big][label] - table[small][label]) * 1024 / max(big - small, 1)
-        print(f"{label:24}" + "".join(f"{table[s][label]:12.0f}" for s in table) + f"{growth:12.2f}")
+        cells = "".join(f"{'%.0f / %.0f' % table[s][label]:>14}" for s in table)
+        growth = [(table[big][label][k] - table[small][label][k]) * 1024 / max(big - small, 1)
+                  for k in (0, 1)]
+        print(f"{label:24}{cells}{'%.2f / %.2f' % tuple(growth):>14}")
     print(f"data: {work}  cores: {len(os.sched_getaffinity(0))}")
 
 

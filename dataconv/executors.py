@@ -8,6 +8,7 @@ dataset.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import sys
@@ -64,9 +65,10 @@ class InProcess:
 class LocalPool:
     """Worker processes on this machine.
 
-    On Linux they are forked from this process when the pool starts (before any shard is
-    opened for writing; no thread of ours is running): they start in milliseconds with
-    OpenCV, NumPy and Pillow already imported. Elsewhere (macOS, where fork is unsafe, and
+    On Linux they are forked from this process when the pool starts, which the pipeline
+    does before it parses the annotations (no sample index to inherit), opens a shard or
+    runs a thread of its own: they start in milliseconds with OpenCV, NumPy and Pillow
+    already imported. Elsewhere (macOS, where fork is unsafe, and
     Windows) a fork server imports ``dataconv.build`` once and forks the workers from it."""
 
     chunk_samples = 128  # per pickled work item: fewer round trips, a few MB in flight
@@ -75,14 +77,22 @@ class LocalPool:
         ctx = multiprocessing.get_context(pool_start_method())
         if ctx.get_start_method() == "forkserver":
             ctx.set_forkserver_preload(POOL_PRELOAD)
+        self.frozen = ctx.get_start_method() == "fork"
+        if self.frozen:
+            # What the workers inherit is shared copy-on-write; the cyclic garbage collector,
+            # walking it in a worker, would write to (and so copy) every page it visits.
+            gc.freeze()
         self.window = workers * IN_FLIGHT_PER_WORKER
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        self.pool.submit(int).result()  # start every worker now, not at the first chunk
 
     def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         return bounded_ordered(lambda item: self.pool.submit(fn, item), items, self.window)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.frozen:
+            gc.unfreeze()
 
 
 def pool_start_method() -> str:

@@ -28,8 +28,8 @@ from dataconv.output import atomic_output
 from dataconv.sample import ReadContext, Reject, Sample
 from dataconv.validators import split as splitter
 
-# tqdm's monitor thread only retunes the refresh rate of stalled bars; without it this
-# process has no thread of its own when the local pool forks it (executors.LocalPool).
+# tqdm's monitor thread only retunes the refresh rate of stalled bars; off, so that no
+# thread of ours ever runs when a local pool forks this process (executors.LocalPool).
 tqdm.monitor_interval = 0
 
 
@@ -187,13 +187,16 @@ def hash_pass(collected: Collected, config: Config, executor: Executor) -> dict[
 
 
 def convert(converter: Any, config: Config) -> dict[str, Any]:
-    """Run the whole conversion for one converter; returns the manifest."""
+    """Run the whole conversion for one converter; returns the manifest.
+
+    The executor starts first: a local pool's workers are forked before the sample index
+    exists, so they never hold a copy of it (only the chunks they are sent)."""
     paths.clear_cache()  # a run resolves folders afresh
     with atomic_output(config.out, config.overwrite) as tmp:
-        collected = collect(converter.samples(), config.progress)
-        if collected.total == 0:
-            raise DataconvError(f"{config.src}: no samples found")
         with open_executor(config.workers, config.dask) as executor:
+            collected = collect(converter.samples(), config.progress)
+            if collected.total == 0:
+                raise DataconvError(f"{config.src}: no samples found")
             digests = hash_pass(collected, config, executor)
             if config.check_opts.get("dedupe"):
                 kept, dups = splitter.drop_duplicates(collected.samples, digests)
