@@ -12,6 +12,11 @@ process, the peak RSS and PSS summed over the process tree (sampled as in bench_
 
 The growth per added sample of each conversion is then set against the index's own: equal
 figures mean that nothing but the sample index grows (images, rows, rejects are streamed).
+
+``--aihub-mb 400`` also writes a synthetic AI Hub label file of about 400 MB (the real
+files' fields; no image files, so every annotation ends as a ``missing_image`` reject) and
+compares the peak RSS of dataconv's streamed parse (``converters/aihub.py``, every sample
+produced and counted, none kept) with ``json.load`` of the same file (a whole read).
 """
 from __future__ import annotations
 
@@ -35,6 +40,62 @@ def index_only(src: str) -> None:
     converter = formats()["gt-txt"].cls(src, {"gt": None, "sep": "tab", "encoding": "utf-8"})
     collected = collect(converter.samples(), progress=False)
     print(len(collected.samples))
+
+
+ANNOTATION = ('{"id": "%d", "image_id": "%d", "text": "%s", "attributes": {"type": '
+              '"\\ub2e8\\uc5b4(\\uc5b4\\uc808)", "gender": "\\uc5ec", "age": "23", "job": '
+              '"\\ud559\\uc0dd"}}')
+IMAGE = '{"id": "%d", "width": 512, "height": 96, "file_name": "%08d.png", "license": "AI Hub"}'
+
+
+def write_aihub_label_file(folder: str, megabytes: int) -> int:
+    """``handwriting_data_info1.json`` of about ``megabytes`` MB under ``folder``, written
+    element by element; returns the number of annotations (one per image)."""
+    from dataconv.fixtures.base import HANGUL_WORDS
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "handwriting_data_info1.json")
+    pair = len(IMAGE % (0, 0)) + len(ANNOTATION % (0, 0, HANGUL_WORDS[0])) + 16
+    count = megabytes * 2**20 // pair
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('{"info": {"name": "synthetic"}, "images": [\n')
+        for i in range(count):
+            f.write(("" if i == 0 else ",\n") + IMAGE % (i, i))
+        f.write('\n], "annotations": [\n')
+        for i in range(count):
+            text = HANGUL_WORDS[i % len(HANGUL_WORDS)]
+            f.write(("" if i == 0 else ",\n") + ANNOTATION % (i, i, text))
+        f.write("\n]}\n")
+    return count
+
+
+def aihub_parse(src: str) -> None:
+    """Runs in the child: every sample or reject of the streamed parse, counted, not kept."""
+    from dataconv.converters.base import formats
+
+    converter = formats()["aihub"].cls(src, {"type": "htr", "labels": None, "kinds": (),
+                                             "encoding": "utf-8"})
+    print(sum(1 for _ in converter.samples()))
+
+
+def json_load(path: str) -> None:
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        print(len(json.load(f)["annotations"]))
+
+
+def aihub_rows(work: str, megabytes: int) -> None:
+    src = os.path.join(work, f"aihub-{megabytes}mb")
+    label = os.path.join(src, "handwriting_data_info1.json")
+    count = write_aihub_label_file(src, megabytes) if not os.path.exists(label) else None
+    size = os.path.getsize(label) / 2**20
+    print(f"\nAI Hub label file, {size:.0f} MB" + (f", {count:,} annotations" if count else "")
+          + "; peak RSS / PSS, MB")
+    for label_text, flag, arg in (("dataconv streamed parse", "--aihub-parse", src),
+                                  ("json.load (whole read)", "--json-load", label)):
+        rss, pss = peak_of([sys.executable, __file__, flag, arg])
+        print(f"{label_text:28}{rss:8.0f} / {pss:.0f}")
 
 
 def peak_of(command: list[str]) -> tuple[float, float]:
@@ -64,11 +125,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[20000, 200000])
     parser.add_argument("--distinct", type=int, default=300, help="real image files per source")
     parser.add_argument("--work", help="folder for the data [default: a temporary one]")
+    parser.add_argument("--aihub-mb", type=int, help="also measure an AI Hub label file this big")
     parser.add_argument("--index-only", metavar="SRC", help=argparse.SUPPRESS)
+    parser.add_argument("--aihub-parse", metavar="SRC", help=argparse.SUPPRESS)
+    parser.add_argument("--json-load", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.index_only:
-        index_only(args.index_only)
-        return
+    for child, run in ((args.index_only, index_only), (args.aihub_parse, aihub_parse),
+                       (args.json_load, json_load)):
+        if child:
+            run(child)
+            return
     from dataconv.fixtures.ocr_mix import make_ocr_mix
 
     work = args.work or tempfile.mkdtemp(prefix="dataconv-membench-")
@@ -87,6 +153,8 @@ def main() -> None:
         growth = [(table[big][label][k] - table[small][label][k]) * 1024 / max(big - small, 1)
                   for k in (0, 1)]
         print(f"{label:24}{cells}{'%.2f / %.2f' % tuple(growth):>14}")
+    if args.aihub_mb:
+        aihub_rows(work, args.aihub_mb)
     print(f"data: {work}  cores: {len(os.sched_getaffinity(0))}")
 
 

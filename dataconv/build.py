@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 from dataconv import samples_table, writer
 from dataconv.errors import SampleRejected
 from dataconv.executors import Executor
-from dataconv.sample import ReadContext, Reject, Sample
+from dataconv.sample import ImageRef, ReadContext, Reject, Sample
 from dataconv.validators.base import Check, Item, build_checks, run_checks
 
 if TYPE_CHECKING:
@@ -76,32 +76,45 @@ def check_chunk(chunk: Chunk) -> list[Outcome]:
     return [check_sample(sample, checks, chunk.read_ctx) for _, sample in chunk.samples]
 
 
-def hash_chunk(chunk: Chunk) -> list[str | None]:
-    """sha1 of each sample's image bytes; None when it cannot be read (the shard task
-    rejects it later with its reason). Runs wherever ``check_chunk`` runs."""
+@dataclass
+class ImageBatch:
+    """Image references to hash: what the hashing pass sends a worker (the references only,
+    not whole samples: pickling is most of a hash's cost)."""
+
+    images: list[ImageRef]
+    read_ctx: ReadContext
+
+
+HASH_CHUNK_FACTOR = 4  # a hash is several times cheaper than a check: bigger work items
+
+
+def hash_chunk(batch: ImageBatch) -> list[str | None]:
+    """sha1 of each image's bytes; None when it cannot be read (the shard task rejects the
+    sample later with its reason). Runs wherever ``check_chunk`` runs."""
     from dataconv.validators.split import image_digest
 
-    return [image_digest(sample, chunk.read_ctx) for _, sample in chunk.samples]
+    return [image_digest(image, batch.read_ctx) for image in batch.images]
 
 
 def hash_samples(samples: list[tuple[int, Sample]], ctx: ReadContext, executor: Executor,
                  progress: bool) -> dict[int, str]:
-    """seq -> sha1 of the image bytes for every readable sample, hashed in chunks on
+    """seq -> sha1 of the image bytes for every readable sample, hashed in batches on
     ``executor`` (``validators.split.image_digest`` of each)."""
     import sys
 
     from tqdm import tqdm
 
-    size = executor.chunk_samples
-    chunks = [Chunk(samples[i:i + size], {}, ctx) for i in range(0, len(samples), size)]
+    size = executor.chunk_samples * HASH_CHUNK_FACTOR
+    parts = [samples[i:i + size] for i in range(0, len(samples), size)]
+    batches = (ImageBatch([sample.image for _, sample in part], ctx) for part in parts)
     digests: dict[int, str] = {}
     with tqdm(total=len(samples), desc="hashing images", unit=" images", disable=not progress,
               file=sys.stderr) as bar:
-        for chunk, hashed in zip(chunks, executor.map_ordered(hash_chunk, chunks)):
-            for (seq, _), digest in zip(chunk.samples, hashed):
+        for part, hashed in zip(parts, executor.map_ordered(hash_chunk, batches)):
+            for (seq, _), digest in zip(part, hashed):
                 if digest is not None:
                     digests[seq] = digest
-            bar.update(len(chunk.samples))
+            bar.update(len(part))
     return digests
 
 

@@ -96,9 +96,21 @@ class LocalPool:
 
 
 def pool_start_method() -> str:
-    if sys.platform.startswith("linux"):
+    """``fork`` on Linux when this process runs a single thread (the ``dataconv`` command);
+    otherwise a fork server: a thread of a library (torch's, OpenMP's, a caller's) might
+    hold a lock at the moment of the fork, and the worker would wait for it forever."""
+    if sys.platform.startswith("linux") and _os_threads() == 1:
         return "fork"
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _os_threads() -> int:
+    """Threads of this process as the kernel sees them (native ones included, which
+    ``threading`` does not list)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0  # unknown: not 1, so no fork
 
 
 class DaskCluster:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
 import random
+import subprocess
+import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import run_cli
@@ -50,12 +53,12 @@ def _convert(src: str, out: str, *extra: str) -> dict[str, bytes | str]:
 def test_output_identical_for_any_workers_and_dask(mix, tmp_path, monkeypatch):
     one = _convert(mix, str(tmp_path / "w1"), "--workers", "1")
     assert len([k for k in one if "shard-" in k]) >= 5
-    threads_at_fork: list[int] = []
-    start = executors.LocalPool.__init__
-    monkeypatch.setattr(executors.LocalPool, "__init__", lambda self, workers: (
-        threads_at_fork.append(threading.active_count()), start(self, workers))[-1])
-    assert _convert(mix, str(tmp_path / "w2"), "--workers", "2") == one
-    assert threads_at_fork == [1]  # the pool forks a process running no other thread
+    # the dataconv command: a fresh single-threaded process, whose workers are forked
+    subprocess.run([sys.executable, "-m", "dataconv", "gt-txt", "-i", mix, "-o",
+                    str(tmp_path / "cli"), "-q", "--shard-size", "40", "--workers", "2"],
+                   check=True, stdout=subprocess.DEVNULL)
+    assert _fingerprint(str(tmp_path / "cli")) == one
+    assert _convert(mix, str(tmp_path / "w2"), "--workers", "2") == one  # fork or fork server
     monkeypatch.setattr(executors, "pool_start_method", lambda: "forkserver")  # as on macOS
     assert _convert(mix, str(tmp_path / "forkserver"), "--workers", "2") == one
     assert _convert(mix, str(tmp_path / "dask"), "--workers", "2", "--dask", "local") == one
@@ -156,3 +159,59 @@ def test_streamed_aihub_syntax_error_names_line_and_column(tmp_path):
         f.write("\n{")
     with pytest.raises(DataconvError, match=r":2:\d+: invalid JSON"):
         _samples(src)
+
+
+# Values of every JSON type, including the ones JSON Schema types tell apart subtly
+# (booleans are not integers, 2.0 is an integer, "" is too short), put in place of one
+# field of a valid element: the shapes collide often, which is what the cache relies on.
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from([2.0, 2.5]),
+                     st.sampled_from(["", "a", "한글"]), st.just({}), st.just([]))
+_BASE = {"images": {"id": 1, "file_name": "a.png", "width": 3, "height": 4},
+         "annotations": {"id": "1", "image_id": 1, "text": "가", "attributes": {"type": "x"}}}
+_EDITS = st.tuples(st.sampled_from(["id", "image_id", "text", "file_name", "width",
+                                    "attributes", "attributes.type", "license"]),
+                   st.one_of(_SCALARS, st.just("<deleted>")))
+
+
+def _edited(base: dict, field: str, value: object) -> dict:
+    element = json.loads(json.dumps(base))
+    target, key = (element, field) if "." not in field else (element.get("attributes"), "type")
+    if isinstance(target, dict):
+        if value == "<deleted>":
+            target.pop(key, None)
+        else:
+            target[key] = value
+    return element
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_EDITS, min_size=1, max_size=30))
+def test_shape_cache_gives_jsonschemas_verdicts(edits):
+    """Elements run through one cached validator, in order (so shapes found valid earlier
+    are reused), get exactly jsonschema's verdict and first message."""
+    import jsonschema
+
+    from dataconv.jsonstream import ShapeCachedValidator
+    from dataconv.schema import load_schema
+
+    schema = load_schema("aihub")
+    for part, base in _BASE.items():
+        plain = jsonschema.Draft202012Validator(schema).evolve(
+            schema=schema["properties"][part]["items"])
+        cached = ShapeCachedValidator(plain)
+        assert cached.cacheable
+        elements = [_edited(base, field, value) for field, value in edits]
+        for element in [base] + elements + elements:  # the last round meets known shapes
+            expected = next(plain.iter_errors(element), None)
+            got = cached.first_error(element)
+            assert (got is None) == (expected is None), element
+            assert got is None or got.message == expected.message
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
+def test_pool_forks_only_a_single_threaded_process():
+    code = ("import threading; from dataconv import executors; import dataconv.cli; "
+            "assert executors.pool_start_method() == 'fork'; "
+            "t = threading.Thread(target=threading.Event().wait, args=(5,), daemon=True); t.start(); "
+            "assert executors.pool_start_method() == 'forkserver'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,7 +12,7 @@ import hashlib
 import re
 
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.sample import ReadContext, Reject, Sample
+from dataconv.sample import ImageRef, ReadContext, Reject, Sample
 
 SPLITS = ("train", "val", "test")
 
@@ -85,10 +85,10 @@ def group_key(sample: Sample, group_by: str | None, pattern: re.Pattern | None) 
     return value
 
 
-def image_digest(sample: Sample, ctx: ReadContext) -> str | None:
-    """sha1 of the sample's image bytes, or None when they cannot be read."""
+def image_digest(image: ImageRef, ctx: ReadContext) -> str | None:
+    """sha1 of an image's bytes, or None when they cannot be read."""
     try:
-        return hashlib.sha1(sample.image.read(ctx)).hexdigest()
+        return hashlib.sha1(image.read(ctx)).hexdigest()
     except (SampleRejected, OSError):
         return None
 
