@@ -38,5 +38,5 @@ setup(
         "report": ["matplotlib>=3.7"],
         "test": ["pytest>=7", "hypothesis>=6", "pycocotools>=2.0"],
     },
-    entry_points={"console_scripts": ["dataconv=dataconv.cli:main"]},
+    entry_points={"console_scripts": ["dataconv=dataconv.launch:main"]},
 )

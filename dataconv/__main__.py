@@ -1,4 +1,4 @@
 """``python -m dataconv``: the same as the ``dataconv`` command."""
-from dataconv.cli import main
+from dataconv.launch import main
 
 main()

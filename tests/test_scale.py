@@ -210,7 +210,10 @@ def test_shape_cache_gives_jsonschemas_verdicts(edits):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
 def test_pool_forks_only_a_single_threaded_process():
-    code = ("import threading; from dataconv import executors; import dataconv.cli; "
+    """The dataconv command keeps OpenBLAS to one thread (dataconv/launch.py), so that its
+    pool is forked; a second thread switches to the fork server."""
+    code = ("import os, threading; os.environ['OPENBLAS_NUM_THREADS'] = '1'; "
+            "from dataconv import executors; import dataconv.cli; "
             "assert executors.pool_start_method() == 'fork'; "
             "t = threading.Thread(target=threading.Event().wait, args=(5,), daemon=True); t.start(); "
             "assert executors.pool_start_method() == 'forkserver'")
