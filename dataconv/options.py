@@ -49,8 +49,8 @@ COMMON_OPTIONS: list[Callable] = [
     click.option("--layout", type=click.Choice(["standard", "parseq"]), default="standard",
                  show_default=True, help="'parseq' puts training shards under train/real."),
     click.option("--workers", type=click.IntRange(min=1), default=None,
-                 help="Workers checking images [default: every core]: threads below "
-                      "100,000 samples, else processes (docs/scale.md)."),
+                 help="Processes checking images while this one writes [default: every "
+                      "core]; 1 checks in this process (docs/scale.md)."),
     click.option("--dask", "dask", default=None, metavar="ADDRESS",
                  help="Check images on a Dask cluster (tcp://host:8786, or 'local' for a "
                       "LocalCluster of --workers processes); needs dataconv[dask]."),

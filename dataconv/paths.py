@@ -148,7 +148,8 @@ def read_inside(root: str, rel: str, follow_symlinks: bool = False) -> bytes:
     its other Unicode normal form is tried (``name_forms``): the exact name wins.
 
     Reads go through ``os.open``/``os.read`` rather than ``open()``: four system calls
-    instead of seven, which matters when threads share the GIL (each call releases it)."""
+    instead of seven (``open()`` also seeks and asks whether the file is a terminal), and
+    O_NOFOLLOW makes the symlink test part of the open instead of an ``lstat``."""
     root_abs = os.path.abspath(root)
     try:
         try:
