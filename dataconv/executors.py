@@ -65,11 +65,11 @@ class InProcess:
 class LocalPool:
     """Worker processes on this machine.
 
-    On Linux they are forked from this process when the pool starts, which the pipeline
-    does before it parses the annotations (no sample index to inherit), opens a shard or
-    runs a thread of its own: they start in milliseconds with OpenCV, NumPy and Pillow
-    already imported. Elsewhere (macOS, where fork is unsafe, and
-    Windows) a fork server imports ``dataconv.build`` once and forks the workers from it."""
+    When this process runs a single thread on Linux (the ``dataconv`` command; see
+    ``pool_start_method``) they are forked from it when the pool starts, which the pipeline
+    does before it parses the annotations (no sample index to inherit) or opens a shard:
+    they start in milliseconds with OpenCV, NumPy and Pillow already imported. Otherwise a
+    fork server imports ``dataconv.build`` once and forks the workers from it."""
 
     chunk_samples = 128  # per pickled work item: fewer round trips, a few MB in flight
 
@@ -77,8 +77,8 @@ class LocalPool:
         ctx = multiprocessing.get_context(pool_start_method())
         if ctx.get_start_method() == "forkserver":
             ctx.set_forkserver_preload(POOL_PRELOAD)
-        self.frozen = ctx.get_start_method() == "fork"
-        if self.frozen:
+        self.forked = ctx.get_start_method() == "fork"
+        if self.forked:
             # What the workers inherit is shared copy-on-write; the cyclic garbage collector,
             # walking it in a worker, would write to (and so copy) every page it visits.
             gc.freeze()
@@ -91,7 +91,7 @@ class LocalPool:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
-        if self.frozen:
+        if self.forked:
             gc.unfreeze()
 
 
