@@ -205,4 +205,7 @@ def convert(converter: Any, config: Config) -> dict[str, Any]:
             with tqdm(total=sum(len(t) for t in tasks), desc="checking and writing",
                       unit=" samples", disable=not config.progress, file=sys.stderr) as bar:
                 results = list(build.build_shards(tasks, executor, bar.update))
+        # The sample index is not needed any more: freed before finalize loads pyarrow.
+        del tasks, digests
+        collected = Collected([], collected.rejects, collected.total)
         return finalize(tmp, results, collected, config, converter.name)
