@@ -84,7 +84,8 @@ class LocalPool:
             gc.freeze()
         self.window = workers * IN_FLIGHT_PER_WORKER
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-        self.pool.submit(int).result()  # start every worker now, not at the first chunk
+        # a forked pool starts all its workers at its first task: now, before the index exists
+        self.pool.submit(int).result()
 
     def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         return bounded_ordered(lambda item: self.pool.submit(fn, item), items, self.window)
