@@ -174,9 +174,9 @@ class ShapeCachedValidator:
 
     def __init__(self, validator: jsonschema.Validator) -> None:
         self.validator = validator
-        used = set(_keywords(validator.schema))
-        self.cacheable = used <= SHAPE_KEYWORDS
-        self.max_length = max(_min_lengths(validator.schema), default=0)
+        parts = list(_subschemas(validator.schema))
+        self.cacheable = all(part.keys() <= SHAPE_KEYWORDS for part in parts)
+        self.max_length = max((part.get("minLength", 0) for part in parts), default=0)
         self.valid: set[Any] = set()
 
     def first_error(self, element: Any) -> jsonschema.ValidationError | None:
@@ -205,24 +205,11 @@ def _shape(value: Any, max_length: int) -> Any:
     return "number" if isinstance(value, float) else ("?", type(value).__name__)
 
 
-def _keywords(schema: Any) -> Iterator[str]:
-    """Every keyword used in ``schema``, nested schemas included."""
+def _subschemas(schema: Any) -> Iterator[dict[str, Any]]:
+    """``schema`` and every schema nested in it under ``properties`` or ``items``."""
     if not isinstance(schema, dict):
         return
-    for keyword, value in schema.items():
-        yield keyword
-        if keyword == "properties":
-            for sub in value.values():
-                yield from _keywords(sub)
-        elif keyword == "items":
-            yield from _keywords(value)
-
-
-def _min_lengths(schema: Any) -> Iterator[int]:
-    if isinstance(schema, dict):
-        if isinstance(schema.get("minLength"), int):
-            yield schema["minLength"]
-        for sub in (schema.get("properties") or {}).values():
-            yield from _min_lengths(sub)
-        yield from _min_lengths(schema.get("items"))
-
+    yield schema
+    for sub in (schema.get("properties") or {}).values():
+        yield from _subschemas(sub)
+    yield from _subschemas(schema.get("items"))
