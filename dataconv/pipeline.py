@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from tqdm import tqdm
 
-from dataconv import build, manifest, paths, samples_table
+from dataconv import build, manifest, samples_table
 from dataconv.errors import DataconvError
 from dataconv.executors import Executor, open_executor
 from dataconv.output import atomic_output
@@ -191,7 +191,6 @@ def convert(converter: Any, config: Config) -> dict[str, Any]:
 
     The executor starts first: a local pool's workers are forked before the sample index
     exists, so they never hold a copy of it (only the chunks they are sent)."""
-    paths.clear_cache()  # a run resolves folders afresh
     with atomic_output(config.out, config.overwrite) as tmp:
         with open_executor(config.workers, config.dask) as executor:
             collected = collect(converter.samples(), config.progress)
