@@ -23,6 +23,7 @@ from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
 from dataconv.jsonstream import JsonArrays
 from dataconv.imagefind import lookup, walk_files
+from dataconv.safeopen import InputFile
 from dataconv.paths import has_lone_surrogate
 from dataconv.sample import FileImage, Item, Reject, Sample
 
@@ -31,16 +32,14 @@ KINDS = {"sentence": "문장", "word": "단어(어절)", "syllable": "글자(음
 
 
 def find_label_file(src: str, name: str) -> str:
-    hits = []
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames.sort()
-        if name in filenames:
-            hits.append(os.path.join(dirpath, name))
+    """The path relative to ``src`` of the one file called ``name`` under it."""
+    found = [rel for rel in walk_files(src) if os.path.basename(rel) == name]
+    hits = [os.path.join(src, rel) for rel in found]
     if not hits:
         raise DataconvError(f"{src}: no {name} found under the source folder; pass --labels FILE")
     if len(hits) > 1:
         raise DataconvError(f"{src}: several {name} files ({', '.join(hits)}); choose one with --labels")
-    return hits[0]
+    return found[0]
 
 
 def index_files(src: str, skip: str) -> dict[str, list[str]]:
@@ -108,10 +107,12 @@ class AiHub(Converter):
     def samples(self) -> Iterator[Item]:
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the unzipped AI Hub folder")
-        label_path = self.opts.get("labels") or find_label_file(
-            self.src, LABEL_FILES[self.opts["type"]])
+        labels = self.opts.get("labels")
+        source = InputFile.user(labels) if labels else self.inside(
+            find_label_file(self.src, LABEL_FILES[self.opts["type"]]))
+        label_path = source.path
         name = os.path.basename(label_path)
-        label_file = JsonArrays(label_path, self.schema, name, self.opts.get("encoding") or "utf-8")
+        label_file = JsonArrays(source, self.schema, name, self.opts.get("encoding") or "utf-8")
         images = ImageTable(label_file.items("images"))
         files = index_files(self.src, os.path.abspath(label_path))
         wanted = {KINDS[k] for k in self.opts.get("kinds") or ()}

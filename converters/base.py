@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import click
 
+from dataconv.safeopen import InputFile
 from dataconv.sample import Item
 
 
@@ -21,7 +22,8 @@ class Converter:
 
     ``src`` is the ``-i`` path; ``opts`` holds this format's options by parameter name.
     Raise DataconvError for a whole-input fault (unreadable annotation file, schema
-    violation); yield Reject for a fault of one sample.
+    violation); yield Reject for a fault of one sample. Files found inside ``src`` are
+    opened through ``self.inside(rel)`` (confined: ``dataconv.safeopen``).
     """
 
     name: str = ""
@@ -31,9 +33,15 @@ class Converter:
     schema: str | None = None  # schemas/<schema>.schema.json, if the format has one
     writes_lmdb: bool = True
 
-    def __init__(self, src: str, opts: Mapping[str, Any]) -> None:
+    def __init__(self, src: str, opts: Mapping[str, Any], follow_symlinks: bool = False) -> None:
         self.src = src
         self.opts = dict(opts)
+        self.follow_symlinks = follow_symlinks
+
+    def inside(self, rel: str) -> InputFile:
+        """The annotation file ``rel`` under ``src``: opened without leaving it (unless
+        ``--follow-symlinks``), never a FIFO or device."""
+        return InputFile.inside(self.src, rel, self.follow_symlinks)
 
     def samples(self) -> Iterator[Item]:
         raise NotImplementedError

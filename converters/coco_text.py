@@ -18,6 +18,7 @@ from dataconv.converters.base import Converter, register
 from dataconv.crop import CropSpec, Polygon, crop_options, flat_points, image_ref, xywh_polygon
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.imagefind import ImageIndex
+from dataconv.safeopen import InputFile
 from dataconv.sample import Item, Reject, Sample
 from dataconv.schema import load_json, validate
 
@@ -47,11 +48,12 @@ class CocoTextFamily(Converter):
     def samples(self) -> Iterator[Item]:
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the folder holding the images")
-        path = self.opts.get("labels") or os.path.join(self.src, self.label_file)
-        if not os.path.isfile(path):
-            raise DataconvError(f"{path}: no such annotation file; pass --labels FILE")
-        name = os.path.basename(path)
-        document = load_json(path)
+        labels = self.opts.get("labels")
+        source = InputFile.user(labels) if labels else self.inside(self.label_file)
+        if not os.path.lexists(source.path):
+            raise DataconvError(f"{source}: no such annotation file; pass --labels FILE")
+        name = os.path.basename(source.path)
+        document = load_json(source)
         validate(document, self.schema, name)
         self.spec = CropSpec.from_opts(self.opts)
         self.resolver = ImageResolver(self.src, document["imgs"], set(self.opts.get("sets") or ()))

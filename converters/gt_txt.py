@@ -11,6 +11,7 @@ import click
 
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
+from dataconv.safeopen import InputFile, Source, as_input
 from dataconv.sample import FileImage, Item, Reject, Sample
 from dataconv.textfile import read_lines
 
@@ -28,13 +29,13 @@ def split_line(line: str, sep: str) -> tuple[str, str] | None:
 LineSplitter = Callable[[str], "tuple[str, str] | None"]
 
 
-def label_file_samples(root: str, path: str, sep: str, encoding: str,
+def label_file_samples(root: str, path: Source, sep: str, encoding: str,
                        splitter: LineSplitter | None = None) -> Iterator[Item]:
     """Samples of one ``path<sep>label`` file; the id is the image path as written.
 
     ``splitter(line) -> (path, label) | None`` replaces the separator split for label
     files with their own line syntax (ICDAR's quoted ``word_1.png, "label"``)."""
-    name = os.path.basename(path)
+    name = os.path.basename(as_input(path).path)
     split = splitter or (lambda line: split_line(line, sep))
     for lineno, line in read_lines(path, encoding):
         if not line.strip():
@@ -65,14 +66,15 @@ class GtTxt(Converter):
         encoding_option(),
     ]
 
-    def label_file(self) -> str:
-        """``--gt`` or ROOT/gt.txt, checked (subclasses with another line syntax reuse it)."""
+    def label_file(self) -> InputFile:
+        """``--gt`` (as given) or ROOT/gt.txt (confined), checked (subclasses with another
+        line syntax reuse it); what it is (FIFO, symlink out) is decided when it is opened."""
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
-        gt = self.opts.get("gt") or os.path.join(self.src, "gt.txt")
-        if not os.path.isfile(gt):
+        gt = InputFile.user(self.opts["gt"]) if self.opts.get("gt") else self.inside("gt.txt")
+        if not os.path.lexists(gt.path):
             raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
-        if os.path.getsize(gt) == 0:
+        if os.path.isfile(gt.path) and os.path.getsize(gt.path) == 0:
             raise DataconvError(f"{gt}: empty label file")
         return gt
 

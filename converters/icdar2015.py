@@ -16,6 +16,7 @@ from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.crop import CropSpec, crop_options, flat_points, image_ref
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.imagefind import ImageIndex, walk_files
+from dataconv.safeopen import InputFile
 from dataconv.sample import Item, Reject, Sample
 from dataconv.textfile import read_lines
 
@@ -41,10 +42,10 @@ def parse_box_line(line: str) -> tuple[list[float], str] | None:
 
 
 def box_samples(src: str, rel_gt: str, image: str | SampleRejected, spec: CropSpec,
-                encoding: str) -> Iterator[Item]:
+                encoding: str, follow_symlinks: bool = False) -> Iterator[Item]:
     """One item per line; when the image was not found (``image`` is the rejection),
     every box that is not don't-care is rejected with that reason."""
-    for lineno, line in read_lines(os.path.join(src, rel_gt), encoding):
+    for lineno, line in read_lines(InputFile.inside(src, rel_gt, follow_symlinks), encoding):
         if not line.strip():
             continue
         where = f"{rel_gt}:{lineno}"
@@ -79,5 +80,6 @@ class Icdar2015(Converter):
                 image: str | SampleRejected = images.find_stem(stem, near=os.path.dirname(rel_gt))
             except SampleRejected as e:
                 image = e
-            yield from box_samples(self.src, rel_gt, image, spec, self.opts["encoding"])
+            yield from box_samples(self.src, rel_gt, image, spec, self.opts["encoding"],
+                                   self.follow_symlinks)
 

@@ -19,8 +19,9 @@ import click
 
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.crop import CropSpec, crop_options, image_ref
-from dataconv.errors import DataconvError
+from dataconv.errors import DataconvError, SampleRejected
 from dataconv.imagefind import is_image, walk_files
+from dataconv.safeopen import DEFAULT_LIMITS, open_inside
 from dataconv.sample import Item, Reject, Sample
 from dataconv.schema import load_json, validate
 
@@ -59,9 +60,14 @@ def book_meta(key: str) -> dict[str, str]:
     return {"book": m["book"], "page": f"{m['book']}-{m['page']}"} if m else {}
 
 
-def read_label(path: str, encoding: str) -> str:
-    with open(path, "rb") as f:
-        raw = f.read()
+def read_label(root: str, rel: str, encoding: str, follow_symlinks: bool = False) -> str:
+    """The text of the per-image label file ``rel`` (confined to ``root``, a regular file,
+    at most ``Limits.label_bytes``: one line of text, never read whole when it is not)."""
+    limit = DEFAULT_LIMITS.label_bytes
+    with os.fdopen(open_inside(root, rel, follow_symlinks), "rb") as f:
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise SampleRejected("label_too_big", f"{rel} is over {limit} bytes: not a line label")
     text = raw.decode("utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding)
     return text.rstrip("\r\n")
 
@@ -122,7 +128,9 @@ class Minhon(Converter):
 
     def _line(self, key: str, image: str, text: str) -> Item:
         try:
-            label = read_label(os.path.join(self.src, text), self.opts["encoding"])
+            label = read_label(self.src, text, self.opts["encoding"], self.follow_symlinks)
+        except SampleRejected as e:
+            return Reject(text, e.reason, e.detail, key)
         except (OSError, UnicodeDecodeError) as e:
             return Reject(text, "unreadable_label", str(e)[:200], key)
         if "\n" in label or "\r" in label:
@@ -131,7 +139,7 @@ class Minhon(Converter):
                       image=image_ref(self.src, image, self.spec))
 
     def _page(self, key: str, image: str, rel_json: str) -> Iterator[Item]:
-        lines = page_lines(load_json(os.path.join(self.src, rel_json), self.opts["encoding"]))
+        lines = page_lines(load_json(self.inside(rel_json), self.opts["encoding"]))
         validate(lines, self.schema, rel_json)
         for k, line in enumerate(lines):
             sid, where = f"{key}#{k}", f"{rel_json}[{k}]"

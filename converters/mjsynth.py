@@ -18,6 +18,7 @@ import click
 
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
+from dataconv.safeopen import InputFile
 from dataconv.sample import FileImage, Item, Reject, Sample
 from dataconv.textfile import read_lines
 
@@ -63,11 +64,11 @@ class MjSynth(Converter):
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the 90kDICT32px folder")
         listing = self.opts["list_file"]
-        path = listing if os.path.isfile(listing) else os.path.join(self.src, listing)
-        if not os.path.isfile(path):
+        source = InputFile.user(listing) if os.path.lexists(listing) else self.inside(listing)
+        if not os.path.lexists(source.path):
             raise DataconvError(f"{listing}: no such image list (relative to -i or a path)")
-        name = os.path.basename(path)
-        for lineno, line in read_lines(path, self.opts["encoding"]):
+        name = os.path.basename(source.path)
+        for lineno, line in read_lines(source, self.opts["encoding"]):
             if line.strip():
                 yield self._item(line.split()[0], f"{name}:{lineno}")
 

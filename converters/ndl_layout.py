@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from dataconv.crop import load_page
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.imagefind import ImageIndex, walk_files
 from dataconv.output import atomic_output
+from dataconv.paths import read_inside
+from dataconv.safeopen import DEFAULT_LIMITS, InputFile, open_input
 from dataconv.sample import ReadContext, Reject
 from dataconv.validators import split as splitter
 
@@ -46,10 +47,11 @@ class Page:
     objects: list[tuple[str, coco.Box]] = field(default_factory=list)
 
 
-def parse_voc(path: str, rel: str) -> list[tuple[str, coco.Box]]:
+def parse_voc(source: InputFile, rel: str) -> list[tuple[str, coco.Box]]:
     """(class name, box) of every ``<object>``; a malformed file stops the run."""
     try:
-        root = ET.parse(path).getroot()
+        with open_input(source, DEFAULT_LIMITS.whole_bytes) as f:
+            root = ET.parse(f).getroot()
         return [(o.findtext("name", "").strip(), _bndbox(o)) for o in root.iter("object")]
     except (ET.ParseError, ValueError, TypeError) as e:
         raise DataconvError(f"{rel}: not a Pascal VOC annotation ({e})") from None
@@ -93,7 +95,7 @@ class NdlLayout(Converter):
                 image: str | SampleRejected = index.find_stem(stem, near=os.path.dirname(rel))
             except SampleRejected as e:
                 image = e
-            yield Page(os.path.splitext(rel)[0], rel, image, parse_voc(os.path.join(self.src, rel), rel))
+            yield Page(os.path.splitext(rel)[0], rel, image, parse_voc(self.inside(rel), rel))
 
     def build(self, config: Any) -> dict[str, Any]:
         with atomic_output(config.out, config.overwrite) as tmp:
@@ -126,11 +128,12 @@ class LayoutWriter:
                 raise page.image
             # a complete decode inside the source: truncated or escaping pages are rejected
             height, width = load_page(self.src, page.image, self.ctx).shape[:2]
+            placed = self._place(page.image)
         except SampleRejected as e:
             self.rejects.extend(self._reject(page, k, e.reason, e.detail) for k in range(len(page.objects)))
             return
         target = self.splits[split]
-        image_id = target.add_image(self._place(page.image), width, height)
+        image_id = target.add_image(placed, width, height)
         for k, (name, box) in enumerate(page.objects):
             self._add_box(page, k, name, coco.clamp_box(box, width, height), target, image_id)
 
@@ -152,8 +155,9 @@ class LayoutWriter:
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if self.link:
             os.symlink(os.path.abspath(os.path.join(self.src, rel)), dst)
-        else:
-            shutil.copyfile(os.path.join(self.src, rel), dst)
+        else:  # the bytes read through the confined open, not a second open by path
+            with open(dst, "wb") as f:
+                f.write(read_inside(self.src, rel, self.ctx.follow_symlinks))
         return rel.replace(os.sep, "/")
 
     def finish(self, fmt: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def _convert_command(info: converters.FormatInfo) -> click.Command:
             check_opts=check_opts, progress=not kw["quiet"],
             manifest_options=manifest.portable_options(recorded, kw["src"]),
         )
-        converter = info.cls(kw["src"], fmt_opts)
+        converter = info.cls(kw["src"], fmt_opts, follow_symlinks=kw["follow_symlinks"])
         card = converter.build(config)
         click.echo(format_summary(card, os.path.abspath(kw["out"])))
         if kw["report"] and info.cls.writes_lmdb:

@@ -9,20 +9,14 @@ looks most like the annotation's folder; a miss or a tie is a rejection, not a g
 from __future__ import annotations
 
 import os
-from typing import Iterator
 
 from dataconv.errors import SampleRejected
 from dataconv.paths import name_forms
+from dataconv.safeopen import walk_files  # the confined walk: no symlinked folder, no FIFO
+
+__all__ = ["ImageIndex", "is_image", "lookup", "walk_files"]
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp")
-
-
-def walk_files(root: str) -> Iterator[str]:
-    """Every file under ``root`` as a relative path, in a stable (sorted) order."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for fn in sorted(filenames):
-            yield os.path.relpath(os.path.join(dirpath, fn), root)
 
 
 def is_image(name: str) -> bool:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # imported where a validator is built
     import jsonschema
 
 from dataconv.errors import DataconvError
+from dataconv.safeopen import DEFAULT_LIMITS, Source, as_input, open_input
 from dataconv.schema import load_json, load_schema, validate, violation
 from dataconv.textfile import check_bom, codec_name
 
@@ -47,10 +48,10 @@ class _ReadWhole(Exception):
     """Streaming would not be faithful to the in-memory parse."""
 
 
-def _open_utf8(path: str) -> BinaryIO:
-    """The file, positioned after a UTF-8 byte-order mark."""
-    f = open(path, "rb")
-    f.seek(len(check_bom(f.read(4), "utf-8", path)))
+def _open_utf8(source: Source) -> BinaryIO:
+    """The file (confined, capped: ``safeopen.open_input``), after a UTF-8 byte-order mark."""
+    f = open_input(source, DEFAULT_LIMITS.streamed_bytes)
+    f.seek(len(check_bom(f.read(4), "utf-8", as_input(source).path)))
     return f
 
 
@@ -63,12 +64,12 @@ def _nesting_steps() -> np.ndarray:
 _STEPS = _nesting_steps()
 
 
-def _needs_whole_read(path: str) -> bool:
+def _needs_whole_read(source: Source) -> bool:
     """SUSPECT text, or nesting deeper than MAX_DEPTH (brackets inside strings
     count too, which can only send a harmless file to the in-memory parser). ijson's
     prefixes grow with depth, so ``[[[[...`` would exhaust memory; json.loads refuses it."""
     depth, tail = 0, b""
-    with open(path, "rb") as f:
+    with open_input(source, DEFAULT_LIMITS.streamed_bytes) as f:
         while block := f.read(SCAN_BYTES):
             if SUSPECT.search(tail + block):
                 return True
@@ -79,9 +80,9 @@ def _needs_whole_read(path: str) -> bool:
     return False
 
 
-def _top_level(path: str) -> Any:
+def _top_level(source: Source) -> Any:
     """The document with every top-level container emptied: ``{"images": [], ...}``."""
-    with _open_utf8(path) as f:
+    with _open_utf8(source) as f:
         events, copy = itertools.tee(ijson.parse(f))
         # Keep only events at depth <= 1 (prefix without a dot), filtered in C.
         shallow = map(operator.not_, map(operator.contains, map(operator.itemgetter(0), events),
@@ -104,19 +105,20 @@ def _rebuild(events: Iterator[tuple[str, str, Any]]) -> Any:
 
 
 class JsonArrays:
-    """The top level of ``path`` checked against ``schemas/<schema_name>``; its arrays
-    available element by element through ``items``."""
+    """The top level of ``source`` checked against ``schemas/<schema_name>``; its arrays
+    available element by element through ``items``. ``source`` is an ``InputFile`` or a
+    path the user named (``safeopen``)."""
 
-    def __init__(self, path: str, schema_name: str, filename: str, encoding: str = "utf-8") -> None:
-        self.path, self.filename = path, filename
+    def __init__(self, source: Source, schema_name: str, filename: str, encoding: str = "utf-8") -> None:
+        self.source, self.path, self.filename = source, as_input(source).path, filename
         self.schema_name = schema_name
         self.document: Any = None  # the whole file, when it is read whole
         try:
-            if codec_name(encoding) != "utf-8" or _needs_whole_read(path):
+            if codec_name(encoding) != "utf-8" or _needs_whole_read(source):
                 raise _ReadWhole
-            top = _top_level(path)
+            top = _top_level(source)
         except (_ReadWhole, ijson.JSONError, UnicodeDecodeError):
-            self.document = load_json(path, encoding)
+            self.document = load_json(source, encoding)
             top = _emptied(self.document)
         validate(top, schema_name, filename)
 
@@ -134,10 +136,10 @@ class JsonArrays:
             yield from self.document[key]
             return
         try:
-            with _open_utf8(self.path) as f:
+            with _open_utf8(self.source) as f:
                 yield from ijson.items(f, f"{key}.item", use_float=True)
         except ijson.JSONError as e:  # never a traceback: the exact message, or ijson's
-            load_json(self.path)
+            load_json(self.source)
             raise DataconvError(f"{self.path}: {str(e).splitlines()[0]}") from None
 
     def _validator(self, key: str) -> jsonschema.Validator:

@@ -54,7 +54,7 @@ class Limits:
     ones; a per-image label (minhon ``x.txt``) is one line of text."""
 
     whole_bytes: int = 1 * GiB
-    streamed_bytes: int = 16 * GiB
+    streamed_bytes: int = 4 * GiB
     label_bytes: int = 1 * MiB
 
 
@@ -292,8 +292,8 @@ def open_input(source: Source, max_bytes: int) -> BinaryIO:
     size = os.fstat(fd).st_size
     if size > max_bytes:
         os.close(fd)
-        raise DataconvError(f"{source.path}: {size} bytes, over the {max_bytes}-byte limit of "
-                            "an annotation file (--max-annotation-bytes)")
+        raise DataconvError(f"{source.path}: {size} bytes, over the {max_bytes}-byte limit "
+                            "of an annotation file")
     return os.fdopen(fd, "rb")
 
 
@@ -302,8 +302,8 @@ def read_bounded(f: BinaryIO, max_bytes: int, name: str) -> bytes:
     read is refused instead of filling memory."""
     data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise DataconvError(f"{name}: over the {max_bytes}-byte limit of an annotation file "
-                            "(--max-annotation-bytes)")
+        raise DataconvError(f"{name}: grew past the {max_bytes}-byte limit of an annotation "
+                            "file while it was read")
     return data
 
 

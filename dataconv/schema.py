@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # imported where validation runs: 0.1 s of every CLI start ot
     import jsonschema
 
 from dataconv.errors import DataconvError
+from dataconv.safeopen import Source
 from dataconv.textfile import read_text
 
 JSON_TYPES = {"dict": "object", "list": "array", "str": "string", "int": "integer",
@@ -63,9 +64,10 @@ def validate(document: Any, schema_name: str, filename: str) -> None:
         raise violation(filename, error)
 
 
-def load_json(path: str, encoding: str = "utf-8") -> Any:
-    """Parse a JSON file; a syntax error names its line and column, a decoding error the
-    line and the ``--encoding`` to try."""
+def load_json(path: Source, encoding: str = "utf-8") -> Any:
+    """Parse a JSON file (an ``InputFile`` found in SRC, or a path the user named); a
+    syntax error names its line and column, a decoding error the line and the
+    ``--encoding`` to try."""
     text = read_text(path, encoding)
     if not text.strip():
         raise DataconvError(f"{path}: empty file, expected JSON")

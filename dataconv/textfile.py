@@ -8,6 +8,7 @@ import re
 from typing import BinaryIO, Iterator
 
 from dataconv.errors import DataconvError
+from dataconv.safeopen import DEFAULT_LIMITS, Source, as_input, open_input, read_bounded
 
 MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer "line" means a binary file, not labels
 HINTS = ("utf-8", "cp949", "euc-kr")  # what Korean (and most other) downloads use
@@ -65,26 +66,33 @@ def decode(raw: bytes, encoding: str, path: str, lineno: int = 1) -> str:
             f"{column}); {hint(encoding)}") from None
 
 
-def read_text(path: str, encoding: str = "utf-8") -> str:
-    """The whole file decoded, BOM dropped; errors name file, line and encoding."""
-    with _open(path) as f:
-        raw = f.read()
+def read_text(source: Source, encoding: str = "utf-8") -> str:
+    """The whole file decoded, BOM dropped; errors name file, line and encoding.
+
+    ``source`` is an ``InputFile`` (a file found inside SRC: confined) or a path the user
+    named; either way a FIFO or device is refused and the size is capped
+    (``Limits.whole_bytes``: a whole read costs several times the file in memory)."""
+    path = as_input(source).path
+    with open_input(source, DEFAULT_LIMITS.whole_bytes) as f:
+        raw = read_bounded(f, DEFAULT_LIMITS.whole_bytes, path)
     return decode(raw[len(check_bom(raw[:4], encoding, path)):], encoding, path)
 
 
-def read_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+def read_lines(source: Source, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """Yield (1-based line number, line without its line ending) for every line.
 
     A byte-order mark is dropped; ``\\r\\n``, ``\\n`` and a lone ``\\r`` all end a line
     (so no line ever holds a CR or LF); a missing final newline is fine. Lines longer
-    than ``MAX_LINE_BYTES`` are refused (a binary file, not a label file).
+    than ``MAX_LINE_BYTES`` are refused (a binary file, not a label file). The file is
+    opened as ``read_text`` opens it, with the streamed cap (``Limits.streamed_bytes``).
     """
     if not ascii_compatible(encoding):
-        text = read_text(path, encoding)
+        text = read_text(source, encoding)
         yield from enumerate(_split(text), start=1)
         return
     lineno = 0
-    with _open(path) as f:
+    path = as_input(source).path
+    with open_input(source, DEFAULT_LIMITS.streamed_bytes) as f:
         bom = check_bom(f.read(4), encoding, path)
         f.seek(len(bom))
         for raw in _raw_lines(f, path):
@@ -111,9 +119,3 @@ def _raw_lines(f: BinaryIO, path: str) -> Iterator[bytes]:
         lineno += raw.count(b"\r") - raw.count(b"\r\n") + 1
         yield raw
 
-
-def _open(path: str) -> BinaryIO:
-    try:
-        return open(path, "rb")
-    except OSError as e:
-        raise DataconvError(f"{path}: cannot open ({e.strerror or e})") from None
