@@ -8,14 +8,20 @@
 - a literal string given on the command line instead of a path.
 
 Entries keep their file order and their duplicates, which are reported, never hidden.
+
+This module reads what the USER meant (``load_user_charset``: used by validate, train,
+report, charset and the conversion filter). How each trainer reads the same bytes (its
+encoding, BOM handling, line splitting, YAML or not) lives with that trainer's simulation in
+``validators/trainers.py``, which keeps ``Charset.raw`` for the purpose.
 """
 from __future__ import annotations
 
 import codecs
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from dataconv import safeopen
 from dataconv.errors import DataconvError
 
 FORMS = ("auto", "lines", "string", "yaml", "literal")
@@ -30,6 +36,8 @@ class Charset:
     form: str  # lines | string | yaml | literal
     empty_lines: int = 0
     notes: tuple[str, ...] = field(default=())
+    raw: bytes | None = field(default=None, repr=False)  # the file's bytes, for trainer readers
+    test_entries: tuple[str, ...] | None = None  # a PARSeq YAML's charset_test, when it has one
 
     @property
     def chars(self) -> str:
@@ -63,23 +71,35 @@ class Charset:
         return text
 
 
-def load(spec: str, encoding: str = "utf-8", form: str = "auto") -> Charset:
-    """A charset from a file path, or from ``spec`` itself when no such file exists."""
+MAX_CHARSET_BYTES = 16 * 1024 * 1024  # the largest real dictionary is 42 KB
+
+
+def load_user_charset(spec: str, encoding: str = "utf-8", form: str = "auto") -> Charset:
+    """The charset the user meant: a file path, or ``spec`` itself when no such file exists.
+
+    A missing path that looks like a file name is an error (never a literal made of the
+    letters of the name); a file that does not decode strictly is a one-line error naming
+    the line and suggesting ``--charset-encoding``."""
     if form not in FORMS:
         raise DataconvError(f"charset form {form!r}: expected one of {', '.join(FORMS)}")
-    if form == "auto" and not os.path.isfile(spec) and _looks_like_path(spec):
+    exists = os.path.lexists(spec)  # a FIFO or folder named so is refused below, not a literal
+    if form == "auto" and not exists and _looks_like_path(spec):
         raise DataconvError(f"--charset {spec}: no such file")
-    if form == "literal" or (form == "auto" and not os.path.isfile(spec)):
+    if form == "literal" or (form == "auto" and not exists):
         if not spec:
             raise DataconvError("--charset: empty")
         return Charset(tuple(spec), "literal", "literal")
-    text = read_text(spec, encoding)
+    raw = read_bytes(spec)
+    text = decode(raw, spec, encoding)
     if form == "yaml" or (form == "auto" and spec.lower().endswith((".yaml", ".yml"))):
-        return from_yaml(text, spec)
+        return replace(from_yaml(text, spec), raw=raw)
     lines = split_lines(text)
     if form == "string" or (form == "auto" and len(lines) == 1):
-        return Charset(tuple(lines[0] if lines else ""), spec, "string")
-    return from_lines(lines, spec)
+        return Charset(tuple(lines[0] if lines else ""), spec, "string", raw=raw)
+    return replace(from_lines(lines, spec), raw=raw)
+
+
+load = load_user_charset  # the short name most callers use
 
 
 PATH_SUFFIXES = (".txt", ".yaml", ".yml", ".json", ".dict")
@@ -94,13 +114,22 @@ def _looks_like_path(spec: str) -> bool:
     return bool(folder) and os.path.isdir(folder)
 
 
+def read_bytes(path: str) -> bytes:
+    """The file's bytes, refused (one line) if it is a FIFO, device or folder, or too big."""
+    with safeopen.open_input(path, MAX_CHARSET_BYTES) as f:
+        return safeopen.read_bounded(f, MAX_CHARSET_BYTES, path)
+
+
 def read_text(path: str, encoding: str) -> str:
+    return decode(read_bytes(path), path, encoding)
+
+
+def decode(raw: bytes, path: str, encoding: str) -> str:
+    """``raw`` decoded strictly; a UTF-8 BOM is dropped (the user never meant it as a character)."""
     try:
         codecs.lookup(encoding)
     except LookupError:
         raise DataconvError(f"--charset-encoding {encoding!r}: unknown encoding") from None
-    with open(path, "rb") as f:
-        raw = f.read()
     if raw.startswith(codecs.BOM_UTF8) and codecs.lookup(encoding).name == "utf-8":
         raw = raw[len(codecs.BOM_UTF8):]
     try:
@@ -108,7 +137,7 @@ def read_text(path: str, encoding: str) -> str:
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
         raise DataconvError(f"{path}:{line}: not valid {encoding} (byte 0x{raw[e.start]:02x}); "
-                            "try --charset-encoding cp949") from None
+                            "give its encoding with --charset-encoding, e.g. cp949") from None
 
 
 def split_lines(text: str) -> list[str]:
@@ -139,7 +168,9 @@ def from_yaml(text: str, source: str) -> Charset:
         value = _dig(doc, path)
         if isinstance(value, str):
             notes = _yaml_notes(doc, path)
-            return Charset(tuple(value), f"{source}:{'.'.join(path)}", "yaml", notes=notes)
+            test = _dig(doc, path[:-1] + ("charset_test",))
+            return Charset(tuple(value), f"{source}:{'.'.join(path)}", "yaml", notes=notes,
+                           test_entries=tuple(test) if isinstance(test, str) else None)
     raise DataconvError(f"{source}: no model.charset_train string in this YAML file")
 
 

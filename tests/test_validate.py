@@ -48,7 +48,7 @@ def tree(tmp_path_factory):
 
 
 def records(tree_root: str) -> list[tuple[str, bytes]]:
-    return [(label, image()) for _, label, image in tree_samples(tree_root, need_images=True)]
+    return [(label, image()) for _, _, label, image in tree_samples(tree_root)]
 
 
 # --- independent transcriptions: (label, image bytes) -> final label, or None if dropped,
@@ -124,7 +124,7 @@ def ref_mmocr(label, image, dict_path, max_len=40, unknown=False, lower=False):
                 return "CRASH"
             c = "\ufffd"
         out.append(c)
-    return "".join(out)[:max_len]
+    return "".join(out)[:max_len - 1]  # CE loss: BOS takes one of the max_seq_len slots
 
 
 def ours(trainer: str, settings: Settings, label: str, image: bytes):
@@ -156,7 +156,7 @@ def test_clovaai_unescaped_regex_breakage_is_reproduced_and_warned(tree):
     assert trainer.simulate("xyz", lambda: b"").dropped == "crash:KeyError_char_not_in_character"
     broken = TRAINERS["clovaai"](Settings(charset=charsets.load("z-a")))
     assert broken.fatal() and "bad character range" in broken.fatal()
-    result = run_cli("validate", tree, "--for", "clovaai", "--charset", "ab\\c", "--json", "-q")
+    result = run_cli("validate", tree, "--for", "clovaai", "--charset", "ab\\c", "--json", "-q", expect=1)
     report = json.loads(result.stdout)
     assert report["kept"] == 0 and report["fatal"] and "bad escape" in report["fatal"]
 
@@ -167,7 +167,7 @@ PARSEQ_SETS = [string.printable[:-6], "0123456789abcdefghijklmnopqrstuvwxyz", "A
 
 
 @pytest.mark.parametrize("charset", PARSEQ_SETS)
-@pytest.mark.parametrize("ws,nfkd,min_dim", [(True, True, 0), (False, False, 0), (True, False, 20)])
+@pytest.mark.parametrize("ws,nfkd,min_dim", [(True, True, 0), (False, False, 0), (True, False, 0)])
 def test_parseq_matches_its_code(tree, charset, ws, nfkd, min_dim):
     settings = Settings(charset=charsets.load(charset), remove_whitespace=ws, normalize_unicode=nfkd,
                         min_image_dim=min_dim)
@@ -180,7 +180,8 @@ def test_parseq_matches_its_code(tree, charset, ws, nfkd, min_dim):
 @pytest.mark.parametrize("space", [False, True])
 def test_paddleocr_matches_its_code(tree, dict_name, space):
     path = str(DICTS / dict_name) if dict_name else None
-    settings = Settings(charset=charsets.load(path) if path else None, use_space_char=space, max_length=12)
+    settings = Settings(charset=charsets.load(path) if path else None, use_space_char=space, max_length=12,
+                        paddle_encoder="ctc")
     for label, image in records(tree):
         assert ours("paddleocr", settings, label, image) == ref_paddle(label, image, path, 12, space), label
 
@@ -195,10 +196,11 @@ def test_mmocr_matches_its_code(tree, dict_name, unknown, lower):
         assert ours("mmocr", settings, label, image) == ref_mmocr(label, image, path, 8, unknown, lower), label
 
 
-def test_mmocr_refuses_a_dictionary_with_duplicates(tree):
-    result = run_cli("validate", tree, "--for", "mmocr", "--json", "-q", "--strict",
-                     "--charset", DICTS / "ndlkotenocr-lite" / "NDLmoji.yaml", expect=1)
-    assert "duplicated" in json.loads(result.stdout)["fatal"]
+def test_mmocr_refuses_a_dictionary_with_duplicates(tree, tmp_path):
+    dict_file = tmp_path / "dups.txt"
+    dict_file.write_text("a\nb\n〓\nc\n〓\n", "utf-8")
+    result = run_cli("validate", tree, "--for", "mmocr", "--json", "-q", "--charset", dict_file, expect=1)
+    assert "Has duplicated characters' ('〓')" in json.loads(result.stdout)["fatal"]
 
 
 def test_json_counts_reasons_uncovered_and_fixes(tree):

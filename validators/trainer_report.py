@@ -26,15 +26,24 @@ class Summary:
     uncovered_examples: dict[str, list[str]] = field(default_factory=dict)
     examples: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     longest: int = 0
+    needed: int = 0  # the smallest length setting that keeps every label whole
+    split_totals: Counter = field(default_factory=Counter)
+    split_kept: Counter = field(default_factory=Counter)
+    split_effects: dict[str, set[str]] = field(default_factory=dict)  # alterations and drop reasons
     fatal: str | None = None
     warnings: list[str] = field(default_factory=list)
     fixes: list[str] = field(default_factory=list)
 
-    def add(self, key: str, original: str, v: Verdict) -> None:
+    def add(self, key: str, original: str, v: Verdict, split: str = "train") -> None:
         self.total += 1
+        self.split_totals[split] += 1
+        self.split_kept[split] += v.dropped is None
+        self.split_effects.setdefault(split, set()).update(v.altered, [v.dropped] if v.dropped else [])
         self.effects.update(set(v.altered))
         if v.length is not None:
             self.longest = max(self.longest, v.length)
+        if v.needed is not None:
+            self.needed = max(self.needed, v.needed)
         for ch in v.uncovered:
             self.uncovered[ch] += 1
             keys = self.uncovered_examples.setdefault(ch, [])
@@ -71,18 +80,25 @@ class Summary:
                 "alterations": dict(sorted(self.alterations.items())),
                 "uncovered": {ch: {"count": n, "examples": self.uncovered_examples[ch]}
                               for ch, n in self.uncovered.most_common()},
-                "longest_label": self.longest, "fatal": self.fatal,
+                "longest_label": self.longest, "needed_length": self.needed,
+                "kept_per_split": {k: self.split_kept[k] for k in sorted(self.split_totals)},
+                "fatal": self.fatal,
                 "warnings": self.warnings, "fixes": self.fixes, "examples": self.examples}
 
 
-def samples(root: str, need_images: bool) -> Iterator[tuple[str, str, Any]]:
-    """(example key, label, image getter) for every sample under root."""
+def split_of(rel: str) -> str:
+    """The split a shard is read as: its first folder (train, val, test), else train."""
+    first = rel.split("/")[0]
+    return first if first in ("train", "val", "test") else "train"
+
+
+def samples(root: str) -> Iterator[tuple[str, str, str, Any]]:
+    """(example key, split, label, image getter) for every sample under root."""
     for path in lmdb_tree.find_lmdbs(root):
         rel = os.path.relpath(path, root)
         rel = "." if rel == "." else rel.replace(os.sep, "/")
         for rec in lmdb_tree.iter_records(path):
-            image = rec.image if need_images else None
-            yield f"{rel}:label-{rec.index:09d}", rec.label, (lambda data=image: data)
+            yield f"{rel}:label-{rec.index:09d}", split_of(rel), rec.label, (lambda data=rec.image: data)
 
 
 def validate(trainer: Trainer, root: str, progress: bool = False) -> Summary:
@@ -90,13 +106,27 @@ def validate(trainer: Trainer, root: str, progress: bool = False) -> Summary:
     import sys
 
     summary = Summary(trainer.name, fatal=trainer.fatal(), warnings=trainer.warnings())
-    for key, label, image in tqdm(samples(root, trainer.needs_images()), desc="simulating", unit=" samples",
-                                  disable=not progress, file=sys.stderr):
+    for key, split, label, image in tqdm(samples(root), desc="simulating", unit=" samples",
+                                         disable=not progress, file=sys.stderr):
         if summary.fatal:
-            summary.add(key, label, Verdict(label, dropped="crash:trainer_fails_to_start"))
+            summary.add(key, label, Verdict(label, dropped="crash:trainer_fails_to_start"), split)
         else:
-            summary.add(key, label, trainer.simulate(label, image))
+            summary.add(key, label, trainer.simulate(label, image, split), split)
     missing = "".join(ch for ch, _ in summary.uncovered.most_common()
                       if ch not in trainer.covered_chars())
-    summary.fixes = trainer.fixes(summary.longest, missing, set(summary.effects))
+    summary.fixes = trainer.fixes(summary.needed, missing, set(summary.effects))
+    summary.fixes += trainer.finish(summary.split_effects)
+    summary.fatal = summary.fatal or run_fatal(trainer, summary)
     return summary
+
+
+def run_fatal(trainer: Trainer, s: Summary) -> str | None:
+    """Why the run would die once samples are read: a sample it raises on, or a split
+    whose every sample it skips (for trainers that then retry another sample forever)."""
+    if s.crashes:
+        reasons = ", ".join(r for r in sorted(s.reasons) if r.startswith("crash:"))
+        return f"{s.crashes} sample(s) make {trainer.name} raise ({reasons})"
+    empty = [split for split, n in sorted(s.split_totals.items()) if n and not s.split_kept[split]]
+    if trainer.all_dropped and empty:
+        return f"{', '.join(empty)}: every sample is dropped; {trainer.all_dropped}"
+    return None

@@ -1,16 +1,29 @@
 """What each trainer does to an LMDB sample at load time, transcribed step by step.
 
-One interface: a ``Trainer`` is built from ``Settings`` and turns one stored label (and,
-when it needs it, the image bytes) into a ``Verdict``: dropped (with a reason), kept as
-is, or kept with a silently altered label. ``Trace`` is the one mechanism every trainer
-uses to record what each step did. Reasons starting ``crash:`` mean the trainer would
-raise on that sample instead of skipping it.
+One interface: a ``Trainer`` is built from ``Settings`` and turns one stored label (and the
+image bytes, decoded the way that trainer decodes them) into a ``Verdict``: dropped (with a
+reason), kept as is, or kept with a silently altered label. ``Trace`` is the one mechanism
+every trainer uses to record what each step did. Reasons starting ``crash:`` mean the
+trainer would raise on that sample instead of skipping it.
 
-Sources read (facts only, nothing copied): clovaai/deep-text-recognition-benchmark
-``dataset.py`` LmdbDataset and ``utils.py`` label converters; baudm/parseq
-``strhub/data/dataset.py`` LmdbDataset and ``utils.py`` CharsetAdapter; PaddleOCR
-``ppocr/data/imaug/label_ops.py`` BaseRecLabelEncode; MMOCR 1.x
-``mmocr/models/common/dictionary/dictionary.py`` and ``module_losses/base.py``.
+Each trainer also reads the charset FILE the way it really does
+(``read_charset_as_trainer``: its encoding, BOM handling, line splitting, YAML or not); the
+user's meaning comes from ``dataconv.charsets.load_user_charset``. Where the two differ the
+simulation follows the trainer and a warning names the fix.
+
+Sources read (facts only, nothing copied; commits are those read):
+- clovaai/deep-text-recognition-benchmark ``dataset.py`` LmdbDataset (filter in __init__,
+  dummy label for an image Pillow refuses in __getitem__) and ``utils.py`` label converters;
+- baudm/parseq 141e5ab ``strhub/data/dataset.py`` LmdbDataset._preprocess_labels and
+  __getitem__, ``strhub/data/utils.py`` CharsetAdapter;
+- PaddlePaddle/PaddleOCR 0002349 ``ppocr/data/imaug/label_ops.py`` BaseRecLabelEncode,
+  CTC/Attn/SAR/NRTR/MultiLabelEncode, ``ppocr/data/imaug/operators.py`` DecodeImage,
+  ``ppocr/data/lmdb_dataset.py`` __getitem__, ``configs/rec/PP-OCRv4/ch_PP-OCRv4_rec.yml``
+  (145d205: MultiLabelEncode with gtc_encode NRTRLabelEncode, max_text_length 25);
+- open-mmlab/mmocr 1.x a83f716 ``dictionary.py``, ``mmocr/utils/fileio.py`` list_from_file
+  (08eac37), ``module_losses/base.py`` get_targets (1834ff4), ``ctc_module_loss.py``,
+  ``datasets/transforms/loading.py`` LoadImageFromFile (02b61f0; the textrecog configs use
+  ignore_empty=True, min_size=2).
 """
 from __future__ import annotations
 
@@ -22,11 +35,15 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
-from dataconv.charsets import Charset
+from dataconv.charsets import Charset, from_yaml
+from dataconv.errors import DataconvError
 
 LOWER36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 PRINTABLE94 = string.printable[:-6]
 UNKNOWN = "\ufffd"  # stands for MMOCR's <UKN> token in altered labels
+PADDLE_ENCODERS = ("multi-nrtr", "multi-sar", "ctc", "attn")  # multi-nrtr: PP-OCRv4 rec config
+MMOCR_LOSSES = ("ce", "ctc")
+EVAL_SPLITS = ("val", "test")
 
 
 @dataclass(frozen=True)
@@ -39,8 +56,10 @@ class Settings:
     remove_whitespace: bool = True  # parseq
     min_image_dim: int = 0  # parseq
     use_space_char: bool = False  # paddleocr
+    paddle_encoder: str = "multi-nrtr"  # paddleocr
     with_unknown: bool = False  # mmocr
     lower: bool = False  # mmocr
+    mmocr_loss: str = "ce"  # mmocr
 
 
 @dataclass
@@ -50,6 +69,7 @@ class Verdict:
     altered: list[str] = field(default_factory=list)
     uncovered: str = ""  # characters the trainer's charset lacks
     length: int | None = None  # the length the trainer's length limit measured
+    needed: int | None = None  # the smallest length setting that keeps this label whole
 
 
 class Dropped(Exception):
@@ -58,11 +78,16 @@ class Dropped(Exception):
         self.reason = reason
 
 
+class CharsetUnreadable(Exception):
+    """The trainer itself fails reading the charset file (before any sample)."""
+
+
 class Trace:
     """The label as it moves through a trainer's steps, and what happened to it."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, split: str = "train") -> None:
         self.verdict = Verdict(label)
+        self.split = split
 
     @property
     def label(self) -> str:
@@ -74,9 +99,14 @@ class Trace:
             self.verdict.label = new
 
     def limit(self, limit: int, reason: str = "too_long") -> None:
-        self.verdict.length = len(self.label)
+        self.measure(len(self.label))
         if len(self.label) > limit:
             raise Dropped(reason)
+
+    def measure(self, length: int, needed: int | None = None) -> None:
+        """Record the length a limit saw and the setting that would keep the label."""
+        self.verdict.length = max(self.verdict.length or 0, length)
+        self.verdict.needed = max(self.verdict.needed or 0, length if needed is None else needed)
 
     def uncovered(self, allowed: Callable[[str], bool]) -> str:
         missing = "".join(ch for ch in self.label if not allowed(ch))
@@ -92,26 +122,66 @@ class Trainer:
     switches: ClassVar[tuple[str, ...]] = ()  # Settings fields this trainer reads
     default_max_length: ClassVar[int] = 25
     length_key: ClassVar[str] = "max length"
+    charset_hint: ClassVar[str] = ""  # how to write a charset file this trainer reads as meant
+    all_dropped: ClassVar[str | None] = None  # what happens when a split keeps nothing
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
         self.max_length = settings.max_length or self.default_max_length
+        self.charset_error: str | None = None
+        self.entries: tuple[str, ...] | None = None  # the charset as this trainer reads it
+        cs = settings.charset
+        if cs is not None:
+            try:
+                self.entries = cs.entries if cs.raw is None else self.read_charset_as_trainer(cs.raw, cs)
+            except CharsetUnreadable as e:
+                self.charset_error, self.entries = str(e), ()
+
+    def read_charset_as_trainer(self, raw: bytes, cs: Charset) -> tuple[str, ...]:
+        """The entries this trainer gets from the file's bytes (``cs`` says how it was handed over)."""
+        raise NotImplementedError
 
     def fatal(self) -> str | None:
         """Why the trainer would fail before reading any sample, if it would."""
-        return None
+        return self.charset_error
 
     def warnings(self) -> list[str]:
-        return []
+        return self.charset_warnings()
 
-    def needs_images(self) -> bool:
-        return False
+    def charset_warnings(self) -> list[str]:
+        """Where the trainer's reading of the file differs from what the user meant."""
+        cs = self.s.charset
+        if cs is None or self.entries is None or self.charset_error:
+            return []
+        out = []
+        multi = cs.multi_char() if cs.form == "lines" else []
+        if multi:
+            out.append(f"{len(multi)} line(s) of {cs.source} hold several characters (e.g. {multi[0]!r}):"
+                       " a charset file has one character per line (is this a label file?)")
+        if cs.raw is None:
+            return out
+        got = {e for e in self.entries if len(e) == 1}
+        lost = [c for c in cs.chars if c not in got]
+        odd = [e for e in dict.fromkeys(self.entries) if len(e) > 1]
+        extra = [c for c in dict.fromkeys(e for e in self.entries if len(e) == 1) if c not in cs.chars]
+        if lost or odd or extra:
+            parts = []
+            if lost:
+                parts.append(f"{len(lost)} of its {len(cs.chars)} characters never match "
+                             f"(e.g. {''.join(lost[:8])!r})")
+            if odd:
+                parts.append(f"{len(odd)} entries are not single characters (e.g. {odd[0][:20]!r})")
+            if extra:
+                parts.append(f"it gains {''.join(extra[:8])!r}")
+            out.append(f"{self.name} reads {cs.source} differently from what it holds: "
+                       f"{'; '.join(parts)}; fix: {self.charset_hint}")
+        return out
 
     def steps(self, t: Trace, image: ImageFn) -> None:
         raise NotImplementedError
 
-    def simulate(self, label: str, image: ImageFn) -> Verdict:
-        t = Trace(label)
+    def simulate(self, label: str, image: ImageFn, split: str = "train") -> Verdict:
+        t = Trace(label, split)
         try:
             self.steps(t, image)
         except Dropped as e:
@@ -121,12 +191,23 @@ class Trainer:
     def covered_chars(self) -> str:
         raise NotImplementedError
 
-    def fixes(self, longest: int, missing: str, alterations: set[str]) -> list[str]:
+    def meant_chars(self, default: str) -> str:
+        """The characters the user meant, for fix lines."""
+        return self.s.charset.chars if self.s.charset is not None else default
+
+    def fixes(self, needed: int, missing: str, alterations: set[str]) -> list[str]:
         raise NotImplementedError
 
+    def finish(self, split_effects: dict[str, set[str]]) -> list[str]:
+        """Extra fix lines once every sample was seen (effects per split)."""
+        return []
 
-def entries_string(charset: Charset | None, default: str) -> str:
-    return "".join(charset.entries) if charset is not None else default
+
+def dollar_cat(raw: bytes) -> tuple[str, ...]:
+    """What ``--option "$(cat FILE)"`` hands a Python program: the bytes as argv decodes
+    them (UTF-8, undecodable bytes as lone surrogates), trailing newlines removed by the
+    shell, a BOM and inner newlines kept."""
+    return tuple(raw.decode("utf-8", "surrogateescape").rstrip("\n"))
 
 
 class Clovaai(Trainer):
@@ -135,13 +216,19 @@ class Clovaai(Trainer):
     name = "clovaai"
     switches = ("sensitive", "data_filtering_off")
     length_key = "--batch_max_length"
+    charset_hint = ("dataconv charset DATA -o chars.txt --style clovaai, then "
+                    "--character \"$(cat chars.txt)\"")
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.character = PRINTABLE94 if settings.sensitive else entries_string(settings.charset, LOWER36)
+        self.character = PRINTABLE94 if settings.sensitive else (
+            "".join(self.entries) if self.entries is not None else LOWER36)
         self.dict = set(self.character)
         self.pattern = f"[^{self.character}]"
         self.regex, self.regex_error, self.regex_warnings = compile_quietly(self.pattern)
+
+    def read_charset_as_trainer(self, raw: bytes, cs: Charset) -> tuple[str, ...]:
+        return dollar_cat(raw)
 
     def fatal(self) -> str | None:
         if self.regex_error:
@@ -150,7 +237,7 @@ class Clovaai(Trainer):
         return None
 
     def warnings(self) -> list[str]:
-        out = []
+        out = [] if self.s.sensitive else self.charset_warnings()
         if self.s.sensitive and self.s.charset is not None:
             out.append("--sensitive replaces --character with the 94 printable ASCII characters;"
                        " the given charset is ignored by clovaai")
@@ -168,10 +255,16 @@ class Clovaai(Trainer):
             if self.regex.search(t.label.lower()):
                 t.uncovered(lambda ch: ch.lower() in self.dict)
                 raise Dropped("out_of_charset")
+        failure = pillow_failure(image())
+        if failure == "OSError":  # __getitem__ catches IOError: a dummy label instead
+            t.apply("[dummy_label]", "undecodable_image_dummy_label")
+        elif failure:
+            raise Dropped(f"crash:{failure}_decoding_image")
         if not self.s.sensitive:
             t.apply(t.label.lower(), "lowercased")
         t.uncovered(self.dict.__contains__)
         t.apply(self.regex.sub("", t.label), "unsupported_removed")
+        t.measure(len(t.label))
         if any(ch not in self.dict for ch in t.label):
             raise Dropped("crash:KeyError_char_not_in_character")
         if len(t.label) > self.max_length:
@@ -180,46 +273,69 @@ class Clovaai(Trainer):
     def covered_chars(self) -> str:
         return self.character
 
-    def fixes(self, longest: int, missing: str, alterations: set[str]) -> list[str]:
+    def fixes(self, needed: int, missing: str, alterations: set[str]) -> list[str]:
         out = []
-        if longest > self.max_length:
-            out.append(f"--batch_max_length {longest}")
+        if needed > self.max_length:
+            out.append(f"--batch_max_length {needed}")
         if missing or self.fatal() or self.warnings():
-            base = LOWER36 if self.s.sensitive else self.character
+            base = LOWER36 if self.s.sensitive else self.meant_chars(LOWER36)
             out.append("--character " + shell_quote(clovaai_safe(base + missing)))
         if "lowercased" in alterations:
             out.append("labels are lower-cased: add --sensitive (94 ASCII characters) if case matters")
         return out
 
 
+class CharsetAdapter:
+    """PARSeq's CharsetAdapter for one charset string (train or test)."""
+
+    def __init__(self, charset: str) -> None:
+        self.charset = charset
+        self.allowed = set(charset)
+        self.lowercase_only = charset == charset.lower()
+        self.uppercase_only = charset == charset.upper()
+
+    def __call__(self, t: Trace) -> None:
+        if self.lowercase_only:
+            t.apply(t.label.lower(), "lowercased")
+        elif self.uppercase_only:
+            t.apply(t.label.upper(), "uppercased")
+        t.uncovered(self.allowed.__contains__)
+        t.apply("".join(ch for ch in t.label if ch in self.allowed), "unsupported_removed")
+
+
 class Parseq(Trainer):
-    """PARSeq: ``model.charset_train``, ``model.max_label_length``, ``data.*`` switches."""
+    """PARSeq: ``model.charset_train`` (val/ and test/: ``charset_test``), ``max_label_length``."""
 
     name = "parseq"
     switches = ("normalize_unicode", "remove_whitespace", "min_image_dim")
     length_key = "model.max_label_length"
+    charset_hint = ("dataconv charset DATA -o NAME.yaml --style parseq, copy it to "
+                    "configs/charset/, then ./train.py charset=NAME")
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.charset = entries_string(settings.charset, PRINTABLE94)
-        self.allowed = set(self.charset)
-        self.lowercase_only = self.charset == self.charset.lower()
-        self.uppercase_only = self.charset == self.charset.upper()
+        cs = settings.charset
+        self.charset = "".join(self.entries) if self.entries is not None else PRINTABLE94
+        test = cs.test_entries if cs is not None and cs.form == "yaml" and not self.charset_error else None
+        self.charset_test = "".join(test) if test is not None else LOWER36  # 94_full.yaml's default
+        self.adapters = {"train": CharsetAdapter(self.charset), "test": CharsetAdapter(self.charset_test)}
 
-    def warnings(self) -> list[str]:
-        out = ["val/ is read with model.charset_test (default 0-9a-z), not charset_train:"
-               " set model.charset_test to the same string to validate on what you train"]
-        if self.lowercase_only:
-            out.append("the charset has no upper-case letters, so PARSeq lower-cases every label")
-        elif self.uppercase_only:
-            out.append("the charset has no lower-case letters, so PARSeq upper-cases every label")
+    def read_charset_as_trainer(self, raw: bytes, cs: Charset) -> tuple[str, ...]:
+        if cs.form != "yaml":  # model.charset_train="$(cat FILE)"
+            return dollar_cat(raw)
+        try:  # charset=NAME: Hydra loads the YAML config (UTF-8)
+            return from_yaml(raw.decode("utf-8"), cs.source).entries
+        except (UnicodeDecodeError, DataconvError) as e:
+            raise CharsetUnreadable(f"Hydra cannot load {cs.source}: {e}") from None
+
+    def fatal(self) -> str | None:
+        if self.charset_error:
+            return self.charset_error
         if self.s.min_image_dim > 0:
-            out.append("upstream LmdbDataset reads self.min_image_dim, which it never sets: with"
-                       " min_image_dim > 0 it raises AttributeError unless patched; simulated as intended")
-        return out
-
-    def needs_images(self) -> bool:
-        return self.s.min_image_dim > 0
+            return ("LmdbDataset._preprocess_labels reads self.min_image_dim, which it never sets: "
+                    "AttributeError on the first sample that passes the label filters; fix: in "
+                    "strhub/data/dataset.py change `self.min_image_dim` to `min_image_dim` (one line)")
+        return None
 
     def steps(self, t: Trace, image: ImageFn) -> None:
         if self.s.remove_whitespace:
@@ -228,64 +344,86 @@ class Parseq(Trainer):
             t.apply(unicodedata.normalize("NFKD", t.label).encode("ascii", "ignore").decode(),
                     "normalize_unicode")
         t.limit(self.max_length)
-        if self.lowercase_only:
-            t.apply(t.label.lower(), "lowercased")
-        elif self.uppercase_only:
-            t.apply(t.label.upper(), "uppercased")
-        t.uncovered(self.allowed.__contains__)
-        t.apply("".join(ch for ch in t.label if ch in self.allowed), "unsupported_removed")
+        self.adapters["test" if t.split in EVAL_SPLITS else "train"](t)
         if not t.label:
             emptied = "normalize_unicode" in t.verdict.altered and not t.verdict.uncovered
             raise Dropped("emptied_by_normalize_unicode" if emptied else "no_supported_characters")
-        if self.s.min_image_dim > 0:
-            size = image_size(image())
-            if size is None:
-                raise Dropped("crash:undecodable_image")
-            if min(size) < self.s.min_image_dim:
-                raise Dropped("image_too_small")
+        if pillow_failure(image()):  # __getitem__: Image.open(buf).convert('RGB'), no try
+            raise Dropped("crash:undecodable_image_pillow")
 
     def covered_chars(self) -> str:
         return self.charset
 
-    def fixes(self, longest: int, missing: str, alterations: set[str]) -> list[str]:
+    def fixes(self, needed: int, missing: str, alterations: set[str]) -> list[str]:
         out = []
         if "normalize_unicode" in alterations:
             out.append("data.normalize_unicode: false  (NFKD + ASCII-only deletes non-ASCII characters)")
         if "whitespace_removed" in alterations:
             out.append("data.remove_whitespace: false  (and put ' ' in the charset) if spaces matter")
-        if longest > self.max_length:
-            out.append(f"model.max_label_length: {longest}")
-        if missing or alterations & {"lowercased", "uppercased"}:
-            out.append("model.charset_train: " + yaml_quote(self.charset + missing))
+        if needed > self.max_length:
+            out.append(f"model.max_label_length: {needed}")
+        if missing or alterations & {"lowercased", "uppercased"} or self.charset_warnings():
+            out.append("model.charset_train: " + yaml_quote(self.meant_chars(PRINTABLE94) + missing))
         return out
+
+    def finish(self, split_effects: dict[str, set[str]]) -> list[str]:
+        charset_effects = {"lowercased", "uppercased", "unsupported_removed", "no_supported_characters"}
+        hit = any(split_effects.get(s, set()) & charset_effects for s in EVAL_SPLITS)
+        if hit and self.charset_test != self.charset:
+            return [f"model.charset_test: {yaml_quote(self.charset)}  (val/ and test/ are read with "
+                    f"charset_test, {len(self.charset_test)} characters now)"]
+        return []
 
 
 class PaddleOCR(Trainer):
-    """PaddleOCR CTC label encoding: ``Global.character_dict_path``, ``max_text_length``."""
+    """PaddleOCR LMDBDataSet + DecodeImage + the label encoder of the config."""
 
     name = "paddleocr"
-    switches = ("use_space_char",)
+    switches = ("use_space_char", "paddle_encoder")
     length_key = "Global.max_text_length"
+    charset_hint = "dataconv charset DATA -o dict.txt --style paddle (UTF-8, no BOM, one character per line)"
+    all_dropped = ("LMDBDataSet.__getitem__ retries a random index for every dropped sample and "
+                   "recurses until RecursionError when the split keeps none")
+    # encoder -> slots its label needs beyond the characters (the length check on the encoded label)
+    EXTRA_SLOTS = {"ctc": 0, "attn": 1, "multi-sar": 2, "multi-nrtr": 2}
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        cs = settings.charset
-        self.lower = cs is None  # no dict: 0-9a-z and lower-casing
-        entries = list(LOWER36) if cs is None else paddle_entries(cs)
-        if settings.use_space_char and cs is not None:
+        self.lower = settings.charset is None  # no dict: 0-9a-z and lower-casing
+        entries = list(LOWER36) if self.entries is None else list(self.entries)
+        if settings.use_space_char and settings.charset is not None:
             entries.append(" ")
         self.dict = set(entries)
+        self.extra = self.EXTRA_SLOTS[settings.paddle_encoder]
+
+    def read_charset_as_trainer(self, raw: bytes, cs: Charset) -> tuple[str, ...]:
+        """readlines() on the bytes, each line decoded as UTF-8 (a BOM stays in line 1), then
+        strip("\\n").strip("\\r\\n"); an empty line is an (unused) entry, a longer line one
+        entry that no single character matches."""
+        lines = raw.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        entries = []
+        for number, line in enumerate(lines, 1):
+            try:
+                entries.append(line.decode("utf-8").strip("\n").strip("\r\n"))
+            except UnicodeDecodeError:
+                raise CharsetUnreadable(f"UnicodeDecodeError reading character_dict_path {cs.source} "
+                                        f"line {number}: PaddleOCR reads UTF-8; fix: {self.charset_hint}") from None
+        return tuple(entries)
 
     def warnings(self) -> list[str]:
-        cs = self.s.charset
-        if cs is not None and cs.form == "string":
-            return [f"{cs.source} is one line: PaddleOCR reads one character per line, so this "
-                    f"file is a single entry; write a dict with `dataconv charset --style paddle`"]
-        if cs is None:
-            return ["no character_dict_path: PaddleOCR uses 0-9a-z and lower-cases labels"]
-        return []
+        out = self.charset_warnings()
+        if self.s.charset is None:
+            out.append("no character_dict_path: PaddleOCR uses 0-9a-z and lower-cases labels")
+        return out
 
     def steps(self, t: Trace, image: ImageFn) -> None:
+        data = image()
+        if not data:
+            raise Dropped("crash:AssertionError_empty_image")
+        if opencv_size(data) is None:  # DecodeImage: cv2.imdecode gives None, the op returns None
+            raise Dropped("undecodable_by_opencv")
         if not t.label:
             raise Dropped("empty_label")
         t.limit(self.max_length)
@@ -295,14 +433,19 @@ class PaddleOCR(Trainer):
         t.apply("".join(ch for ch in t.label if ch in self.dict), "unsupported_removed")
         if not t.label:
             raise Dropped("no_supported_characters")
+        if self.extra:  # Attn: len >= max_text_length; SAR/NRTR: len >= max_text_length - 1
+            t.measure(len(t.label), len(t.label) + self.extra)
+            if len(t.label) + self.extra > self.max_length:
+                raise Dropped(f"too_long_for_{self.s.paddle_encoder.split('-')[-1]}")
 
     def covered_chars(self) -> str:
         return "".join(sorted(e for e in self.dict if len(e) == 1))
 
-    def fixes(self, longest: int, missing: str, alterations: set[str]) -> list[str]:
+    def fixes(self, needed: int, missing: str, alterations: set[str]) -> list[str]:
         out = []
-        if longest > self.max_length:
-            out.append(f"Global.max_text_length: {longest}")
+        if needed > self.max_length:
+            slots = f"  (the longest label + {self.extra} for the start/end tokens)" if self.extra else ""
+            out.append(f"Global.max_text_length: {needed}{slots}")
         if " " in missing:
             out.append("Global.use_space_char: true")
             missing = missing.replace(" ", "")
@@ -312,47 +455,75 @@ class PaddleOCR(Trainer):
 
 
 class MMOCR(Trainer):
-    """MMOCR 1.x ``Dictionary`` (dict_file, with_unknown) and the module loss (letter_case)."""
+    """MMOCR 1.x ``Dictionary`` (dict_file, with_unknown), LoadImageFromFile, the module loss."""
 
     name = "mmocr"
-    switches = ("with_unknown", "lower")
+    switches = ("with_unknown", "lower", "mmocr_loss")
     default_max_length = 40
     length_key = "max_seq_len"
+    charset_hint = "dataconv charset DATA -o dict.txt --style paddle (UTF-8, no BOM, one character per line)"
+    all_dropped = ("BaseDataset refetches a random index for every dropped image and raises "
+                   "'Cannot find valid image after 1000!' when the split keeps none")
+    MIN_SIZE = 2  # LoadImageFromFile(ignore_empty=True, min_size=2) in the textrecog configs
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.dict = set(settings.charset.entries) if settings.charset else set()
+        self.dict = set(self.entries or ())
+
+    def read_charset_as_trainer(self, raw: bytes, cs: Charset) -> tuple[str, ...]:
+        """list_from_file: text mode UTF-8 (universal newlines, a BOM stays in line 1), each
+        line right-stripped of \\r\\n; Dictionary skips empty lines and refuses longer ones."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[:e.start].count(b"\n") + 1
+            raise CharsetUnreadable(f"UnicodeDecodeError reading dict_file {cs.source} line {line}: "
+                                    f"MMOCR reads UTF-8; fix: {self.charset_hint}") from None
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        for number, line in enumerate(lines, 1):
+            if len(line) > 1:
+                raise CharsetUnreadable(f"Dictionary raises ValueError: line {number} of {cs.source} holds "
+                                        f"{len(line)} characters ({line[:20]!r}); fix: {self.charset_hint}")
+        return tuple(line for line in lines if line)
 
     def fatal(self) -> str | None:
         cs = self.s.charset
         if cs is None:
             return "MMOCR needs a dict_file: pass --charset"
-        if cs.form in ("lines", "string") and cs.multi_char():
-            return "Dictionary raises ValueError: a dict line holds more than one character"
-        if cs.duplicates():
-            dups = "".join(cs.duplicates())
-            return f"Dictionary asserts 'Invalid dictionary: Has duplicated characters' ({dups!r})"
+        if self.charset_error:
+            return self.charset_error
+        dups = [e for e in dict.fromkeys(self.entries or ()) if (self.entries or ()).count(e) > 1]
+        if dups:
+            return f"Dictionary asserts 'Invalid dictionary: Has duplicated characters' ({''.join(dups)!r})"
         return None
 
     def steps(self, t: Trace, image: ImageFn) -> None:
+        size = opencv_size(image() or b"")
+        if size is None:
+            raise Dropped("undecodable_by_opencv")
+        if min(size) < self.MIN_SIZE:
+            raise Dropped("image_smaller_than_min_size")
         if self.s.lower:
             t.apply(t.label.lower(), "lowercased")
         if t.uncovered(self.dict.__contains__):
             if not self.s.with_unknown:
                 raise Dropped("crash:char_not_in_dict")
             t.apply("".join(ch if ch in self.dict else UNKNOWN for ch in t.label), "replaced_by_unknown")
-        t.verdict.length = len(t.label)
-        t.apply(t.label[:self.max_length], "truncated_to_max_seq_len")
+        if self.s.mmocr_loss == "ce":  # BOS + text + EOS cut to max_seq_len; the target drops BOS
+            t.measure(len(t.label), len(t.label) + 2)
+            t.apply(t.label[:self.max_length - 1], "truncated_to_max_seq_len")
 
     def covered_chars(self) -> str:
-        return "".join(self.s.charset.entries) if self.s.charset else ""
+        return "".join(self.entries or ())
 
-    def fixes(self, longest: int, missing: str, alterations: set[str]) -> list[str]:
+    def fixes(self, needed: int, missing: str, alterations: set[str]) -> list[str]:
         out = []
         if missing:
             out.append(f"add to dict_file, one per line: {missing}  (or with_unknown=True to map them to <UKN>)")
-        if longest > self.max_length:
-            out.append(f"max_seq_len={longest + 2}  (module loss; +2 for BOS/EOS)")
+        if needed > self.max_length:
+            out.append(f"max_seq_len={needed}  (module loss; the longest label + BOS/EOS)")
         return out
 
 
@@ -369,23 +540,49 @@ def compile_quietly(pattern: str) -> tuple[re.Pattern | None, str | None, list[s
     return regex, None, [str(w.message) for w in caught]
 
 
-def paddle_entries(cs: Charset) -> list[str]:
-    """PaddleOCR reads a dict file line by line; a one-line file is one (useless) entry."""
-    if cs.form == "string":
-        return ["".join(cs.entries)]
-    return list(cs.entries)
+def huge(data: bytes) -> bool:
+    """Over Pillow's DecompressionBombError threshold by the header: never decoded here."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+    except Exception:
+        return False
+    return w * h > 2 * (Image.MAX_IMAGE_PIXELS or 0) > 0
 
 
-def image_size(data: bytes | None) -> tuple[int, int] | None:
+def pillow_failure(data: bytes | None) -> str | None:
+    """None when ``Image.open(...).convert('RGB')`` succeeds, else the exception's kind:
+    "OSError" (IOError, which clovaai catches) or the class name of anything else."""
     from PIL import Image
 
     if not data:
-        return None
+        return "OSError"
+    if huge(data):
+        return "DecompressionBombError"
     try:
         with Image.open(io.BytesIO(data)) as im:
-            return im.size
-    except Exception:
+            im.convert("RGB")
+    except OSError:
+        return "OSError"
+    except Exception as e:
+        return type(e).__name__
+    return None
+
+
+def opencv_size(data: bytes) -> tuple[int, int] | None:
+    """(height, width) of ``cv2.imdecode(buf, IMREAD_COLOR)``, or None where it gives None."""
+    import cv2
+    import numpy as np
+
+    if not data or huge(data):
         return None
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        return None
+    return None if img is None else img.shape[:2]
 
 
 def clovaai_safe(chars: str) -> str:
@@ -405,3 +602,4 @@ def yaml_quote(text: str) -> str:
     import json
 
     return json.dumps(text, ensure_ascii=False)
+
