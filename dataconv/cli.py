@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from dataconv import __version__, manifest, options
+from dataconv.commands._extras import require
 from dataconv.converters import base as converters
 from dataconv.errors import DataconvError
 from dataconv.output import check_target
@@ -47,6 +48,8 @@ def _convert_command(info: converters.FormatInfo) -> click.Command:
         raise RuntimeError(f"format {info.name!r} redefines common options {sorted(clash)}")
 
     def callback(**kw: Any) -> None:
+        if kw["report"] and info.cls.writes_lmdb:  # before any work: the report comes last
+            require("report", "matplotlib")
         check_target(os.path.abspath(kw["out"]), kw["overwrite"], kw["src"])
         fmt_opts = {k: kw[k] for k in fmt_names}
         check_opts = {k: kw[k] for k in check_names}

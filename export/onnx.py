@@ -11,6 +11,7 @@ import json
 import os
 import warnings
 from dataclasses import dataclass, field
+from typing import Iterable, Iterator
 
 import numpy as np
 import onnx
@@ -24,6 +25,7 @@ from dataconv.train.model import WIDTH_STRIDE, Recognizer, load_recognizer
 
 MIN_OPSET = 17
 TOLERANCE = 1e-4
+BATCH = 64  # images compared at a time
 
 
 def metadata(model: Recognizer) -> dict[str, str]:
@@ -52,14 +54,37 @@ def export_onnx(model: Recognizer, path: str, opset: int = MIN_OPSET) -> None:
     onnx.save(graph, path)
 
 
-def validation_images(data: str, preprocess_limit: int, model: Recognizer) -> np.ndarray:
-    """Up to ``preprocess_limit`` preprocessed images of the val split (else test, else train)."""
+def validation_images(data: str, limit: int, model: Recognizer) -> Iterator[np.ndarray]:
+    """Batches of up to ``limit`` preprocessed images of the val split (else test, else
+    train) of the LMDB tree the user named with ``--data``. The tree is checked at once."""
     splits = find_splits(data)
     paths = splits.get("val") or splits.get("test") or splits.get("train")
     if not paths:
         raise DataconvError(f"{data}: no LMDB split to take verification images from")
     dataset = LmdbDataset(paths, model.preprocess)
-    return np.stack([dataset[i][0] for i in range(min(preprocess_limit, len(dataset)))])
+    total = min(limit, len(dataset))
+
+    def batches() -> Iterator[np.ndarray]:
+        for start in range(0, total, BATCH):
+            yield np.stack([dataset[i][0] for i in range(start, min(start + BATCH, total))])
+    return batches()
+
+
+def generated_images(limit: int, model: Recognizer, seed: int = 0) -> Iterator[np.ndarray]:
+    """Batches of ``limit`` model inputs made here, for a run without ``--data``: dark
+    strokes of random thickness on a light background, in the value range of real inputs.
+    The checkpoint's own dataset path is never used: a checkpoint is a file anyone can hand
+    over, and the path in it may name any folder (``/`` would be walked whole)."""
+    p = model.preprocess
+    rng = np.random.default_rng(seed)
+    for start in range(0, limit, BATCH):
+        images = np.full((min(BATCH, limit - start), p.channels, p.height, p.width), 0.8, dtype=np.float32)
+        for image in images:
+            for _ in range(int(rng.integers(2, 12))):
+                x, w = int(rng.integers(0, p.width)), int(rng.integers(1, 6))
+                y, h = int(rng.integers(0, p.height // 2)), int(rng.integers(p.height // 4, p.height))
+                image[:, y:y + h, x:x + w] = -0.8
+        yield (images + rng.normal(0, 0.05, images.shape)).clip(-1, 1).astype(np.float32)
 
 
 @dataclass
@@ -76,37 +101,42 @@ class Parity:
         return self.max_abs_diff <= TOLERANCE and not self.mismatches
 
 
-def compare(model: Recognizer, onnx_path: str, images: np.ndarray) -> Parity:
-    """Run both on ``images`` at the trained width and, to exercise the dynamic width axis,
-    on a few of them padded wider."""
+def compare(model: Recognizer, onnx_path: str, batches: Iterable[np.ndarray]) -> Parity:
+    """Run both on every batch at the trained width and, to exercise the dynamic width
+    axis, on a few images of the first batch padded wider. One batch is in memory at a time."""
     session = OnnxPredictor(onnx_path)
-    parity = Parity(images=len(images))
-    wider = np.pad(images[:4], ((0, 0), (0, 0), (0, 0), (0, 8 * WIDTH_STRIDE)))
-    for batch in (images, wider):
-        with torch.inference_mode():
-            expected = model(torch.from_numpy(batch)).numpy()
-        got = session.scores(batch)
-        if got.shape != expected.shape:
-            raise DataconvError(f"{onnx_path}: output shape {got.shape} != PyTorch {expected.shape}")
-        parity.widths.append(batch.shape[-1])
-        parity.max_abs_diff = max(parity.max_abs_diff, float(np.abs(got - expected).max()))
-        parity.mismatches += [(a, b) for a, b in zip(model.codec.decode(expected), session.codec.decode(got))
-                              if a != b]
+    parity = Parity()
+    for n, images in enumerate(batches):
+        parity.images += len(images)
+        _compare_batch(model, session, images, parity)
+        if n == 0:
+            _compare_batch(model, session, np.pad(images[:4], ((0, 0), (0, 0), (0, 0), (0, 8 * WIDTH_STRIDE))),
+                           parity)
     return parity
+
+
+def _compare_batch(model: Recognizer, session: OnnxPredictor, batch: np.ndarray, parity: Parity) -> None:
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(batch)).numpy()
+    got = session.scores(batch)
+    if got.shape != expected.shape:
+        raise DataconvError(f"{session.path}: output shape {got.shape} != PyTorch {expected.shape}")
+    if batch.shape[-1] not in parity.widths:
+        parity.widths.append(batch.shape[-1])
+    parity.max_abs_diff = max(parity.max_abs_diff, float(np.abs(got - expected).max()))
+    parity.mismatches += [(a, b) for a, b in zip(model.codec.decode(expected), session.codec.decode(got))
+                          if a != b]
 
 
 def export_verified(checkpoint: str, out: str, data: str | None = None, opset: int = MIN_OPSET,
                     samples: int = 64) -> Parity:
     """Export ``checkpoint`` to ``out``; raise DataconvError (and leave no file) unless
-    onnxruntime reproduces PyTorch on real images from ``data`` (default: the dataset the
-    checkpoint was trained on)."""
+    onnxruntime reproduces PyTorch on real images from the LMDB tree ``data`` or, without
+    it, on generated ones."""
     if opset < MIN_OPSET:
         raise DataconvError(f"opset {opset}: need {MIN_OPSET} or newer")
     model = load_recognizer(checkpoint)
-    data = data or model.hparams.get("data")
-    if not data or not os.path.isdir(data):
-        raise DataconvError(f"{checkpoint}: its dataset {data!r} is not here; pass --data DIR to verify on")
-    images = validation_images(data, samples, model)
+    images = validation_images(data, samples, model) if data else generated_images(samples, model)
     tmp = f"{out}.tmp"
     try:
         export_onnx(model, tmp, opset)

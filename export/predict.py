@@ -1,23 +1,30 @@
 """Text of images from an exported ``.onnx`` model or a training ``.ckpt``.
 
 Both carry their charset and preprocessing (ONNX metadata_props / checkpoint
-hyperparameters), so a prediction needs only the model file. The ONNX path needs
+hyperparameters), so a prediction needs only the model file; those values are checked
+(``dataconv.train.settings``) before anything is allocated from them. The ONNX path needs
 onnxruntime and numpy, not torch.
+
+Inputs are read one at a time, without blocking on a FIFO and with the pixel count checked
+before decoding, and a bad one is reported and skipped: the others are still predicted.
 """
 from __future__ import annotations
 
 import json
 import os
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Protocol
 
 import numpy as np
-from PIL import Image
 
-from dataconv.errors import DataconvError
+from dataconv import imagefind, paths
+from dataconv.errors import DataconvError, SampleRejected
 from dataconv.train.preprocess import Preprocess
+from dataconv.train.settings import check_charset, check_preprocess
 from dataconv.train.text import CTCCodec
 
 INPUT, OUTPUT = "image", "log_probs"
+BATCH = 64
 
 
 class Predictor(Protocol):
@@ -32,6 +39,7 @@ class OnnxPredictor:
     def __init__(self, path: str) -> None:
         import onnxruntime as ort
 
+        self.path = path
         try:
             self.session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own non-exported exception types
@@ -39,11 +47,40 @@ class OnnxPredictor:
         meta = self.session.get_modelmeta().custom_metadata_map
         if "charset" not in meta or "preprocess" not in meta:
             raise DataconvError(f"{path}: no charset/preprocess metadata (not exported by dataconv export)")
-        self.codec = CTCCodec(meta["charset"])
-        self.preprocess = Preprocess(**json.loads(meta["preprocess"]))
+        self.codec = CTCCodec(check_charset(meta["charset"], path))
+        self.preprocess = Preprocess(**_preprocess_metadata(meta["preprocess"], path))
+        self._check_signature(path)
+
+    def _check_signature(self, path: str) -> None:
+        """The graph must take (batch, channels, height, width) images named ``image`` and
+        give one score per charset character plus blank, as the metadata says."""
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        p = self.preprocess
+        if [i.name for i in inputs] != [INPUT] or len(inputs[0].shape) != 4 \
+                or inputs[0].shape[1:3] != [p.channels, p.height]:
+            shapes = [(i.name, i.shape) for i in inputs]
+            raise DataconvError(f"{path}: inputs {shapes} do not match the metadata "
+                                f"({INPUT!r}: [batch, {p.channels}, {p.height}, width])")
+        classes = self.codec.num_classes
+        if OUTPUT not in [o.name for o in outputs] or \
+                next(o.shape for o in outputs if o.name == OUTPUT)[-1:] != [classes]:
+            shapes = [(o.name, o.shape) for o in outputs]
+            raise DataconvError(f"{path}: outputs {shapes} do not match the metadata "
+                                f"({OUTPUT!r}: [batch, time, {classes}])")
 
     def scores(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([OUTPUT], {INPUT: batch.astype(np.float32)})[0]
+
+
+def _preprocess_metadata(text: str, path: str) -> dict:
+    try:
+        values = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise DataconvError(f"{path}: preprocess metadata is not JSON ({e})".splitlines()[0]) from None
+    fields = ("height", "width", "channels", "keep_ratio")
+    if not isinstance(values, dict) or sorted(values) != sorted(fields):
+        raise DataconvError(f"{path}: preprocess metadata must hold exactly {', '.join(fields)}")
+    return check_preprocess(path, *(values[k] for k in fields))
 
 
 class CheckpointPredictor:
@@ -69,17 +106,107 @@ def load_predictor(path: str) -> Predictor:
     raise DataconvError(f"{path}: expected a .onnx or .ckpt model")
 
 
-def predict_images(predictor: Predictor, images: list[Image.Image], batch_size: int = 64) -> list[str]:
-    texts: list[str] = []
-    for start in range(0, len(images), batch_size):
-        batch = predictor.preprocess.batch(images[start:start + batch_size])
-        texts += predictor.codec.decode(predictor.scores(batch))
+@dataclass(frozen=True)
+class ImageInput:
+    """One image to read: ``rel`` under ``root``, shown to the user as ``shown``."""
+
+    shown: str
+    root: str
+    rel: str
+    follow_symlinks: bool
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An input that could not be predicted; ``why`` is one line naming the file."""
+
+    path: str
+    why: str
+
+
+def expand_inputs(args: Iterable[str]) -> Iterator[ImageInput | Failure]:
+    """The images the command-line arguments name, in order. A folder gives the images
+    under it (by extension, sorted), never following a symlink out of it; a file named
+    on the command line is read even through a symlink, since the user named it."""
+    for arg in args:
+        if os.path.isdir(arg):
+            found = [rel for rel in imagefind.walk_files(arg) if imagefind.is_image(rel)]
+            if not found:
+                yield Failure(arg, f"{arg}: no images in this folder ({', '.join(imagefind.IMAGE_EXTS)})")
+            for rel in found:
+                yield ImageInput(os.path.join(arg, rel), arg, rel, follow_symlinks=False)
+        else:
+            root, name = os.path.split(arg)
+            yield ImageInput(arg, root or ".", name, follow_symlinks=True)
+
+
+def read_input(item: ImageInput) -> bytes:
+    """The file's bytes; opened non-blocking and read only if it is a regular file
+    (``paths.read_inside``), so a FIFO or device is reported instead of waited on."""
+    try:
+        return paths.read_inside(item.root, item.rel, follow_symlinks=item.follow_symlinks)
+    except SampleRejected as e:
+        raise DataconvError(f"{item.shown}: {_why(e, item.rel)}") from None
+
+
+def _why(e: SampleRejected, rel: str) -> str:
+    if e.reason == "missing_image":
+        return "no such file"
+    if e.reason == "not_a_file":  # "x.png is a FIFO": never opened for reading
+        return f"{e.detail.removeprefix(f'{rel} is ')}, not a regular file"
+    if e.reason == "path_outside_source":
+        return "a symlink out of its folder"
+    if e.reason == "bad_path":
+        return "not a valid file name"
+    return f"cannot read ({e.detail.rsplit(': ', 1)[-1]})"
+
+
+def predict_inputs(predictor: Predictor, args: Iterable[str], max_pixels: int | None = None,
+                   batch_size: int = BATCH) -> Iterator[Prediction | Failure]:
+    """A Prediction or a Failure for every image the arguments name, in their order.
+    Images are preprocessed as soon as they are read, so memory holds one decoded image
+    and a batch of small model inputs, whatever the number of images."""
+    pending: list[tuple[str, np.ndarray]] = []
+    for item in expand_inputs(args):
+        if isinstance(item, Failure):
+            yield from _flush(predictor, pending)
+            yield item
+            continue
+        try:
+            image = predictor.preprocess.load(read_input(item), item.shown, max_pixels)
+            pending.append((item.shown, predictor.preprocess(image)))
+        except DataconvError as e:
+            yield from _flush(predictor, pending)
+            yield Failure(item.shown, str(e))
+            continue
+        if len(pending) >= batch_size:
+            yield from _flush(predictor, pending)
+    yield from _flush(predictor, pending)
+
+
+def _flush(predictor: Predictor, pending: list[tuple[str, np.ndarray]]) -> Iterator[Prediction]:
+    """Predict the pending inputs and empty the list."""
+    if not pending:
+        return
+    batch = np.stack([array for _, array in pending])
+    shown = [path for path, _ in pending]
+    pending.clear()
+    for path, (text, confidence) in zip(shown, predictor.codec.decode_scored(predictor.scores(batch))):
+        yield Prediction(path, text, confidence)
+
+
+def predict_files(predictor: Predictor, files: list[str]) -> list[str]:
+    """The texts of ``files``; the first that cannot be read or decoded is an error."""
+    texts = []
+    for outcome in predict_inputs(predictor, files):
+        if isinstance(outcome, Failure):
+            raise DataconvError(outcome.why)
+        texts.append(outcome.text)
     return texts
-
-
-def predict_files(predictor: Predictor, paths: list[str]) -> list[str]:
-    images = []
-    for path in paths:
-        with open(path, "rb") as f:
-            images.append(predictor.preprocess.load(f.read(), path))
-    return predict_images(predictor, images)

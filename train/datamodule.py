@@ -43,14 +43,15 @@ class LmdbDataModule(pl.LightningDataModule):
 
     def __init__(self, data: str, charset: str | None = None, img_height: int = 32,
                  img_width: int = 128, channels: int = 1, keep_ratio: bool = True,
-                 batch_size: int = 64, workers: int = 0, augment: bool = False) -> None:
+                 batch_size: int = 64, workers: int = 0, augment: bool = False,
+                 charset_encoding: str = "utf-8") -> None:
         super().__init__()
         self.data = os.path.abspath(data)
         self.splits = find_splits(self.data)
         for split in ("train", "val"):
             if not self.splits.get(split) or not sum(count(p) for p in self.splits[split]):
                 raise DataconvError(f"{data}: no {split} samples (expected LMDBs under {data}/{split}/)")
-        self.charset = load_charset(self.data, charset)
+        self.charset = load_charset(self.data, charset, charset_encoding)
         self.codec = CTCCodec(self.charset)
         self.preprocess = Preprocess(img_height, img_width, channels, keep_ratio)
         self.batch_size, self.workers, self.augment = batch_size, workers, augment

@@ -14,14 +14,18 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from dataconv.errors import DataconvError
 from dataconv.train.datamodule import LmdbDataModule
-from dataconv.train.model import Recognizer, checkpoint_hparams
+from dataconv.train.model import Recognizer, read_checkpoint
+from dataconv.train.settings import check_hparams
 
 MONITOR = "val/acc"
+# What Lightning reads back from a checkpoint to continue a run.
+RESUME_KEYS = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "epoch", "global_step")
 
 
 @dataclass
@@ -37,10 +41,11 @@ class TrainSettings:
     keep_ratio: bool = True
     size: str = "small"
     charset: str | None = None
+    charset_encoding: str = "utf-8"
     augment: bool = False
     workers: int = 0
     accelerator: str = "auto"
-    devices: int | str = "auto"
+    devices: int | str | list[int] = "auto"
     resume: str | None = None
     seed: int = 0
     stop_at_acc: float | None = None
@@ -87,10 +92,41 @@ def _resume_path(s: TrainSettings) -> str | None:
 
 
 def _from_checkpoint(s: TrainSettings, path: str) -> TrainSettings:
-    """On resume the architecture, charset and preprocessing come from the checkpoint."""
-    hp = checkpoint_hparams(path)
-    return replace(s, **{k: hp[k] for k in ("charset", "img_height", "img_width", "channels",
-                                             "keep_ratio", "size")})
+    """On resume the architecture, charset and preprocessing come from the checkpoint
+    (checked like any model file), which must also hold the training state Lightning
+    restores."""
+    checkpoint = read_checkpoint(path)
+    hp = check_hparams(checkpoint["hyper_parameters"], path)
+    missing = [k for k in RESUME_KEYS if k not in checkpoint]
+    if missing:
+        raise DataconvError(f"{path}: cannot resume from it (no {', '.join(missing)}); "
+                            "it holds weights only")
+    return replace(s, **hp)
+
+
+def check_devices(accelerator: str, devices: int | str | list[int]) -> None:
+    """Refuse an accelerator this torch cannot use, or more devices than there are, in one
+    line before any data is read (Lightning would raise deep inside ``Trainer``)."""
+    if accelerator in ("gpu", "cuda"):
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else "no visible CUDA device"
+            raise DataconvError(f"--accelerator {accelerator}: torch {torch.__version__} is {build}; "
+                                "use --accelerator cpu, or install a CUDA build of torch")
+        available, kind = torch.cuda.device_count(), "CUDA device"
+    elif accelerator == "mps":
+        if not torch.backends.mps.is_available():
+            raise DataconvError("--accelerator mps: this torch has no MPS (Apple GPU) backend; use --accelerator cpu")
+        available, kind = 1, "MPS device"
+    elif accelerator == "cpu" or not torch.cuda.is_available():
+        available, kind = os.cpu_count() or 1, "CPU core"
+    else:
+        available, kind = torch.cuda.device_count(), "CUDA device"
+    if isinstance(devices, list) and kind != "CUDA device":
+        raise DataconvError(f"--devices {','.join(map(str, devices))}: device indices select CUDA GPUs; "
+                            f"give a count of {kind}s instead")
+    wanted = max(devices) + 1 if isinstance(devices, list) else devices
+    if isinstance(wanted, int) and wanted > available:
+        raise DataconvError(f"--devices {devices}: only {available} {kind}(s) here")
 
 
 def train(s: TrainSettings) -> TrainResult:
@@ -100,7 +136,7 @@ def train(s: TrainSettings) -> TrainResult:
         s = _from_checkpoint(s, resume)
     data = LmdbDataModule(s.data, charset=s.charset, img_height=s.img_height, img_width=s.img_width,
                           channels=s.channels, keep_ratio=s.keep_ratio, batch_size=s.batch_size,
-                          workers=s.workers, augment=s.augment)
+                          workers=s.workers, augment=s.augment, charset_encoding=s.charset_encoding)
     model = Recognizer(charset=data.charset, img_height=s.img_height, img_width=s.img_width,
                        channels=s.channels, keep_ratio=s.keep_ratio, size=s.size, lr=s.lr,
                        data=data.data)
@@ -117,7 +153,7 @@ def train(s: TrainSettings) -> TrainResult:
     with warnings.catch_warnings():
         if s.workers == 0:  # chosen on purpose; Lightning would suggest more workers
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        trainer.fit(model, datamodule=data, ckpt_path=resume)
+        trainer.fit(model, datamodule=data, ckpt_path=resume, weights_only=True)
     score = best.best_model_score
     return TrainResult(best.best_model_path, float(score) if score is not None else 0.0,
                        trainer.current_epoch)

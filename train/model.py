@@ -18,17 +18,12 @@ from torch import nn
 
 from dataconv.errors import DataconvError
 from dataconv.train.preprocess import Preprocess
+from dataconv.train.settings import HEIGHT_STRIDE, SIZES, check_hparams
 from dataconv.train.text import BLANK, CTCCodec, TextScore
 
-# name: (conv channels of the four stages, LSTM hidden size per direction)
-SIZES: dict[str, tuple[tuple[int, int, int, int], int]] = {
-    "tiny": ((8, 16, 32, 64), 64),
-    "small": ((32, 64, 128, 128), 128),
-    "base": ((64, 128, 256, 256), 256),
-}
-# Height and width strides of the four stages: height / 16, width / 4.
+# Height and width strides of the four stages: height / 16, width / 4 (HEIGHT_STRIDE and
+# the model SIZES live in train/settings.py, with the other limits of what a file may claim).
 POOLS = ((2, 2), (2, 2), (2, 1), (2, 1))
-HEIGHT_STRIDE = 16
 WIDTH_STRIDE = 4
 
 
@@ -123,27 +118,52 @@ class Recognizer(pl.LightningModule):
 
 
 _LOAD_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError, KeyError, RuntimeError,
-                TypeError, ValueError)
+                TypeError, ValueError, IndexError, UnicodeDecodeError)
+HEAD = "net.head.weight"  # (classes, features): one row per charset character, plus blank
 
 
 def _not_a_checkpoint(path: str, e: Exception) -> DataconvError:
     return DataconvError(f"{path}: not a dataconv training checkpoint ({(str(e) or type(e).__name__).splitlines()[0]})")
 
 
-def checkpoint_hparams(path: str) -> dict[str, Any]:
-    """The hyperparameters (charset, preprocessing, size, data) saved in a checkpoint."""
+def read_checkpoint(path: str) -> dict[str, Any]:
+    """The checkpoint's contents, loaded with ``weights_only=True``: unpickling an
+    untrusted file with anything else can run code. Only the shape is checked here
+    (a mapping with ``hyper_parameters`` and ``state_dict``); the values are checked by
+    the callers through ``settings.check_hparams``."""
     if not os.path.isfile(path):
         raise DataconvError(f"{path}: no such checkpoint")
     try:
-        return dict(torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"])
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except _LOAD_ERRORS as e:
         raise _not_a_checkpoint(path, e) from None
+    if not isinstance(checkpoint, dict):
+        raise DataconvError(f"{path}: not a dataconv training checkpoint (holds a {type(checkpoint).__name__})")
+    for key in ("hyper_parameters", "state_dict"):
+        if not isinstance(checkpoint.get(key), dict):
+            raise DataconvError(f"{path}: not a dataconv training checkpoint (no {key!r} mapping)")
+    return checkpoint
 
 
 def load_recognizer(path: str) -> Recognizer:
-    """A checkpoint's model on the CPU, in eval mode."""
-    checkpoint_hparams(path)  # a clean error for a file that is not one of ours
+    """A checkpoint's model on the CPU, in eval mode.
+
+    Built from the checked hyperparameters and filled with ``load_state_dict`` rather than
+    Lightning's ``load_from_checkpoint``, which would pass every saved hyperparameter
+    (whatever it holds) to the constructor. The weights of the output layer must have one
+    row per class before the model is built, so its size comes from bytes in the file,
+    not from a charset it claims."""
+    checkpoint = read_checkpoint(path)
+    hp = check_hparams(checkpoint["hyper_parameters"], path)
+    state = checkpoint["state_dict"]
+    head = state.get(HEAD)
+    classes = len(hp["charset"]) + 1
+    if not isinstance(head, torch.Tensor) or head.dim() != 2 or head.shape[0] != classes:
+        shape = tuple(head.shape) if isinstance(head, torch.Tensor) else None
+        raise DataconvError(f"{path}: {HEAD} has shape {shape}, the charset needs {classes} rows")
+    model = Recognizer(**hp)
     try:
-        return Recognizer.load_from_checkpoint(path, map_location="cpu").eval()
+        model.load_state_dict(state)
     except _LOAD_ERRORS as e:
         raise _not_a_checkpoint(path, e) from None
+    return model.eval()

@@ -6,15 +6,15 @@ in the ONNX file's metadata.
 """
 from __future__ import annotations
 
-import io
 import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFilter, UnidentifiedImageError
+from PIL import Image, ImageFilter
 
-from dataconv.errors import DataconvError
+from dataconv import decode
+from dataconv.errors import DataconvError, SampleRejected
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,19 @@ class Preprocess:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def load(self, data: bytes, where: str = "") -> Image.Image:
-        """Decoded image in ``mode``; a JPEG is decoded straight to it (see ``_draft``)."""
+    def load(self, data: bytes, where: str = "", max_pixels: int = decode.DEFAULT_MAX_PIXELS) -> Image.Image:
+        """Decoded image in ``mode``; a JPEG is decoded straight to it (see ``_draft``).
+        The size in the header is checked against ``max_pixels`` before any pixel is
+        allocated (``dataconv.decode``: a small file may claim a huge image)."""
         try:
-            with Image.open(io.BytesIO(data)) as image:  # leaving drops the buffer, not the pixels
+            with decode.opened(data, max_pixels) as image:  # leaving drops the buffer, not the pixels
                 if image.format == "JPEG":
                     self._draft(image)
                 image.load()
-            return image if image.mode == self.mode else image.convert(self.mode)
-        except (UnidentifiedImageError, OSError, ValueError) as e:
-            raise DataconvError(f"{where}: undecodable image ({e})") from None
+        except SampleRejected as e:
+            what = "too many pixels" if e.reason == "too_many_pixels" else "undecodable image"
+            raise DataconvError(f"{where}: {what} ({e.detail})".splitlines()[0]) from None
+        return image if image.mode == self.mode else image.convert(self.mode)
 
     def _draft(self, image: Image.Image) -> None:
         """Have libjpeg decode to ``mode`` directly (grey: its Y channel, skipping the

@@ -12,31 +12,29 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from dataconv import manifest
+from dataconv import charsets, manifest
 from dataconv.errors import DataconvError
+from dataconv.train.settings import check_charset
 
 BLANK = 0
 
 
-def load_charset(data: str | None, charset: str | None) -> str:
-    """The charset to train with: ``charset`` (a file of characters, one per line or all on
-    one line, or else the characters themselves) if given, else ``data/manifest.json``."""
+def load_charset(data: str | None, charset: str | None, encoding: str = "utf-8") -> str:
+    """The charset to train with: ``charset`` (any form ``dataconv.charsets`` reads: one
+    entry per line, one line, a PARSeq YAML, or the characters themselves) if given, else
+    ``data/manifest.json``. Every character of every entry, each once, in first-seen order."""
     if charset:
-        if os.path.isfile(charset):
-            with open(charset, encoding="utf-8") as f:
-                text = "".join(line.rstrip("\r\n") for line in f)
-        else:
-            text = charset
+        text, where = "".join(charsets.load(charset, encoding).entries), charset
     elif data and os.path.isfile(os.path.join(data, manifest.MANIFEST)):
+        where = os.path.join(data, manifest.MANIFEST)
         text = manifest.read(data).get("charset") or ""
         if not text:
-            raise DataconvError(f"{os.path.join(data, manifest.MANIFEST)}: no 'charset' field; pass --charset")
+            raise DataconvError(f"{where}: no 'charset' field; pass --charset")
     else:
         raise DataconvError(f"{data}: no manifest.json with a charset; pass --charset FILE_OR_CHARACTERS")
-    chars = "".join(dict.fromkeys(text))  # unique, first-seen order
-    if not chars:
-        raise DataconvError(f"{charset}: the charset is empty")
-    return chars
+    if not isinstance(text, str):
+        raise DataconvError(f"{where}: the charset is not a string")
+    return check_charset("".join(dict.fromkeys(text)), where)
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,14 @@ class CTCCodec:
     def decode(self, scores: np.ndarray) -> list[str]:
         """Texts of a (batch, time, classes) array of logits or log-probabilities."""
         return [self.decode_ids(row.tolist()) for row in np.asarray(scores).argmax(axis=-1)]
+
+    def decode_scored(self, log_probs: np.ndarray) -> list[tuple[str, float]]:
+        """Texts of a (batch, time, classes) array of log-probabilities, each with the
+        probability of its greedy path (the product of every step's best class): near 1
+        when every step is sure, low when any step hesitates."""
+        log_probs = np.asarray(log_probs, dtype=np.float64)
+        confidence = np.exp(log_probs.max(axis=-1).sum(axis=-1))
+        return [(text, float(c)) for text, c in zip(self.decode(log_probs), confidence)]
 
 
 def edit_distance(a: Sequence, b: Sequence) -> int:

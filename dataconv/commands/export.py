@@ -10,13 +10,15 @@ from dataconv.commands._extras import require
 
 
 @click.command("export", help="Export a training checkpoint to ONNX (dynamic batch and width, charset and "
-               "preprocessing in the metadata), then check that onnxruntime reproduces PyTorch on real "
-               "validation images; exit 1 if it does not.\n\n"
+               "preprocessing in the metadata), then check that onnxruntime reproduces PyTorch on "
+               "validation images of --data (else on generated images); exit 1 if it does not. The "
+               "checkpoint is loaded with torch's weights_only=True and its settings are checked.\n\n"
                "Example: dataconv export runs/digits/checkpoints/best.ckpt -o digits.onnx")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="ONNX file to write.")
 @click.option("--data", type=click.Path(exists=True, file_okay=False),
-              help="LMDB tree to take verification images from [default: the checkpoint's dataset].")
+              help="LMDB tree to take verification images from [default: generated images; the "
+              "dataset path recorded in the checkpoint is never used].")
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True)
 @click.option("--samples", type=click.IntRange(min=1), default=64, show_default=True,
               help="Validation images to compare on.")
@@ -26,7 +28,8 @@ def export_command(checkpoint: str, out: str, data: str | None, opset: int, samp
 
     parity = export_verified(checkpoint, out, data=data, opset=opset, samples=samples)
     click.echo(f"wrote {out} (opset {opset}, dynamic batch and width)")
-    click.echo(f"onnxruntime matches PyTorch on {parity.images} validation images at widths "
+    click.echo(f"onnxruntime matches PyTorch on {parity.images} {'validation' if data else 'generated'} "
+               f"images at widths "
                f"{', '.join(map(str, parity.widths))}: max |diff| {parity.max_abs_diff:.2e} "
                f"(tolerance {TOLERANCE:.0e}), every decoded string identical")
 

@@ -6,6 +6,7 @@ import time
 
 import click
 
+from dataconv.commands._extras import require
 from dataconv.reporting import DEFAULT_CAP
 
 
@@ -26,6 +27,7 @@ from dataconv.reporting import DEFAULT_CAP
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random samples.")
 def report_command(data: str, out: str | None, charset: str | None, source: str | None,
                    per_split: int, max_samples: int, seed: int) -> None:
+    require("report", "matplotlib")
     from dataconv.reporting.build import REPORT, build_report  # imports matplotlib
     from dataconv.charsets import load as load_charset
 
