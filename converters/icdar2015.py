@@ -16,6 +16,7 @@ from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.crop import CropSpec, crop_options, flat_points, image_ref
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.imagefind import ImageIndex, walk_files
+from dataconv.numbers import parse_float
 from dataconv.safeopen import InputFile
 from dataconv.sample import Item, Reject, Sample
 from dataconv.textfile import read_lines
@@ -30,12 +31,14 @@ def find_gt_files(src: str) -> list[str]:
 
 
 def parse_box_line(line: str) -> tuple[list[float], str] | None:
-    """(8 coordinates, transcription) or None; only the first 8 commas separate fields."""
+    """(8 coordinates, transcription) or None; only the first 8 commas separate fields.
+    Coordinates are plain decimals (``numbers.parse_float``: ``1_0``, ``nan`` or ``inf`` make
+    the line malformed); spaces around them are allowed, as ICDAR tools write them."""
     parts = line.split(",", 8)
     if len(parts) < 9:
         return None
     try:
-        coords = [float(p) for p in parts[:8]]
+        coords = [parse_float(p.strip()) for p in parts[:8]]
     except ValueError:
         return None
     return coords, parts[8]

@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import click
+import numpy as np
 
 from dataconv import coco, manifest
 from dataconv.converters.base import Converter, register
-from dataconv.crop import load_page
+from dataconv.crop import check_inside, load_page
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.imagefind import ImageIndex, walk_files
+from dataconv.numbers import parse_float
 from dataconv.output import atomic_output
 from dataconv.paths import read_inside
 from dataconv.safeopen import DEFAULT_LIMITS, InputFile, open_input
@@ -61,8 +63,15 @@ def _bndbox(obj: ET.Element) -> coco.Box:
     box = obj.find("bndbox")
     if box is None:
         raise ValueError("an <object> has no <bndbox>")
-    x0, y0, x1, y1 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+    x0, y0, x1, y1 = (parse_float((box.findtext(k) or "").strip()) for k in ("xmin", "ymin", "xmax", "ymax"))
     return x0, y0, x1, y1
+
+
+def fit_box(box: coco.Box, width: int, height: int) -> coco.Box | None:
+    """The box clamped to the page (None: no area left on it); ``box_outside_image`` when
+    a corner lies beyond the page by more than the crop margin (``crop.check_inside``)."""
+    check_inside(np.array(box, dtype=np.float64).reshape(2, 2), width, height)
+    return coco.clamp_box(box, width, height)
 
 
 def parse_classes(spec: str) -> dict[str, str] | None:
@@ -103,7 +112,7 @@ class NdlLayout(Converter):
             if not pages:
                 raise DataconvError(f"{config.src}: no Pascal VOC .xml files found")
             writer = LayoutWriter(self.src, tmp, parse_classes(self.opts["classes"]), pages,
-                                  bool(self.opts.get("link")), ReadContext(config.follow_symlinks))
+                                  bool(self.opts.get("link")), config.read_context())
             for page in pages:
                 writer.add(page, splitter.assign(page.id, config.split, config.seed))
             return writer.finish(self.name, config.manifest_options)
@@ -135,7 +144,12 @@ class LayoutWriter:
         target = self.splits[split]
         image_id = target.add_image(placed, width, height)
         for k, (name, box) in enumerate(page.objects):
-            self._add_box(page, k, name, coco.clamp_box(box, width, height), target, image_id)
+            try:
+                fitted = fit_box(box, width, height)
+            except SampleRejected as e:
+                self.rejects.append(self._reject(page, k, e.reason, e.detail))
+                continue
+            self._add_box(page, k, name, fitted, target, image_id)
 
     def _add_box(self, page: Page, k: int, name: str, box: coco.Box | None,
                  target: coco.CocoSplit, image_id: int) -> None:

@@ -8,6 +8,12 @@ quadrilateral with a perspective transform (an axis-aligned box is the 4-point c
 optionally pads, rotates vertical lines and downscales tall ones, and encodes the crop.
 Bad or degenerate boxes raise ``SampleRejected``.
 
+Memory is bounded by ``--max-pixels``, never by what a file claims: the page goes through
+``dataconv.decode`` (its header size is refused over the limit before anything is
+decoded), and a box is checked before any pixel is made (``box_quad``): every coordinate
+a finite number, every corner on the page or within ``MARGIN`` of it, and the padded crop
+within ``--max-pixels``. ``--pad`` is at most ``MAX_PAD``.
+
 The page is decoded completely (Pillow's ``load``), so a truncated page is rejected as
 ``undecodable_image`` just as the decode check rejects a truncated whole-image sample;
 OpenCV does the geometry and the encoding. The last decoded page is kept per process,
@@ -15,23 +21,28 @@ because the boxes of one page arrive one after another.
 """
 from __future__ import annotations
 
-import io
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import click
 import cv2
 import numpy as np
-from PIL import Image
 
+from dataconv import decode
 from dataconv.errors import SampleRejected
+from dataconv.numbers import finite
+from dataconv.options import Number
 from dataconv.sample import FileImage, ImageRef, ReadContext
 
 Point = tuple[float, float]
 Polygon = tuple[Point, ...]
 ENCODINGS = {"png": ".png", "jpeg": ".jpg"}
 MIN_SIDE = 1  # pixels: a rectified box thinner than this is degenerate
+# A corner may lie this fraction of the page's width (height) beyond its left or right
+# (top or bottom) edge, and at least MARGIN_PX: annotators overshoot, but a box twice the
+# page is a bad coordinate, and its crop would be as large as the box.
+MARGIN, MARGIN_PX = 0.1, 4.0
+MAX_PAD = 1.0  # --pad: a crop at most 3x the box's height
 
 
 @dataclass(frozen=True)
@@ -61,8 +72,8 @@ class CropSpec:
 def crop_options(vertical_ratio: float = 1.5) -> list[Callable]:
     """The crop switches, the same in every crop-producing format."""
     return [
-        click.option("--pad", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
-                     help="Grow each box by this fraction of its height on every side."),
+        click.option("--pad", type=Number(float, 0.0, MAX_PAD), default=0.0, show_default=True,
+                     help=f"Grow each box by this fraction of its height on every side (0 to {MAX_PAD})."),
         click.option("--rotate-vertical", is_flag=True,
                      help="Turn tall crops (see --vertical-ratio) 90 degrees counter-clockwise."),
         click.option("--vertical-ratio", type=click.FloatRange(min=1.0), default=vertical_ratio,
@@ -95,8 +106,8 @@ class CropImage:
         page = load_page(self.root, self.rel, ctx)
         out = page
         if self.polygon is not None:
-            quad = to_quad(self.polygon, self.reading_order)
-            check_inside(quad, page.shape[1], page.shape[0])
+            quad = box_quad(self.polygon, page.shape[1], page.shape[0], self.reading_order)
+            check_crop_size(quad, self.spec.pad, ctx.max_pixels)
             out = rectify(page, quad, self.spec.pad)
         out = orient(out, self.spec, self.vertical)
         out = limit_height(out, self.spec.max_height)
@@ -108,15 +119,16 @@ def image_ref(root: str, rel: str, spec: CropSpec, polygon: Sequence[Sequence[fl
     """A crop reference, or the file itself when nothing would change its bytes."""
     if polygon is None and not spec.changes_whole_images:
         return FileImage(root, rel)
-    poly = None if polygon is None else tuple((float(x), float(y)) for x, y in polygon)
+    poly = None if polygon is None else tuple((x, y) for x, y in polygon)  # checked when read
     return CropImage(root, rel, poly, spec, vertical, reading_order)
 
 
 # --- geometry (pure functions of the points) ---------------------------------------
 
 def flat_points(values: Sequence[float]) -> Polygon:
-    """``[x1, y1, x2, y2, ...]`` to points (an odd trailing value is dropped)."""
-    return tuple((float(values[i]), float(values[i + 1])) for i in range(0, len(values) - 1, 2))
+    """``[x1, y1, x2, y2, ...]`` to points (an odd trailing value is dropped); the values
+    are checked by ``box_quad`` when the crop is made."""
+    return tuple((values[i], values[i + 1]) for i in range(0, len(values) - 1, 2))
 
 
 def xywh_polygon(x: float, y: float, w: float, h: float) -> Polygon:
@@ -175,10 +187,36 @@ def quad_size(quad: np.ndarray) -> tuple[int, int]:
     return round(max(side(0, 1), side(3, 2))), round(max(side(0, 3), side(1, 2)))
 
 
-def check_inside(quad: np.ndarray, width: int, height: int) -> None:
-    xs, ys = quad[:, 0], quad[:, 1]
-    if xs.max() <= 0 or ys.max() <= 0 or xs.min() >= width or ys.min() >= height:
-        raise SampleRejected("box_outside_image", f"{quad.tolist()} outside {width}x{height}")
+def box_quad(polygon: Polygon, width: int, height: int, reading_order: bool = True) -> np.ndarray:
+    """The box's four corners (``to_quad``) once its coordinates are known to be finite
+    numbers on the ``width`` x ``height`` page; else SampleRejected. Checked before any
+    geometry, so nothing downstream meets 1e308, NaN or a box larger than the page."""
+    try:
+        points = np.array([[finite(x), finite(y)] for x, y in polygon], dtype=np.float64)
+    except (ValueError, TypeError) as e:
+        raise SampleRejected("degenerate_box", f"bad coordinate: {e}") from None
+    check_inside(points.reshape(-1, 2), width, height)
+    return to_quad(tuple(map(tuple, points)), reading_order)
+
+
+def check_inside(points: np.ndarray, width: int, height: int) -> None:
+    """Every point on the page, or beyond an edge by at most the margin."""
+    mx, my = max(MARGIN * width, MARGIN_PX), max(MARGIN * height, MARGIN_PX)
+    xs, ys = points[:, 0], points[:, 1]
+    if len(points) and (xs.min() < -mx or ys.min() < -my or xs.max() > width + mx or ys.max() > height + my):
+        raise SampleRejected("box_outside_image", f"{_short(points)} outside the {width}x{height} "
+                                                  f"page by more than {mx:g}x{my:g} px")
+
+
+def check_crop_size(quad: np.ndarray, pad: float, max_pixels: int) -> None:
+    """Refuse a crop (padding included) over ``--max-pixels`` before it is made."""
+    width, height = quad_size(quad)
+    p = int(round(pad * height))
+    decode.refuse_size(width + 2 * p, height + 2 * p, max_pixels)
+
+
+def _short(points: np.ndarray) -> str:
+    return str([[round(float(v), 2) for v in p] for p in points[:8]])[:200]
 
 
 # --- pixels ---------------------------------------------------------------------
@@ -190,9 +228,12 @@ def rectify(page: np.ndarray, quad: np.ndarray, pad: float = 0.0) -> np.ndarray:
         raise SampleRejected("degenerate_box", f"{width}x{height} after rectification")
     p = int(round(pad * height))
     dst = np.float32([[p, p], [p + width, p], [p + width, p + height], [p, p + height]])
-    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
-    return cv2.warpPerspective(page, matrix, (width + 2 * p, height + 2 * p),
-                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    try:
+        matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
+        return cv2.warpPerspective(page, matrix, (width + 2 * p, height + 2 * p),
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    except cv2.error as e:  # a quad OpenCV cannot invert
+        raise SampleRejected("degenerate_box", f"{quad.tolist()}: {str(e).strip()[-120:]}") from None
 
 
 def orient(img: np.ndarray, spec: CropSpec, vertical: bool | None) -> np.ndarray:
@@ -213,34 +254,22 @@ def limit_height(img: np.ndarray, max_height: int | None) -> np.ndarray:
 
 def encode(img: np.ndarray, encoding: str) -> bytes:
     bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img
-    ok, buf = cv2.imencode(ENCODINGS[encoding], bgr)
+    try:
+        ok, buf = cv2.imencode(ENCODINGS[encoding], bgr)
+    except cv2.error:  # e.g. a side over the format's limit (JPEG: 65535)
+        ok = False
     if not ok:
         raise SampleRejected("unencodable_crop", f"{img.shape} as {encoding}")
     return buf.tobytes()
 
 
-def decode(data: bytes, rel: str) -> np.ndarray:
-    """Whole-image decode to an 8-bit gray or RGB array (transparency over white)."""
+def decode_page(data: bytes, rel: str, max_pixels: int) -> np.ndarray:
+    """The whole page as an 8-bit gray or RGB array (transparency over white), refused
+    from its header over ``max_pixels``."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
-                im.load()
-                return np.asarray(_plain_mode(im))
-    except Exception as e:  # Pillow raises many types for corrupt data
-        raise SampleRejected("undecodable_image", f"{rel}: {type(e).__name__}: {e}"[:300]) from None
-
-
-def _plain_mode(im: Image.Image) -> Image.Image:
-    if im.mode in ("L", "RGB"):
-        return im
-    if im.mode in ("1", "I", "I;16", "F"):
-        return im.convert("L")
-    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return im.convert("RGB")
+        return np.asarray(decode.decode_plain(data, max_pixels))
+    except SampleRejected as e:
+        raise SampleRejected(e.reason, f"{rel}: {e.detail}"[:300]) from None
 
 
 _LAST: dict[tuple[str, str, ReadContext], np.ndarray | SampleRejected] = {}
@@ -252,7 +281,7 @@ def load_page(root: str, rel: str, ctx: ReadContext) -> np.ndarray:
     if key not in _LAST:
         _LAST.clear()
         try:
-            _LAST[key] = decode(FileImage(root, rel).read(ctx), rel)
+            _LAST[key] = decode_page(FileImage(root, rel).read(ctx), rel, ctx.max_pixels)
         except SampleRejected as e:
             _LAST[key] = e
     cached = _LAST[key]

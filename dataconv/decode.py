@@ -44,16 +44,18 @@ def refuse_size(width: int, height: int, max_pixels: int) -> None:
 
 
 @contextmanager
-def opened(data: bytes, max_pixels: int) -> Iterator[Image.Image]:
-    """The image with only its header parsed, refused over ``max_pixels``; any decoding
-    done inside the block that fails becomes ``undecodable_image``."""
+def opened(data: bytes, max_pixels: int | None) -> Iterator[Image.Image]:
+    """The image with only its header parsed, refused over ``max_pixels`` (None: only the
+    header is read, nothing decoded); any decoding done inside the block that fails
+    becomes ``undecodable_image``."""
     if not data:
         raise undecodable("empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as im:
-                refuse_size(*im.size, max_pixels)
+                if max_pixels is not None:
+                    refuse_size(*im.size, max_pixels)
                 yield im
     except SampleRejected:
         raise
@@ -69,6 +71,12 @@ def check_pixels(data: bytes, max_pixels: int) -> tuple[int, int]:
         return im.size
 
 
+def header_size(data: bytes) -> tuple[int, int]:
+    """(width, height) as the header claims it, whatever it is; decodes nothing."""
+    with opened(data, None) as im:
+        return im.size
+
+
 def load(data: bytes, max_pixels: int) -> Image.Image:
     """The completely decoded image in its own mode (a truncated file is refused)."""
     with opened(data, max_pixels) as im:
@@ -76,16 +84,19 @@ def load(data: bytes, max_pixels: int) -> Image.Image:
         return im
 
 
-def decode_plain(data: bytes, max_pixels: int) -> Image.Image:
-    """Mode ``L`` for grey images, else ``RGB``; transparency is composed over white."""
+def decode_plain(data: bytes, max_pixels: int, draft: tuple[int, int] | None = None) -> Image.Image:
+    """Mode ``L`` for grey images, else ``RGB``; transparency is composed over white.
+    ``draft`` lets a JPEG decode at a reduced scale still at least that size."""
     with opened(data, max_pixels) as im:
+        if draft is not None:
+            im.draft("RGB", draft)
         im.load()
         return _plain(im)
 
 
-def decode_rgb(data: bytes, max_pixels: int) -> Image.Image:
+def decode_rgb(data: bytes, max_pixels: int, draft: tuple[int, int] | None = None) -> Image.Image:
     """Mode ``RGB``, transparency composed over white."""
-    return _to(decode_plain(data, max_pixels), "RGB")
+    return _to(decode_plain(data, max_pixels, draft), "RGB")
 
 
 def decode_gray(data: bytes, max_pixels: int) -> Image.Image:

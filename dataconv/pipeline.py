@@ -22,6 +22,7 @@ from typing import Any, Iterator
 from tqdm import tqdm
 
 from dataconv import build, manifest, samples_table
+from dataconv.decode import DEFAULT_MAX_PIXELS
 from dataconv.errors import DataconvError
 from dataconv.executors import Executor, open_executor
 from dataconv.output import atomic_output
@@ -51,6 +52,11 @@ class Config:
     check_opts: dict[str, Any] = field(default_factory=dict)
     manifest_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+
+    def read_context(self) -> ReadContext:
+        """How this run opens and decodes images (every read of the run uses it)."""
+        return ReadContext(follow_symlinks=self.follow_symlinks,
+                           max_pixels=int(self.check_opts.get("max_pixels") or DEFAULT_MAX_PIXELS))
 
 
 @dataclass
@@ -117,7 +123,7 @@ def plan(collected: Collected, config: Config, tmp: str,
                                     config.group_by, config.group_regex, digests)
     for seq, sample in collected.samples:
         by_split[splits[seq]].append((seq, sample))
-    ctx = ReadContext(follow_symlinks=config.follow_symlinks)
+    ctx = config.read_context()
     tasks = []
     for split, members in by_split.items():
         folder = os.path.join(tmp, split_folder(split, config.layout))
@@ -182,7 +188,7 @@ def hash_pass(collected: Collected, config: Config, executor: Executor) -> dict[
     samples are hashed on ``executor``, in parallel where it has workers."""
     if config.split is None and not config.check_opts.get("dedupe"):
         return {}
-    ctx = ReadContext(follow_symlinks=config.follow_symlinks)
+    ctx = config.read_context()
     return build.hash_samples(collected.samples, ctx, executor, config.progress)
 
 

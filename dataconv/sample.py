@@ -8,14 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Union
 
+from dataconv.decode import DEFAULT_MAX_PIXELS
 from dataconv.paths import read_inside
 
 
 @dataclass(frozen=True)
 class ReadContext:
-    """Settings that govern how image references are opened."""
+    """Settings that govern how image references are opened and decoded."""
 
     follow_symlinks: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS  # --max-pixels: no decode of a larger image
 
 
 class ImageRef(Protocol):

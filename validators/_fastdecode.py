@@ -1,8 +1,8 @@
 """Complete but cheap decoding of the two formats OCR datasets are made of.
 
-* PNG: every chunk's CRC, the whole zlib stream inflated (its Adler-32 checked), the
-  inflated size equal to what the header promises, every row's filter byte valid and the
-  IEND chunk present. Everything a decoder reads is read; only the un-filtering of rows
+* PNG: every chunk's CRC, the whole zlib stream inflated (its Adler-32 checked) a step at
+  a time and never past the size the header promises (more is an inflate bomb), every
+  row's filter byte valid and the IEND chunk present. Everything a decoder reads is read; only the un-filtering of rows
   into pixels is skipped (about half of Pillow's time on text-line images).
 * JPEG: OpenCV's 1/8-scale grayscale decode (``IMREAD_REDUCED_GRAYSCALE_8``): libjpeg
   still entropy-decodes every block, so a cut or broken scan fails, but skips most of the
@@ -90,25 +90,58 @@ def _png_chunks(data: bytes) -> Iterator[tuple[bytes, memoryview]]:
 PNG_PLAIN = {(0, 1), (0, 2), (0, 4), (0, 8), (2, 8), (3, 1), (3, 2), (3, 4), (3, 8)}
 
 
+INFLATE_STEP = 1 << 20  # bytes of image data inflated at a time
+
+
 def _verify_png(data: bytes) -> bool:
     width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
     stride = (width * PNG_CHANNELS[colour] * depth + 7) // 8 + 1
-    inflater, parts, trns = zlib.decompressobj(), [], False
+    rows, trns = RowCheck(stride * height, stride), False
     try:
         for kind, body in _png_chunks(data):
             if kind == b"IDAT":
-                parts.append(inflater.decompress(body))
+                rows.feed(body)
             elif kind == b"tRNS":
                 trns = True
     except zlib.error as e:
         raise Corrupt(f"PNG corrupt: image data: {e}") from None
-    raw = b"".join(parts)
-    if not inflater.eof or len(raw) != stride * height:
-        raise Corrupt(f"PNG truncated: image data ends early ({len(raw)} of "
-                      f"{stride * height} bytes)")
-    if max(raw[::stride]) > 4:
-        raise Corrupt("PNG corrupt: invalid row filter type")
+    rows.finish()
     return (colour, depth) in PNG_PLAIN and not (colour == 3 and trns)
+
+
+class RowCheck:
+    """Inflates the IDAT stream in steps of at most ``INFLATE_STEP`` bytes, checking each
+    row's filter byte as it passes, and never past the ``expected`` size the header
+    allows: memory stays one step whatever the stream claims, and data beyond the last
+    row is corruption (an inflate bomb behind an honest header)."""
+
+    def __init__(self, expected: int, stride: int) -> None:
+        self.expected, self.stride = expected, stride
+        self.inflater, self.done = zlib.decompressobj(), 0
+
+    def feed(self, compressed: bytes | memoryview) -> None:
+        pending = bytes(compressed)
+        while pending and not self.inflater.eof:
+            room = self.expected - self.done
+            out = self.inflater.decompress(pending, min(room, INFLATE_STEP) or 1)
+            if len(out) > room:
+                raise Corrupt(f"PNG corrupt: image data longer than the {self.expected} "
+                              "bytes its header allows")
+            self._check_filters(out)
+            self.done += len(out)
+            if not out and len(self.inflater.unconsumed_tail) == len(pending):
+                raise Corrupt("PNG corrupt: image data makes no progress")
+            pending = self.inflater.unconsumed_tail
+
+    def _check_filters(self, out: bytes) -> None:
+        filters = out[(-self.done) % self.stride::self.stride]  # the rows starting in ``out``
+        if filters and max(filters) > 4:
+            raise Corrupt("PNG corrupt: invalid row filter type")
+
+    def finish(self) -> None:
+        if not self.inflater.eof or self.done != self.expected:
+            raise Corrupt(f"PNG truncated: image data ends early ({self.done} of "
+                          f"{self.expected} bytes)")
 
 
 # --- JPEG ------------------------------------------------------------------------------

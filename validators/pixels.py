@@ -21,13 +21,12 @@ decide whether a sample is written.
 """
 from __future__ import annotations
 
-import io
-import warnings
 from typing import Any, Mapping
 
 import click
 from PIL import Image
 
+from dataconv import decode
 from dataconv.errors import SampleRejected
 from dataconv.validators.base import Item, check
 from dataconv.validators.image import PLAIN_PIXELS
@@ -48,20 +47,20 @@ def opacity_issue(im: Image.Image) -> str | None:
 
 
 class PixelCheck:
-    def __init__(self, keep_unsafe: bool, reject_rotated: bool) -> None:
+    def __init__(self, keep_unsafe: bool, reject_rotated: bool,
+                 max_pixels: int = decode.DEFAULT_MAX_PIXELS) -> None:
         self.keep_unsafe = keep_unsafe
         self.reject_rotated = reject_rotated
+        self.max_pixels = max_pixels  # the alpha test decodes: bounded like every decode
 
     def __call__(self, item: Item) -> None:
         if not self.reject_rotated and item.extra.get(PLAIN_PIXELS):
             return  # the header says neither deep nor transparent: no second open
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(item.data)) as im:
-                if not self.keep_unsafe:
-                    self._unsafe(im)
-                if self.reject_rotated:
-                    self._rotated(im)
+        with decode.opened(item.data, self.max_pixels) as im:
+            if not self.keep_unsafe:
+                self._unsafe(im)
+            if self.reject_rotated:
+                self._rotated(im)
 
     @staticmethod
     def _unsafe(im: Image.Image) -> None:
@@ -92,4 +91,5 @@ def build_pixels(opts: Mapping[str, Any]) -> PixelCheck | None:
     reject_rotated = opts.get("exif_rotated") == "reject"
     if keep_unsafe and not reject_rotated:
         return None
-    return PixelCheck(keep_unsafe, reject_rotated)
+    return PixelCheck(keep_unsafe, reject_rotated,
+                      int(opts.get("max_pixels") or decode.DEFAULT_MAX_PIXELS))

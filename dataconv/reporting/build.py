@@ -44,8 +44,9 @@ def _reject_images(data: dataset.Dataset, converter: Converter | None,
         converter = reject_images.converter_from_card(card, source)
     if converter is None:
         return {}, "Thumbnails of rejected samples need the source folder: pass --source SRC."
-    follow = bool(card.get("options", {}).get("follow_symlinks", False))
-    found = reject_images.find_images(converter, wanted, follow)
+    recorded = card.get("options", {})
+    found = reject_images.find_images(converter, wanted, bool(recorded.get("follow_symlinks", False)),
+                                      reject_images.max_pixels_of(recorded))
     shown = sum(1 for v in found.values() if v)
     return found, (f"Images re-read from the source for {shown} of the {len(wanted)} rejects shown; "
                    "the others have no readable image (missing file, or rejected by the parser).")

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import click
 
-from dataconv import options
+from dataconv import decode, options
 from dataconv.converters import base as converters
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.sample import ReadContext, Sample
@@ -48,10 +48,21 @@ def _resolve(value: Any, src: str) -> Any:
     return value
 
 
-def find_images(converter: converters.Converter, wanted: set[str],
-                follow_symlinks: bool = False) -> dict[str, bytes | None]:
-    """source -> image bytes (None when unreadable) for the parsed samples in ``wanted``."""
-    ctx = ReadContext(follow_symlinks=follow_symlinks)
+def max_pixels_of(recorded: Mapping[str, Any]) -> int:
+    """The run's --max-pixels as manifest.json recorded it (the default when absent or not
+    a positive integer: the manifest is input too)."""
+    value = recorded.get("max_pixels")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return decode.DEFAULT_MAX_PIXELS
+
+
+def find_images(converter: converters.Converter, wanted: set[str], follow_symlinks: bool = False,
+                max_pixels: int = decode.DEFAULT_MAX_PIXELS) -> dict[str, bytes | None]:
+    """source -> image bytes for the parsed samples in ``wanted``: None when unreadable or
+    when the header claims more than ``max_pixels`` (the run's --max-pixels: a rejected
+    bomb is never decoded for its thumbnail)."""
+    ctx = ReadContext(follow_symlinks=follow_symlinks, max_pixels=max_pixels)
     found: dict[str, bytes | None] = {}
     if not wanted:
         return found
@@ -65,6 +76,8 @@ def find_images(converter: converters.Converter, wanted: set[str],
 
 def _read(sample: Sample, ctx: ReadContext) -> bytes | None:
     try:
-        return sample.image.read(ctx)
+        data = sample.image.read(ctx)
+        decode.check_pixels(data, ctx.max_pixels)
     except (SampleRejected, DataconvError, OSError):
         return None
+    return data

@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import os
-import warnings
 from typing import Iterable
 
 import pandas as pd
 from PIL import Image
 
-from dataconv import lmdb_keys, lmdb_tree
+from dataconv import decode, lmdb_keys, lmdb_tree
+from dataconv.errors import SampleRejected
 
 MAX_HEIGHT = 64  # px; shown at up to half this (crisp on high-DPI screens)
 MAX_WIDTH = 640
@@ -21,30 +21,17 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def thumbnail(data: bytes) -> str | None:
-    """A JPEG data: URI of the image scaled to fit MAX_WIDTH x MAX_HEIGHT, or None if the
-    bytes do not decode."""
+def thumbnail(data: bytes, max_pixels: int = decode.DEFAULT_MAX_PIXELS) -> str | None:
+    """A JPEG data: URI of the image scaled to fit MAX_WIDTH x MAX_HEIGHT, or None (the
+    report's placeholder) if the bytes do not decode or claim more than ``max_pixels``."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
-                im.draft("RGB", (MAX_WIDTH, MAX_HEIGHT))  # fast JPEG downscale
-                im = _on_white(im)
-    except Exception:  # Pillow raises many types for bad data
+        im = decode.decode_rgb(data, max_pixels, draft=(MAX_WIDTH, MAX_HEIGHT))
+    except SampleRejected:
         return None
     im.thumbnail((MAX_WIDTH, MAX_HEIGHT), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=85)
     return data_uri(buf.getvalue(), "image/jpeg")
-
-
-def _on_white(im: Image.Image) -> Image.Image:
-    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        page = Image.new("RGB", rgba.size, "white")
-        page.paste(rgba, mask=rgba.getchannel("A"))
-        return page
-    return im.convert("RGB")
 
 
 def read_images(root: str, rows: pd.DataFrame) -> dict[tuple[str, int], bytes | None]:
