@@ -20,15 +20,17 @@ from dataconv import lmdb_keys
 from dataconv.converters.base import Converter, register
 from dataconv.errors import DataconvError
 from dataconv.lmdb_image import LmdbImage, close_handles, handle
-from dataconv.lmdb_tree import find_lmdbs, num_samples
+from dataconv.lmdb_tree import find_lmdbs, num_samples, read_errors
 from dataconv.sample import Item, Reject, Sample
 
 
-def iter_labels(path: str) -> Iterator[tuple[int, bytes | None]]:
+def iter_labels(path: str, root: str | None) -> Iterator[tuple[int, bytes | None]]:
     """(index, raw label or None) of every sample of one LMDB, without reading images.
     The handle is the one ``LmdbImage`` reads through later in this process."""
-    with handle(path).begin() as txn:
-        for i in range(1, num_samples(txn, path) + 1):
+    env = handle(path, root)
+    total = num_samples(env, path)
+    with read_errors(path), env.begin() as txn:
+        for i in range(1, total + 1):
             yield i, txn.get(lmdb_keys.label_key(i))
 
 
@@ -58,11 +60,14 @@ class LmdbSource(Converter):
         pattern = self._pattern()
         base = trees_base(trees)
         for tree in trees:
-            for path in find_lmdbs(tree):
+            # Each tree is a source folder: no LMDB in it is read through a symlink out of
+            # it unless --follow-symlinks.
+            root = None if self.follow_symlinks else os.path.abspath(tree)
+            for path in find_lmdbs(tree, confined=root is not None):
                 path = os.path.abspath(path)
                 name = os.path.relpath(path, base).replace(os.sep, "/")
-                for index, raw in iter_labels(path):
-                    yield self._item(path, name, index, raw, pattern)
+                for index, raw in iter_labels(path, root):
+                    yield self._item(LmdbImage(path, index, root), name, raw, pattern)
 
     def _pattern(self) -> re.Pattern[str] | None:
         regex = self.opts.get("label_regex")
@@ -72,8 +77,9 @@ class LmdbSource(Converter):
             raise DataconvError(f"--label-regex {regex!r}: {e}") from None
 
     @staticmethod
-    def _item(path: str, name: str, index: int, raw: bytes | None,
+    def _item(image: LmdbImage, name: str, raw: bytes | None,
               pattern: re.Pattern[str] | None) -> Item:
+        index = image.index
         sid = f"{name}#{index:09d}"
         if raw is None:
             return Reject(sid, "missing_label", f"no label-{index:09d} key", sid)
@@ -83,4 +89,4 @@ class LmdbSource(Converter):
             return Reject(sid, "undecodable_label", f"not UTF-8 at byte {e.start}", sid)
         if pattern is not None and not pattern.fullmatch(label):
             return Reject(sid, "filtered_label", f"{label[:80]!r} does not match --label-regex", sid)
-        return Sample(id=sid, label=label, image=LmdbImage(path, index), source=sid)
+        return Sample(id=sid, label=label, image=image, source=sid)

@@ -21,11 +21,12 @@ from dataconv.sample import ReadContext
 _HANDLES: dict[tuple[int, str], lmdb.Environment] = {}
 
 
-def handle(path: str) -> lmdb.Environment:
-    """This process's read-only handle on ``path`` (opened once per process)."""
+def handle(path: str, root: str | None = None) -> lmdb.Environment:
+    """This process's read-only handle on ``path`` (opened once per process, through the
+    checked ``open_readonly``; ``root``: the source folder it must lie in, if any)."""
     key = (os.getpid(), path)
     if key not in _HANDLES:
-        _HANDLES[key] = open_readonly(path)
+        _HANDLES[key] = open_readonly(path, root)
     return _HANDLES[key]
 
 
@@ -39,10 +40,11 @@ def close_handles() -> None:
 class LmdbImage:
     path: str  # the folder holding data.mdb
     index: int  # 1-based, as in image-%09d
+    root: str | None = None  # the source folder the LMDB must lie in (None: a user's path)
 
     def read(self, ctx: ReadContext) -> bytes:
         try:
-            with handle(self.path).begin(buffers=False) as txn:
+            with handle(self.path, self.root).begin(buffers=False) as txn:
                 data = txn.get(lmdb_keys.image_key(self.index))
         except (DataconvError, lmdb.Error) as e:
             raise SampleRejected("unreadable_image", f"{self.path}: {e}"[:300]) from None

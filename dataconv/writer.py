@@ -164,13 +164,9 @@ def content_digest(path: str) -> str:
     file would not be reproducible; this digest is.
     """
     h = hashlib.sha256()
-    env = lmdb_tree.open_readonly(path)
-    try:
-        with env.begin() as txn:
-            for key, value in txn.cursor():
-                h.update(_entry(key, value))
-    finally:
-        env.close()
+    with lmdb_tree.reading(path) as txn:
+        for key, value in txn.cursor():
+            h.update(_entry(key, value))
     return h.hexdigest()
 
 

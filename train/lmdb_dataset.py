@@ -54,6 +54,7 @@ os.register_at_fork(before=_close_handles)
 
 
 def handle(path: str) -> lmdb.Environment:
+    """This process's handle on ``path``, opened through the checked ``open_readonly``."""
     if path not in _HANDLES:
         _HANDLES[path] = lmdb_tree.open_readonly(path)
     return _HANDLES[path]
@@ -63,8 +64,7 @@ def count(path: str) -> int:
     """num-samples of one LMDB, without leaving a handle open unless one already is."""
     if path not in _HANDLES:
         return lmdb_tree.count(path)
-    with _HANDLES[path].begin() as txn:
-        return lmdb_tree.num_samples(txn, path)
+    return lmdb_tree.num_samples(_HANDLES[path], path)
 
 
 class LmdbDataset:
@@ -96,7 +96,8 @@ class LmdbDataset:
         return shard, index - (self.ends[shard - 1] if shard else 0) + 1
 
     def _read(self, shard: int, key: int) -> tuple[bytes, str]:
-        with handle(self.paths[shard]).begin() as txn:
+        path = self.paths[shard]
+        with lmdb_tree.read_errors(path), handle(path).begin() as txn:
             image, label = txn.get(lmdb_keys.image_key(key)), txn.get(lmdb_keys.label_key(key))
         if image is None or label is None:
             raise DataconvError(f"{self.paths[shard]}: sample {key} has no image or label")

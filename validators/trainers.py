@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
 from dataconv.charsets import Charset, from_yaml
-from dataconv.errors import DataconvError
+from dataconv.errors import DataconvError, SampleRejected
 
 LOWER36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 PRINTABLE94 = string.printable[:-6]
@@ -541,15 +541,16 @@ def compile_quietly(pattern: str) -> tuple[re.Pattern | None, str | None, list[s
 
 
 def huge(data: bytes) -> bool:
-    """Over Pillow's DecompressionBombError threshold by the header: never decoded here."""
-    from PIL import Image
+    """Over the DecompressionBombError threshold of a trainer's Pillow (twice its default
+    MAX_IMAGE_PIXELS) by the header: never decoded here. The constant, not Pillow's
+    global, which dataconv.decode switches off for its own explicit limit."""
+    from dataconv import decode
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-    except Exception:
+        width, height = decode.header_size(data)
+    except SampleRejected:
         return False
-    return w * h > 2 * (Image.MAX_IMAGE_PIXELS or 0) > 0
+    return width * height > 2 * decode.DEFAULT_MAX_PIXELS
 
 
 def pillow_failure(data: bytes | None) -> str | None:

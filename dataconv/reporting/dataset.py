@@ -109,18 +109,14 @@ def walk_lmdbs(root: str, cap: int) -> tuple[pd.DataFrame, int]:
 
 def _lmdb_rows(root: str, path: str, indices: np.ndarray) -> Iterator[dict[str, Any]]:
     rel = os.path.relpath(path, root).replace(os.sep, "/")
-    env = lmdb_tree.open_readonly(path)
-    try:
-        with env.begin() as txn:
-            for i in indices.tolist():
-                label = (txn.get(lmdb_keys.label_key(i)) or b"").decode("utf-8", "replace")
-                image = txn.get(lmdb_keys.image_key(i)) or b""
-                width, height = image_size(image)
-                yield {"split": split_of(rel), "shard": rel, "index": i, "source_id": f"{rel}#{i}",
-                       "label": label, "width": width, "height": height, "bytes": len(image),
-                       "sha1": hashlib.sha1(image).hexdigest()}
-    finally:
-        env.close()
+    with lmdb_tree.reading(path) as txn:
+        for i in indices.tolist():
+            label = (txn.get(lmdb_keys.label_key(i)) or b"").decode("utf-8", "replace")
+            image = txn.get(lmdb_keys.image_key(i)) or b""
+            width, height = image_size(image)
+            yield {"split": split_of(rel), "shard": rel, "index": i, "source_id": f"{rel}#{i}",
+                   "label": label, "width": width, "height": height, "bytes": len(image),
+                   "sha1": hashlib.sha1(image).hexdigest()}
 
 
 def image_size(data: bytes) -> tuple[float, float]:

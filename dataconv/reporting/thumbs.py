@@ -43,12 +43,8 @@ def read_images(root: str, rows: pd.DataFrame) -> dict[tuple[str, int], bytes | 
 
 
 def _read_shard(path: str, shard: str, indices: Iterable[int]) -> dict[tuple[str, int], bytes | None]:
-    env = lmdb_tree.open_readonly(path)
-    try:
-        with env.begin() as txn:
-            return {(shard, int(i)): txn.get(lmdb_keys.image_key(int(i))) for i in indices}
-    finally:
-        env.close()
+    with lmdb_tree.reading(path) as txn:
+        return {(shard, int(i)): txn.get(lmdb_keys.image_key(int(i))) for i in indices}
 
 
 def thumbnails(root: str, rows: pd.DataFrame) -> list[str | None]:
