@@ -15,6 +15,7 @@ a near miss is rejected as ``unknown_image_id`` with a detail naming the padded 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Any, Iterable, Iterator
 
 import click
@@ -24,7 +25,6 @@ from dataconv.errors import DataconvError
 from dataconv.jsonstream import JsonArrays
 from dataconv.imagefind import lookup, walk_files
 from dataconv.safeopen import InputFile
-from dataconv.paths import has_lone_surrogate
 from dataconv.sample import FileImage, Item, Reject, Sample
 
 LABEL_FILES = {"htr": "handwriting_data_info1.json", "printed": "printed_data_info.json"}
@@ -90,6 +90,15 @@ def unknown_image(table: ImageTable, raw_id: Any, where: str, ann_id: str) -> Re
     return Reject(where, "unknown_image_id", detail, ann_id)
 
 
+def check_kinds(wanted: set[str], seen: Counter[str]) -> None:
+    """``--kind`` that selects no annotation is a usage error naming the kinds present."""
+    if wanted and not wanted & seen.keys():
+        present = ", ".join(f"{kind} ({n})" for kind, n in seen.most_common())
+        asked = ", ".join(sorted(wanted))
+        raise click.UsageError(f"--kind selects no annotation (attributes.type {asked}); "
+                               f"attributes.type values present: {present or 'none'}")
+
+
 @register("aihub", help="AI Hub Korean handwriting/printed text images (images + annotations JSON)",
           example="dataconv aihub --type htr -i 한국어글자체 -o out --kind sentence")
 class AiHub(Converter):
@@ -117,9 +126,12 @@ class AiHub(Converter):
         files = index_files(self.src, os.path.abspath(label_path))
         wanted = {KINDS[k] for k in self.opts.get("kinds") or ()}
         used: set[str] = set()
+        kinds_seen: Counter[str] = Counter()
         for pos, ann in enumerate(label_file.items("annotations")):
             used.add(id_text(ann["image_id"]))
+            kinds_seen[str((ann.get("attributes") or {}).get("type"))] += 1
             yield self._sample(pos, ann, images, files, wanted, name)
+        check_kinds(wanted, kinds_seen)
         for image_id, entries in images.by_id.items():
             if image_id not in used:
                 for pos, file_name in entries:
@@ -133,9 +145,6 @@ class AiHub(Converter):
         attributes = ann.get("attributes") or {}
         if wanted and attributes.get("type") not in wanted:
             return Reject(where, "excluded_kind", f"attributes.type {attributes.get('type')!r}", ann_id)
-        bad = [k for k in ("id", "image_id", "text") if has_lone_surrogate(id_text(ann[k]))]
-        if bad:
-            return Reject(where, "invalid_unicode", f"{bad[0]} holds a lone surrogate escape", ann_id)
         entries = table.get(id_text(ann["image_id"]))
         if not entries:
             return unknown_image(table, ann["image_id"], where, ann_id)

@@ -93,5 +93,14 @@ def get(name: str) -> FormatInfo:
 
 # Option helpers shared by formats, so that the same switch reads the same everywhere.
 def encoding_option() -> Callable:
-    return click.option("--encoding", default="utf-8", show_default=True,
+    """``--encoding``, checked by ``textfile.codec_name`` when the command line is read, so
+    an unknown codec is the same one-line error for every format, before any file is read."""
+    return click.option("--encoding", default="utf-8", show_default=True, callback=_known_encoding,
                         help="Text encoding of the annotation file (e.g. cp949, euc-kr).")
+
+
+def _known_encoding(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from dataconv.textfile import codec_name
+
+    codec_name(value)  # DataconvError: printed as one line, exit 1
+    return value

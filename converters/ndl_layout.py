@@ -29,11 +29,13 @@ from dataconv import coco, manifest
 from dataconv.converters.base import Converter, register
 from dataconv.crop import check_inside, load_page
 from dataconv.errors import DataconvError, SampleRejected
+from dataconv.hints import RunContext
 from dataconv.imagefind import ImageIndex, walk_files
 from dataconv.numbers import parse_float
 from dataconv.output import atomic_output
 from dataconv.paths import read_inside
 from dataconv.safeopen import DEFAULT_LIMITS, InputFile, open_input
+from dataconv.pipeline import warn_outcome
 from dataconv.sample import ReadContext, Reject
 from dataconv.validators import split as splitter
 
@@ -57,6 +59,8 @@ def parse_voc(source: InputFile, rel: str) -> list[tuple[str, coco.Box]]:
         return [(o.findtext("name", "").strip(), _bndbox(o)) for o in root.iter("object")]
     except (ET.ParseError, ValueError, TypeError) as e:
         raise DataconvError(f"{rel}: not a Pascal VOC annotation ({e})") from None
+    except LookupError as e:  # <?xml encoding="..."?> naming a codec Python lacks
+        raise DataconvError(f"{rel}: the XML declaration names an unknown encoding ({e})") from None
 
 
 def _bndbox(obj: ET.Element) -> coco.Box:
@@ -115,7 +119,9 @@ class NdlLayout(Converter):
                                   bool(self.opts.get("link")), config.read_context())
             for page in pages:
                 writer.add(page, splitter.assign(page.id, config.split, config.seed))
-            return writer.finish(self.name, config.manifest_options)
+            card = writer.finish(self.name, config.manifest_options)
+            warn_outcome(card, writer.rejects, RunContext(config.src, self.name, config.manifest_options))
+            return card
 
 
 class LayoutWriter:

@@ -33,6 +33,10 @@ def parse_line(line: str, where: str) -> tuple[str, list[dict[str, Any]]] | None
         boxes = json.loads(payload)
     except json.JSONDecodeError as e:
         raise DataconvError(f"{where}: invalid JSON at column {len(path) + 1 + e.colno}: {e.msg}") from None
+    except RecursionError:  # like every malformed payload, a fault of the file: one line
+        raise DataconvError(f"{where}: JSON nested too deeply to be a box list") from None
+    except ValueError as e:  # an integer literal of more than 4300 digits
+        raise DataconvError(f"{where}: invalid JSON: {str(e)[:120]}") from None
     validate(boxes, "paddle-det", where)
     return path, boxes
 

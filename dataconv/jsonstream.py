@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # imported where a validator is built
     import jsonschema
 
 from dataconv.errors import DataconvError
+from dataconv.jsonkeys import KeyedObject, refuse_repeated
 from dataconv.safeopen import DEFAULT_LIMITS, Source, as_input, open_input
 from dataconv.schema import load_json, load_schema, validate, violation
 from dataconv.textfile import check_bom, codec_name
@@ -91,11 +92,13 @@ def _top_level(source: Source) -> Any:
 
 
 def _rebuild(events: Iterator[tuple[str, str, Any]]) -> Any:
+    """The top level from its events; a top-level object is a ``KeyedObject``: every
+    top-level key is assigned once per occurrence, so a repeated one is noticed."""
     empty = {"start_map": dict, "start_array": list}
     root: Any = None
     for prefix, event, value in events:
         if prefix == "" and root is None:
-            root = empty[event]() if event in empty else value
+            root = KeyedObject() if event == "start_map" else empty[event]() if event in empty else value
         elif prefix and "." not in prefix and isinstance(root, dict) and event != "map_key":
             if event in empty:
                 root[prefix] = empty[event]()
@@ -117,6 +120,7 @@ class JsonArrays:
             if codec_name(encoding) != "utf-8" or _needs_whole_read(source):
                 raise _ReadWhole
             top = _top_level(source)
+            refuse_repeated(top, self.path)  # load_json refuses them on the other path
         except (_ReadWhole, ijson.JSONError, UnicodeDecodeError):
             self.document = load_json(source, encoding)
             top = _emptied(self.document)
@@ -137,7 +141,9 @@ class JsonArrays:
             return
         try:
             with _open_utf8(self.source) as f:
-                yield from ijson.items(f, f"{key}.item", use_float=True)
+                yield from _refusing_repeats(
+                    ijson.items(f, f"{key}.item", use_float=True, map_type=KeyedObject),
+                    self.path, key)
         except ijson.JSONError as e:  # never a traceback: the exact message, or ijson's
             load_json(self.source)
             raise DataconvError(f"{self.path}: {str(e).splitlines()[0]}") from None
@@ -148,6 +154,16 @@ class JsonArrays:
         schema = load_schema(self.schema_name)
         part = schema.get("properties", {}).get(key, {}).get("items", {})
         return jsonschema.Draft202012Validator(schema).evolve(schema=part)
+
+
+def _refusing_repeats(elements: Iterator[Any], path: str, key: str) -> Iterator[Any]:
+    """``elements`` (built as ``KeyedObject``), refusing the first with a repeated key,
+    as ``load_json`` does on the in-memory path."""
+    before = KeyedObject.seen
+    for pos, element in enumerate(elements):
+        if KeyedObject.seen != before:
+            refuse_repeated(element, path, (key, pos))
+        yield element
 
 
 def _emptied(document: Any) -> Any:

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from tqdm import tqdm
 
-from dataconv import build, manifest, samples_table
+from dataconv import build, hints, manifest, samples_table
 from dataconv.decode import DEFAULT_MAX_PIXELS
 from dataconv.errors import DataconvError
 from dataconv.executors import Executor, open_executor
@@ -171,8 +171,18 @@ def finalize(tmp: str, results: list[ShardResult], collected: Collected, config:
         reject_counts=Counter(r.reason for _, r in rejects), shards=shard_entries, charset=charset)
     if card["counts"]["input"] != card["counts"]["written"] + card["counts"]["rejected"]:
         raise RuntimeError(f"accounting mismatch: {card['counts']}")  # a bug, never bad input
+    warn_outcome(card, [r for _, r in rejects], hints.RunContext(config.src, fmt, config.manifest_options))
     manifest.write(tmp, card)
     return card
+
+
+def warn_outcome(card: dict[str, Any], rejects: list[Reject], ctx: hints.RunContext) -> None:
+    """A run that wrote nothing fails (DataconvError, so no OUT appears); one where a
+    single reason rejected most samples says so on stderr and goes on."""
+    counts = card["counts"]
+    warning = hints.check_outcome(counts["written"], counts["input"], rejects, ctx)
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
 def _write_rejects(folder: str, rejects: list[Reject]) -> None:

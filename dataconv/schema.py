@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # imported where validation runs: 0.1 s of every CLI start ot
     import jsonschema
 
 from dataconv.errors import DataconvError
+from dataconv.jsonkeys import PairsHook, refuse_repeated
 from dataconv.safeopen import Source
 from dataconv.textfile import read_text
 
@@ -71,11 +72,15 @@ def load_json(path: Source, encoding: str = "utf-8") -> Any:
     text = read_text(path, encoding)
     if not text.strip():
         raise DataconvError(f"{path}: empty file, expected JSON")
+    hook = PairsHook()  # a repeated key is refused (dataconv/jsonkeys.py)
     try:
-        return json.loads(text)
+        document = json.loads(text, object_pairs_hook=hook)
     except json.JSONDecodeError as e:
         raise DataconvError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
     except RecursionError:
         raise DataconvError(f"{path}: JSON nested too deeply to be an annotation file") from None
     except ValueError as e:  # an integer literal of more than 4300 digits
         raise DataconvError(f"{path}: invalid JSON: {str(e)[:120]}") from None
+    if hook.found:
+        refuse_repeated(document, str(path))
+    return document

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataconv.hints import summary_hint
+
 
 def format_summary(card: dict[str, Any], out: str) -> str:
     counts = card["counts"]
@@ -16,6 +18,9 @@ def format_summary(card: dict[str, Any], out: str) -> str:
         lines.append("  rejects:")
         for reason, n in sorted(card["rejects"].items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"    {reason:<24} {n:>9}")
+        hint = summary_hint(card)
+        if hint:
+            lines.append(f"  hint: {hint}")
     if card["charset"]:
         lines.append(f"  charset: {len(card['charset'])} characters")
     files = card.get("files") or ["manifest.json", "rejects.jsonl", "samples.parquet", "charset.txt"]

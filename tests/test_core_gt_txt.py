@@ -94,13 +94,13 @@ def test_each_line_fault_is_its_own_reject(tmp_path):
 def test_symlink_out_of_source_is_refused_unless_followed(tmp_path):
     outside = tmp_path / "elsewhere.png"
     outside.write_bytes(_png(5))
-    root = _write(tmp_path / "src", {}, b"link.png\tlinked\n")
+    root = _write(tmp_path / "src", {"ok.png": _png(1)}, b"link.png\tlinked\nok.png\tok\n")
     os.symlink(outside, os.path.join(root, "link.png"))
     out = str(tmp_path / "out")
     run_cli("gt-txt", "-i", root, "-o", out, "-q", "--split", "none")
     assert assert_accounted(out)["rejects"] == {"path_outside_source": 1}
     run_cli("gt-txt", "-i", root, "-o", out, "-q", "--split", "none", "--overwrite", "--follow-symlinks")
-    assert assert_accounted(out)["counts"]["written"] == 1
+    assert assert_accounted(out)["counts"]["written"] == 2
 
 
 def test_nothing_usable_exits_1(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pickle
 import re
 
-from conftest import read_lmdb, rejects_of
+from conftest import read_lmdb, run_cli
 from fmt_util import convert, labels, make_fixture, written
 from dataconv.lmdb_tree import iter_records
 from dataconv.lmdb_image import LmdbImage, close_handles
@@ -22,9 +22,13 @@ def test_mmocr_and_crnn_lmdbs_round_trip_and_merge(realdata, tmp_path):
 
 
 def test_broken_lmdb_is_one_reject_not_a_crash(realdata, tmp_path):
-    card = convert("lmdb", realdata / "mmocr_toy" / "broken.lmdb", tmp_path / "out", expect_written=False)
-    assert card["counts"] == {"input": 1, "written": 0, "rejected": 1, "splits": {}}
-    assert rejects_of(str(tmp_path / "out"))[0]["reason"] == "undecodable_image"
+    """Its one sample is rejected, so the run writes nothing: one line naming the reason."""
+    result = run_cli("lmdb", "-i", realdata / "mmocr_toy" / "broken.lmdb", "-o", tmp_path / "out",
+                     "-q", "--workers", "1", "--split", "none", expect=1)
+    err = result.stderr.strip()
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in result.output
+    assert "0 of 1 samples written; undecodable_image (1 of 1" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_fixture_filter_and_lazy_reference(tmp_path):

@@ -12,7 +12,7 @@ from PIL import Image
 from conftest import clovaai_tree, rejects_of
 from dataconv.fixtures.hostile import (exif_rotated_jpeg, hostile_images, make_hostile_images,
                                        real_bomb)
-from hostile_util import accounted, convert, gt_source, reasons
+from hostile_util import accounted, convert, gt_source, png, reasons
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +56,10 @@ def test_reject_details_are_deterministic_text(converted):
 
 def test_exif_rotated_can_be_rejected(tmp_path):
     data = exif_rotated_jpeg(random.Random(1), orientation=8)
-    src = gt_source(str(tmp_path / "src"), b"r.jpg\trotated\n", {"r.jpg": data})
+    src = gt_source(str(tmp_path / "src"), b"r.jpg\trotated\nok.png\tok\n", {"r.jpg": data, "ok.png": png()})
     out = str(tmp_path / "out")
     convert("gt-txt", src, out, "--exif-rotated", "reject")
-    accounted(out)
+    assert accounted(out)["counts"]["written"] == 1
     [row] = rejects_of(out)
     assert row["reason"] == "exif_rotated" and "orientation 8" in row["detail"]
 

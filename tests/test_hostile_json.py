@@ -117,11 +117,12 @@ def test_lone_surrogates_are_rejected_and_reported_readably(tmp_path):
 
 def test_labels_keep_newlines_tabs_and_odd_characters(tmp_path):
     texts = ["line\nbreak", "tab\there", "cr\r\nlf", " spaced ", "\u200bzero width", "emoji 😀",
-             "nul\x00inside", "가\u0301"]
-    document = aihub_document([(str(i), str(i), t) for i, t in enumerate(texts)])
+             "가\u0301"]
+    document = aihub_document([(str(i), str(i), t) for i, t in enumerate(texts + ["nul\x00inside"])])
     _, out = run_doc(tmp_path, document, "--normalize", "none")
     accounted(out)
     assert sorted(written_labels(out)) == sorted(texts)
+    assert reasons(out) == {str(len(texts)): "nul_byte"}  # a NUL is never a label
 
 
 def test_paths_in_file_name_cannot_escape(tmp_path):

@@ -10,8 +10,8 @@ import pytest
 from conftest import clovaai_tree
 from dataconv.errors import SampleRejected
 from dataconv.paths import read_inside
-from hostile_util import (accounted, aihub_document, aihub_source, convert, gt_source, png,
-                          reasons, write_files, written_labels)
+from hostile_util import (accounted, aihub_document, aihub_source, assert_one_line_error, convert,
+                          gt_source, png, reasons, write_files, written_labels)
 
 NFC = unicodedata.normalize("NFC", "한글 이름.png")
 NFD = unicodedata.normalize("NFD", NFC)
@@ -115,9 +115,9 @@ def test_spaces_in_names(tmp_path):
     convert("gt-txt", src, out)
     assert sorted(written_labels(out)) == ["leading space", "spaced name"]
     out2 = str(tmp_path / "out2")
-    convert("gt-txt", src, out2, "--sep", "space")  # a space separator cannot carry them
-    accounted(out2)
-    assert reasons(out2) == {"my": "missing_image", "a.png": "missing_image"}
+    result = convert("gt-txt", src, out2, "--sep", "space", expect=1)  # a space cannot carry them
+    assert_one_line_error(result, "0 of 2 samples written; missing_image (2 of 2",
+                          os.path.join(src, "my") + " not found")
 
 
 @pytest.mark.parametrize("rel,reason", [("", "missing_image"), ("a\x00.png", "bad_path"),

@@ -1,4 +1,5 @@
-"""Label checks: Unicode normalisation (NFC by default) and empty labels."""
+"""Label checks: text that can be written at all, Unicode normalisation (NFC by default)
+and empty labels."""
 from __future__ import annotations
 
 import unicodedata
@@ -7,6 +8,7 @@ from typing import Any, Mapping
 import click
 
 from dataconv.errors import SampleRejected
+from dataconv.paths import has_lone_surrogate
 from dataconv.validators.base import Item, check
 
 NORMAL_FORMS = {"nfc": "NFC", "nfkc": "NFKC", "none": None}
@@ -23,9 +25,29 @@ class Normalize:
         item.label = unicodedata.normalize(self.form, item.label)
 
 
+def reject_unwritable_text(item: Item) -> None:
+    """The one place every format's text is checked before anything is written: a lone
+    surrogate (a JSON ``"\\ud800"`` escape, an undecodable file name) cannot be encoded as
+    UTF-8 for the LMDB or samples.parquet (``invalid_unicode``), and a NUL byte is
+    corruption, never a label (``nul_byte``). The id, source and group are written to
+    samples.parquet beside the label, so they are held to the first rule as well."""
+    sample = item.sample
+    for name, text in (("label", item.label), ("id", sample.id), ("source", sample.source),
+                       ("group", sample.group)):
+        if text is not None and has_lone_surrogate(text):
+            raise SampleRejected("invalid_unicode", f"{name} {text[:80]!r} holds a lone surrogate")
+    if "\x00" in item.label:
+        raise SampleRejected("nul_byte", f"NUL byte in label {item.label[:80]!r}")
+
+
 def reject_empty(item: Item) -> None:
     if not item.label.strip():
         raise SampleRejected("empty_label", repr(item.label))
+
+
+@check("label_text", order=25)
+def build_text(opts: Mapping[str, Any]):
+    return reject_unwritable_text
 
 
 @check("normalize", order=30, options=(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+import click
+
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.sample import ImageRef, ReadContext, Reject, Sample
 
@@ -58,10 +60,8 @@ def group_value(sample: Sample, group_by: str | None) -> str:
     default = sample.group if sample.group is not None else sample.id
     if not group_by:
         return default
-    if group_by in SAMPLE_FIELDS:
-        value = getattr(sample, group_by)
-    else:
-        value = sample.meta.get(group_by[5:] if group_by.startswith("meta:") else group_by)
+    name = meta_name(group_by)
+    value = getattr(sample, group_by) if name is None else sample.meta.get(name)
     return default if value is None or value == "" else str(value)
 
 
@@ -72,6 +72,32 @@ def compile_group_regex(text: str | None) -> re.Pattern | None:
         return re.compile(text)
     except re.error as e:
         raise DataconvError(f"--group-regex {text!r}: {e}") from None
+
+
+def meta_name(group_by: str | None) -> str | None:
+    """The meta attribute ``--group-by`` names (``meta:NAME``, or a bare NAME that is not a
+    Sample field); None when it names a Sample field or nothing."""
+    if not group_by or group_by in SAMPLE_FIELDS:
+        return None
+    return group_by[5:] if group_by.startswith("meta:") else group_by
+
+
+def check_grouping(samples: list[tuple[int, Sample]], group_by: str | None,
+                   pattern: re.Pattern | None) -> None:
+    """Group options that select nothing are usage errors (exit 2), never a silent split
+    by id: that would put lines of one page or book in train and test alike. The message
+    names what is there instead (the meta keys seen, a few values)."""
+    if not samples:
+        return
+    name = meta_name(group_by)
+    if name is not None and not any(s.meta.get(name) not in (None, "") for _, s in samples):
+        seen = sorted({k for _, s in samples for k in s.meta})
+        raise click.UsageError(f"--group-by {group_by}: no sample has a {name!r} attribute; "
+                               f"meta keys seen: {', '.join(seen[:20]) or 'none'}")
+    if pattern is not None and not any(pattern.search(group_value(s, group_by)) for _, s in samples):
+        examples = ", ".join(repr(group_value(s, group_by)) for _, s in samples[:3])
+        raise click.UsageError(f"--group-regex {pattern.pattern!r} matches no "
+                               f"{group_by or 'id'}; for example {examples}")
 
 
 def group_key(sample: Sample, group_by: str | None, pattern: re.Pattern | None) -> str:
@@ -116,6 +142,7 @@ def assign_splits(samples: list[tuple[int, Sample]], ratios: tuple[float, float,
     """seq -> split. Samples of one group, and samples with byte-identical images, share a
     split: groups linked by an image are merged and hashed by their smallest key."""
     pattern = compile_group_regex(group_regex)
+    check_grouping(samples, group_by, pattern)
     keys = {seq: group_key(sample, group_by, pattern) for seq, sample in samples}
     parent: dict[str, str] = {}
 

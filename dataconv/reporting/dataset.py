@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dataconv import decode, lmdb_keys, lmdb_tree, manifest
-from dataconv.errors import SampleRejected
+from dataconv.errors import DataconvError, SampleRejected
 from dataconv.reporting import DEFAULT_CAP  # defined where importing it needs no pandas
 
 COLUMNS = ["split", "shard", "index", "source_id", "label", "width", "height", "bytes", "sha1"]
@@ -49,14 +49,42 @@ class Dataset:
 
 def load(root: str, cap: int = DEFAULT_CAP, per_reason: int = 6) -> Dataset:
     """The dataset at ``root``: a dataconv output folder or any LMDB tree."""
-    card = manifest.read(root) if os.path.isfile(os.path.join(root, manifest.MANIFEST)) else None
+    card = read_card(root) if os.path.isfile(os.path.join(root, manifest.MANIFEST)) else None
     rejects = read_rejects(os.path.join(root, manifest.REJECTS), per_reason)
     parquet = os.path.join(root, manifest.SAMPLES)
     if os.path.isfile(parquet):
-        frame = pd.read_parquet(parquet, columns=COLUMNS)
-        return Dataset(root, _normalise(frame), card, rejects, len(frame))
+        frame = read_table(parquet)
+        return Dataset(root, frame, card, rejects, len(frame))
     frame, total = walk_lmdbs(root, cap)
     return Dataset(root, _normalise(frame), card, rejects, total)
+
+
+def read_card(root: str) -> dict[str, Any]:
+    """manifest.json, which must be a JSON object; a damaged one is a one-line error."""
+    path = os.path.join(root, manifest.MANIFEST)
+    try:
+        card = manifest.read(root)
+    except json.JSONDecodeError as e:
+        raise DataconvError(f"{path}:{e.lineno}:{e.colno}: not a dataconv manifest: {e.msg}") from None
+    except (UnicodeDecodeError, RecursionError, ValueError) as e:
+        raise DataconvError(f"{path}: not a dataconv manifest ({str(e)[:120]})") from None
+    if not isinstance(card, dict):
+        raise DataconvError(f"{path}: not a dataconv manifest (expected a JSON object)")
+    for key in ("counts", "options", "rejects"):
+        if not isinstance(card.get(key, {}), dict):
+            raise DataconvError(f"{path}: {key}: expected an object")
+    return card
+
+
+def read_table(path: str) -> pd.DataFrame:
+    """The report's columns of samples.parquet; a damaged file is a one-line error."""
+    import pyarrow as pa
+
+    try:
+        return _normalise(pd.read_parquet(path, columns=COLUMNS))
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as e:
+        first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise DataconvError(f"{path}: not a readable samples table ({first})") from None
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -72,17 +100,28 @@ def read_rejects(path: str, per_reason: int) -> RejectSummary:
     summary = RejectSummary()
     if not os.path.isfile(path):
         return summary
-    with open(path, encoding="utf-8") as f:
-        for line in f:
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
-            row = json.loads(line)
+            row = _reject_row(line, path, lineno)
             reason = str(row.get("reason", "unknown"))
             summary.counts[reason] += 1
             kept = summary.examples.setdefault(reason, [])
             if len(kept) < per_reason:
                 kept.append(row)
     return summary
+
+
+def _reject_row(line: bytes, path: str, lineno: int) -> dict[str, Any]:
+    """One rejects.jsonl row, which must be a JSON object; anything else names the line."""
+    try:
+        row = json.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError) as e:
+        raise DataconvError(f"{path}:{lineno}: not a rejects.jsonl row ({str(e)[:120]})") from None
+    if not isinstance(row, dict):
+        raise DataconvError(f"{path}:{lineno}: not a rejects.jsonl row (expected a JSON object)")
+    return row
 
 
 def split_of(rel: str) -> str:
