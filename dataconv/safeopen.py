@@ -158,14 +158,16 @@ class _Walker:
             return target
 
     def open_file(self, name: str) -> int | str:
-        """The descriptor of ``name``, or its target text when it is a symlink."""
-        try:
-            return os.open(name, FILE_FLAGS, dir_fd=self.stack[-1])
-        except OSError as e:
-            target = _readlink(name, self.stack[-1]) if e.errno == errno.ELOOP else None
-            if target is None:
-                raise
-            return target
+        """The descriptor of ``name``, or its target text when it is a symlink.
+
+        A FIFO, socket or device is refused from its ``lstat`` before any open: opening
+        some devices has effects (a watchdog, a tape), and a socket cannot be opened."""
+        mode = os.stat(name, dir_fd=self.stack[-1], follow_symlinks=False).st_mode
+        if stat.S_ISLNK(mode):
+            return os.readlink(name, dir_fd=self.stack[-1])
+        if not stat.S_ISREG(mode):
+            raise _not_a_file(self.rel, mode)
+        return os.open(name, FILE_FLAGS, dir_fd=self.stack[-1])  # O_NOFOLLOW: a swap fails
 
     def follow(self, target: str) -> list[str]:
         """The components to walk next for a symlink to ``target``: relative targets go on
@@ -196,9 +198,9 @@ def open_inside(root: str, rel: str, follow_symlinks: bool = False, *,
     parts = rel_parts(rel)
     if follow_symlinks:
         path = os.path.join(root, *parts)
-        fd = os.open(path, (os.O_RDONLY | _CLOEXEC | _DIRECTORY) if directory
-                     else os.O_RDONLY | _CLOEXEC | _NONBLOCK)
-        return fd if directory else _require_regular(fd, rel)
+        if directory:
+            return os.open(path, os.O_RDONLY | _CLOEXEC | _DIRECTORY)
+        return _open_regular(path, rel)
     walker = _Walker(root, rel)
     try:
         return _walk(walker, parts, directory)
@@ -230,15 +232,22 @@ def _walk(walker: _Walker, parts: list[str], directory: bool) -> int:
     raise _not_a_file(walker.rel, stat.S_IFDIR)  # rel named the root itself
 
 
+def _open_regular(path: str, rel: str) -> int:
+    """``path`` opened following symlinks; anything but a regular file is refused from
+    its ``stat`` before it is opened (opening some devices has effects)."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise _not_a_file(rel, mode)
+    return _require_regular(os.open(path, os.O_RDONLY | _CLOEXEC | _NONBLOCK), rel)
+
+
 def open_user_path(path: str) -> int:
     """A read-only descriptor of a file the user named: opened as given (symlinks too),
     but a FIFO, device, socket or folder is a one-line error, never waited on."""
     try:
-        fd = os.open(path, os.O_RDONLY | _CLOEXEC | _NONBLOCK)
+        return _open_regular(path, path)
     except OSError as e:
         raise DataconvError(f"{path}: cannot open ({e.strerror or e})") from None
-    try:
-        return _require_regular(fd, path)
     except SampleRejected as e:
         raise DataconvError(f"{e.detail}, not a regular file") from None
 
