@@ -242,7 +242,7 @@ class Clovaai(Trainer):
             out.append("--sensitive replaces --character with the 94 printable ASCII characters;"
                        " the given charset is ignored by clovaai")
         specials = [ch for ch in "]^\\-" if ch in self.character]
-        if specials and not self.s.sensitive:
+        if specials and not self.s.sensitive and clovaai_safe(self.character) != self.character:
             out.append(f"--character contains {' '.join(specials)}: clovaai builds the regex "
                        f"'[^<character>]' without escaping, so these change what is filtered "
                        f"(simulated exactly below); use the --character suggested under fixes")
@@ -252,8 +252,9 @@ class Clovaai(Trainer):
     def steps(self, t: Trace, image: ImageFn) -> None:
         if not self.s.data_filtering_off:
             t.limit(self.max_length)
-            if self.regex.search(t.label.lower()):
-                t.uncovered(lambda ch: ch.lower() in self.dict)
+            lowered = t.label.lower()  # the filter tests the lower-cased label, even with --sensitive
+            if self.regex.search(lowered):
+                t.verdict.uncovered += "".join(ch for ch in lowered if ch not in self.dict)
                 raise Dropped("out_of_charset")
         failure = pillow_failure(image())
         if failure == "OSError":  # __getitem__ catches IOError: a dummy label instead
@@ -426,6 +427,8 @@ class PaddleOCR(Trainer):
             raise Dropped("undecodable_by_opencv")
         if not t.label:
             raise Dropped("empty_label")
+        encoded = sum(ch in self.dict for ch in (t.label.lower() if self.lower else t.label))
+        t.measure(len(t.label), max(len(t.label), encoded + self.extra if encoded else 0))
         t.limit(self.max_length)
         if self.lower:
             t.apply(t.label.lower(), "lowercased")
@@ -434,7 +437,6 @@ class PaddleOCR(Trainer):
         if not t.label:
             raise Dropped("no_supported_characters")
         if self.extra:  # Attn: len >= max_text_length; SAR/NRTR: len >= max_text_length - 1
-            t.measure(len(t.label), len(t.label) + self.extra)
             if len(t.label) + self.extra > self.max_length:
                 raise Dropped(f"too_long_for_{self.s.paddle_encoder.split('-')[-1]}")
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import click
 
-from dataconv import lmdb_tree
+from dataconv import lmdb_tree, output
 from dataconv.validators.trainers import clovaai_safe, yaml_quote
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -32,8 +32,8 @@ def render(chars: str, style: str) -> str:
     """File content in the style's format, ready to use as is."""
     if style == "paddle":
         return "".join(ch + "\n" for ch in chars)
-    if style == "clovaai":
-        return clovaai_safe(chars) + "\n"
+    if style == "clovaai":  # clovaai lower-cases labels (unless --sensitive): the lower forms too
+        return clovaai_safe(chars + "".join(ch.lower() for ch in chars)) + "\n"
     return ("# @package _global_\nmodel:\n"
             f"  charset_train: {yaml_quote(chars)}\n  charset_test: {yaml_quote(chars)}\n")
 
@@ -54,12 +54,12 @@ STYLE_NOTES = {
 @click.option("--order", type=click.Choice(["codepoint", "frequency"]), default="codepoint",
               show_default=True, help="Order of the characters (token ids follow it).")
 def charset_command(data: str, out: str, style: str, order: str) -> None:
+    output.check_file_target(out, output.input_paths(click.get_current_context(), exclude={"out"}), home=data)
     counts = count_chars(data)
     total = sum(counts.values(), Counter())
     ranked = sorted(total, key=lambda ch: (-total[ch], ch)) if order == "frequency" else sorted(total)
     chars = "".join(ch for ch in ranked if not (style == "parseq" and ch.isspace()))
-    with open(out, "w", encoding="utf-8", newline="\n") as f:
-        f.write(render(chars, style))
+    output.write_text(out, render(chars, style))
     click.echo(f"wrote {len(chars)} characters to {out} ({style} style)")
     name = os.path.splitext(os.path.basename(out))[0]
     click.echo("use: " + STYLE_NOTES[style].format(out=out, name=name))
