@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 import numpy as np
 
-from dataconv import imagefind, paths
+from dataconv import imagefind, paths, safeopen
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.train.preprocess import Preprocess
 from dataconv.train.settings import check_charset, check_preprocess
@@ -40,8 +40,11 @@ class OnnxPredictor:
         import onnxruntime as ort
 
         self.path = path
+        with os.fdopen(safeopen.open_user_path(path), "rb") as f:  # never a FIFO or device
+            model = f.read()
+        _refuse_external_data(model, path)
         try:
-            self.session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own non-exported exception types
             raise DataconvError(f"{path}: not a loadable ONNX model ({str(e).splitlines()[0]})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -70,6 +73,40 @@ class OnnxPredictor:
 
     def scores(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([OUTPUT], {INPUT: batch.astype(np.float32)})[0]
+
+
+def _refuse_external_data(model: bytes, path: str) -> None:
+    """ONNX tensors may keep their values in other files, named by a path inside the model;
+    onnxruntime would open them (beside the model, or in the working folder for a model
+    given as bytes). dataconv's exports hold every weight inside, so such a model is
+    refused before onnxruntime sees it."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        proto = onnx.load_model_from_string(model)
+    except (DecodeError, RecursionError, ValueError) as e:
+        why = (str(e) or type(e).__name__).splitlines()[0]
+        raise DataconvError(f"{path}: not a loadable ONNX model ({why})") from None
+    nodes = [node for function in proto.functions for node in function.node]
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _tensors(proto.graph, nodes)):
+        raise DataconvError(f"{path}: keeps weights in external data files, which are never read; "
+                            "dataconv export writes every weight inside the model")
+
+
+def _tensors(graph: Any, extra_nodes: Iterable[Any] = ()) -> Iterator[Any]:
+    """Every tensor of an ONNX graph: initializers, and constants in node attributes,
+    subgraphs (``If``/``Loop`` bodies) included."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    for node in [*graph.node, *extra_nodes]:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            for sub in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
+                yield from _tensors(sub)
 
 
 def _preprocess_metadata(text: str, path: str) -> dict:

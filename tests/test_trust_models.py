@@ -275,3 +275,49 @@ def test_a_missing_extra_is_a_one_line_hint_before_any_work(model, tmp_path):
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == ("error: onnxruntime is not installed, needed here: pip install torch==2.13.0 "
                            "'dataconv[export]' (torch first, so pip picks the build you want)\n")
+
+
+def test_a_model_file_that_is_a_fifo_is_refused_not_waited_on(model, tmp_path):
+    for name in ("model.ckpt", "model.onnx"):
+        fifo = str(tmp_path / name)
+        os.mkfifo(fifo)
+        done = subprocess.run([sys.executable, "-c", CLI, "predict", fifo, model.images[0]],
+                              capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout) == (1, "")
+        assert done.stderr == f"error: {fifo} is a FIFO, not a regular file\n"
+
+
+def test_onnx_external_data_is_never_read(model, tmp_path, monkeypatch):
+    """Weights stored beside the model under a path it names (``../secret.bin``) could read
+    any file; the model is handed to onnxruntime as bytes, so no such path is opened."""
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(os.urandom(1 << 16))
+    graph = onnx.load(model.onnx)
+    head = next(t for t in graph.graph.initializer if t.dims and t.dims[0] == 11)
+    head.ClearField("raw_data")
+    head.data_location = onnx.TensorProto.EXTERNAL
+    head.external_data.add(key="location", value="../secret.bin")
+    path = str(tmp_path / "models" / "external.onnx")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "wb") as f:
+        f.write(graph.SerializeToString())
+    refused(path, model.images[0], "keeps weights in external data files, which are never read")
+    monkeypatch.chdir(tmp_path)  # even where onnxruntime would look for them: the working folder
+    head.external_data[0].value = "secret.bin"
+    with open(path, "wb") as f:
+        f.write(graph.SerializeToString())
+    refused(path, model.images[0], "keeps weights in external data files, which are never read")
+
+
+def test_resume_checks_the_checkpoint_before_training(model, tmp_path):
+    weights_only = str(tmp_path / "weights.ckpt")
+    checkpoint = torch.load(model.ckpt, map_location="cpu", weights_only=True)
+    torch.save({k: checkpoint[k] for k in ("hyper_parameters", "state_dict")}, weights_only)
+    run = tmp_path / "run"
+    result = run_cli("train", model.out, "--out", run, "--resume", weights_only, *TINY, expect=None)
+    assert_one_line_error(result, f"{weights_only}: cannot resume from it (no optimizer_states, "
+                                  "lr_schedulers, loops, epoch, global_step); it holds weights only")
+    result = run_cli("train", model.out, "--out", run, "--resume",
+                     tampered_checkpoint(model, tmp_path, img_width=10**9), *TINY, expect=None)
+    assert_one_line_error(result, "image width must be an integer from 4 to 4096, got 1000000000")
+    assert not run.exists()

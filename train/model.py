@@ -16,6 +16,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from dataconv import safeopen
 from dataconv.errors import DataconvError
 from dataconv.train.preprocess import Preprocess
 from dataconv.train.settings import HEIGHT_STRIDE, SIZES, check_hparams
@@ -131,10 +132,10 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     untrusted file with anything else can run code. Only the shape is checked here
     (a mapping with ``hyper_parameters`` and ``state_dict``); the values are checked by
     the callers through ``settings.check_hparams``."""
-    if not os.path.isfile(path):
-        raise DataconvError(f"{path}: no such checkpoint")
+    fd = safeopen.open_user_path(path)  # a FIFO or device is an error, never waited on
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with os.fdopen(fd, "rb") as f:
+            checkpoint = torch.load(f, map_location="cpu", weights_only=True)
     except _LOAD_ERRORS as e:
         raise _not_a_checkpoint(path, e) from None
     if not isinstance(checkpoint, dict):

@@ -22,7 +22,7 @@ from dataconv.decode import DEFAULT_MAX_PIXELS
 @click.pass_context
 def predict_command(ctx: click.Context, model: str, images: tuple[str, ...], max_pixels: int) -> None:
     if model.lower().endswith(".onnx"):
-        require("export", "onnxruntime")
+        require("export", "onnx", "onnxruntime")
     else:
         require("train", "torch", "lightning")
     from dataconv.export.predict import Failure, load_predictor, predict_inputs
