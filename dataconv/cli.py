@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from dataconv import __version__, manifest, options
+from dataconv import __version__, interrupts, manifest, options
 from dataconv.commands._extras import require
 from dataconv.converters import base as converters
 from dataconv.errors import DataconvError
-from dataconv.output import check_target
+from dataconv.output import check_target, input_paths
 from dataconv.pipeline import Config
 from dataconv.summary import format_summary
 from dataconv.validators import split as splitter
@@ -25,11 +25,17 @@ from dataconv.validators.base import check_options
 
 
 class Group(click.Group):
-    """Turns DataconvError and OS errors into one line on stderr and exit code 1."""
+    """Turns DataconvError and OS errors into one line on stderr and exit code 1, and a
+    stop signal (SIGINT, SIGTERM, SIGHUP), once the command has cleaned up after itself,
+    into one line and exit code 128 + the signal's number (dataconv/interrupts.py)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with interrupts.handled():
+                return super().invoke(ctx)
+        except interrupts.Interrupted as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
         except DataconvError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
@@ -50,7 +56,8 @@ def _convert_command(info: converters.FormatInfo) -> click.Command:
     def callback(**kw: Any) -> None:
         if kw["report"] and info.cls.writes_lmdb:  # before any work: the report comes last
             require("report", "matplotlib")
-        check_target(os.path.abspath(kw["out"]), kw["overwrite"], kw["src"])
+        check_target(os.path.abspath(kw["out"]), kw["overwrite"],
+                     input_paths(click.get_current_context(), exclude={"out"}))
         fmt_opts = {k: kw[k] for k in fmt_names}
         check_opts = {k: kw[k] for k in check_names}
         recorded = {k: v for k, v in kw.items() if k not in options.RUN_ONLY}

@@ -8,14 +8,20 @@ dataset.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 
+from dataconv import interrupts
 from dataconv.errors import DataconvError
 
 T = TypeVar("T")
@@ -25,6 +31,9 @@ IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: enough to hide latency, li
 DASK_CONNECT_TIMEOUT = "10s"
 # Modules the pool's fork server imports once, so each worker starts in milliseconds.
 POOL_PRELOAD = ["dataconv.build"]
+PARENT_POLL_S = 0.5  # how often a worker checks that the process that started it is alive
+STOP_GRACE_S = 3.0  # how long a stopped worker may take to exit before it is killed
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def default_workers() -> int:
@@ -38,6 +47,8 @@ class Executor(Protocol):
     chunk_samples: int  # how many samples one work item should hold here
 
     def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]: ...
+
+    def close(self, abort: bool = False) -> None: ...
 
 
 def bounded_ordered(submit: Callable[[T], Any], items: Iterable[T], window: int) -> Iterator[Any]:
@@ -61,6 +72,9 @@ class InProcess:
     def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         return map(fn, items)
 
+    def close(self, abort: bool = False) -> None:
+        pass
+
 
 class LocalPool:
     """Worker processes on this machine.
@@ -83,17 +97,71 @@ class LocalPool:
             # walking it in a worker, would write to (and so copy) every page it visits.
             gc.freeze()
         self.window = workers * IN_FLIGHT_PER_WORKER
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
+                                        initargs=(os.getpid() if self.forked else None,))
         # a forked pool starts all its workers at its first task: now, before the index exists
         self.pool.submit(int).result()
 
     def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        return bounded_ordered(lambda item: self.pool.submit(fn, item), items, self.window)
+        try:
+            yield from bounded_ordered(lambda item: self.pool.submit(fn, item), items, self.window)
+        except BrokenProcessPool:
+            raise DataconvError("a worker process ended unexpectedly (killed, or out of memory?); "
+                                "nothing was written. Try again with fewer --workers") from None
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers: after the work is done, let them finish; on an error or a
+        signal (``abort``), end them now instead of waiting for the chunks they hold."""
+        if abort:
+            self._stop_workers()
         self.pool.shutdown(wait=True, cancel_futures=True)
         if self.forked:
             gc.unfreeze()
+
+    def _stop_workers(self) -> None:
+        # ProcessPoolExecutor has no public way to end its workers before Python 3.14
+        # (terminate_workers); its ``_processes`` maps pid -> Process.
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError):
+                process.terminate()
+        deadline = time.monotonic() + STOP_GRACE_S
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError, AssertionError):
+                process.join(max(0.0, deadline - time.monotonic()))
+                if process.is_alive():
+                    process.kill()
+                    process.join(STOP_GRACE_S)
+
+
+def worker_init(driver: int | None) -> None:
+    """Runs first in every pool worker: signals as a worker needs them
+    (``interrupts.reset_in_worker``), and the worker ends by itself when the process that
+    started it dies, even by ``kill -9`` (nothing else would stop it, and it would hold
+    its chunk's files open): the kernel sends SIGKILL on the parent's death (Linux
+    PR_SET_PDEATHSIG), and a watchdog thread polling the parent is the portable fallback.
+    ``driver`` is the pid that forked this worker, or None under a fork server, whose own
+    death (it exits with the driver) ends its workers the same way."""
+    interrupts.reset_in_worker()
+    parent = os.getppid()
+    _die_with_parent()
+    if driver is not None and parent != driver:
+        os._exit(1)  # the driver died before this worker got here
+    threading.Thread(target=_watch_parent, args=(parent,), name="dataconv-parent-watch",
+                     daemon=True).start()
+
+
+def _die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 def pool_start_method() -> str:
@@ -138,7 +206,7 @@ class DaskCluster:
         return bounded_ordered(lambda item: self.client.submit(fn, item, pure=False),
                                items, self.window)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         self.client.close()
         self._close_cluster()
 
@@ -157,15 +225,18 @@ def _import_distributed() -> Any:
 
 @contextlib.contextmanager
 def open_executor(workers: int, dask: str | None = None) -> Iterator[Executor]:
-    """The executor for ``--workers``/``--dask``; closed (workers stopped) on exit."""
+    """The executor for ``--workers``/``--dask``, closed on exit: workers finish their work
+    after a success, and are stopped at once after an error or a signal (a LocalCluster is
+    closed either way)."""
     if dask:
         executor: Any = DaskCluster(dask, workers)
     elif workers > 1:
         executor = LocalPool(workers)
     else:
-        yield InProcess()
-        return
+        executor = InProcess()
     try:
         yield executor
-    finally:
-        executor.close()
+    except BaseException:
+        executor.close(abort=True)
+        raise
+    executor.close()

@@ -8,7 +8,6 @@ dynamic (output time steps = width // 4).
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -19,6 +18,7 @@ import torch
 
 from dataconv import __version__
 from dataconv.errors import DataconvError
+from dataconv.output import atomic_file
 from dataconv.export.predict import INPUT, OUTPUT, OnnxPredictor
 from dataconv.train.lmdb_dataset import LmdbDataset, find_splits
 from dataconv.train.model import WIDTH_STRIDE, Recognizer, load_recognizer
@@ -137,16 +137,11 @@ def export_verified(checkpoint: str, out: str, data: str | None = None, opset: i
         raise DataconvError(f"opset {opset}: need {MIN_OPSET} or newer")
     model = load_recognizer(checkpoint)
     images = validation_images(data, samples, model) if data else generated_images(samples, model)
-    tmp = f"{out}.tmp"
-    try:
+    with atomic_file(out) as tmp:
         export_onnx(model, tmp, opset)
         parity = compare(model, tmp, images)
         if not parity.ok:
             raise DataconvError(
                 f"{out}: onnxruntime differs from PyTorch (max |diff| {parity.max_abs_diff:.2e}, "
                 f"tolerance {TOLERANCE:.0e}; {len(parity.mismatches)} decoded string(s) differ)")
-        os.replace(tmp, out)
-        return parity
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    return parity

@@ -22,7 +22,7 @@ def test_overwrite_replaces_atomically(tmp_path):
     src = str(tmp_path / "src")
     make_aihub(src, n=5, faults=False)
     out = tmp_path / "out"
-    out.mkdir()
+    run_cli("aihub", "-i", src, "-o", out, "-q")  # --overwrite replaces only a dataconv output
     (out / "stale.txt").write_text("old")
     run_cli("aihub", "-i", src, "-o", out, "-q", "--overwrite")
     assert not (out / "stale.txt").exists()

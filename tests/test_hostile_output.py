@@ -165,7 +165,8 @@ def test_same_hostile_input_gives_identical_output(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["file", "symlink"])
-def test_overwrite_replaces_a_file_or_symlink_out_without_leftovers(tmp_path, kind):
+def test_overwrite_refuses_a_file_or_symlink_out_and_leaves_it(tmp_path, kind):
+    """--overwrite replaces only a previous dataconv output (tests/test_trust_output.py)."""
     src = small_source(str(tmp_path / "src"))
     target = tmp_path / "elsewhere"
     target.mkdir()
@@ -174,8 +175,9 @@ def test_overwrite_replaces_a_file_or_symlink_out_without_leftovers(tmp_path, ki
         out.write_text("old")
     else:
         out.symlink_to(target, target_is_directory=True)
-    convert("gt-txt", src, str(out), "--overwrite")
-    assert out.is_dir() and not out.is_symlink()
-    assert accounted(str(out))["counts"]["written"] == 3
+    result = convert("gt-txt", src, str(out), "--overwrite", expect=2)
+    what = {"file": "a regular file", "symlink": "a symlink"}[kind]
+    assert f"({what})" in result.output and "not a dataconv output" in result.output
+    assert out.is_symlink() if kind == "symlink" else out.read_text() == "old"
     assert sorted(os.listdir(tmp_path)) == ["elsewhere", "out", "src"]
     assert os.listdir(target) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from dataconv.commands._extras import require
+from dataconv.output import check_file_target, input_paths
 
 
 @click.command("export", help="Export a training checkpoint to ONNX (dynamic batch and width, charset and "
@@ -23,6 +24,7 @@ from dataconv.commands._extras import require
 @click.option("--samples", type=click.IntRange(min=1), default=64, show_default=True,
               help="Validation images to compare on.")
 def export_command(checkpoint: str, out: str, data: str | None, opset: int, samples: int) -> None:
+    check_file_target(out, input_paths(click.get_current_context(), exclude={"out"}))
     require("export", "torch", "lightning", "onnx", "onnxruntime")
     from dataconv.export.onnx import TOLERANCE, export_verified
 

@@ -12,6 +12,7 @@ import click
 
 from dataconv.commands._extras import require
 from dataconv.numbers import parse_int
+from dataconv.output import check_folder_target, input_paths
 from dataconv.train.settings import HEIGHT_STRIDE, MAX_HEIGHT, MAX_WIDTH, MIN_HEIGHT, MIN_WIDTH, SIZES
 
 
@@ -73,6 +74,7 @@ def _height(ctx: Any, param: Any, value: int) -> int:
 @click.option("--stop-at-acc", type=click.FloatRange(0, 1), default=None,
               help="Stop as soon as val/acc reaches this (e.g. 0.98) instead of running every epoch.")
 def train_command(data: str, run: str, stretch: bool, color: str, workers: int | None, **kw: Any) -> None:
+    check_folder_target(run, input_paths(click.get_current_context(), exclude={"run", "resume"}))
     require("train", "torch", "lightning")
     from dataconv.train.fit import TrainSettings, check_devices, train
 

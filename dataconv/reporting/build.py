@@ -6,6 +6,7 @@ from typing import Any
 
 from dataconv.converters.base import Converter
 from dataconv.errors import DataconvError
+from dataconv.output import write_text
 from dataconv.reporting import dataset, reject_images, sections
 from dataconv.reporting import html as h
 
@@ -29,8 +30,7 @@ def build_report(root: str, out: str, *, charset: str | None = None, source: str
     title = f"dataconv report: {os.path.basename(os.path.abspath(root))}"
     subtitle = f"{data.total:,} samples · {sum(data.rejects.counts.values()):,} rejected"
     text = h.page(title, subtitle, sections.render_all(inp))
-    with open(out, "w", encoding="utf-8") as f:
-        f.write(text)
+    write_text(out, text)
     return {"samples": data.total, "rejected": sum(data.rejects.counts.values()), "bytes": len(text.encode())}
 
 

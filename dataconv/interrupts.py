@@ -1,0 +1,84 @@
+"""SIGINT, SIGTERM and SIGHUP end a command the way an error does.
+
+While a command runs (``handled``), each of these signals raises ``Interrupted`` in the
+main thread, so every ``finally`` and ``except BaseException`` on the way up runs: the
+worker pool or Dask cluster is stopped (``executors.open_executor``) and the temporary
+output removed (``output.atomic_output``). A second signal ends the process at once: a
+cleanup that hangs can still be cut short, and the next run removes what it left.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from typing import Any, Iterator
+
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Interrupted(BaseException):
+    """A stop signal arrived. A BaseException, like KeyboardInterrupt, so that no
+    ``except Exception`` on the way up mistakes it for a failure it can handle."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # the shell's convention: 130 SIGINT, 143 SIGTERM, 129 SIGHUP
+
+
+class _State:
+    received: int | None = None  # the first signal, once one arrived
+    deferring = 0  # depth of ``deferred`` blocks
+    pending: int | None = None  # a signal held back by ``deferred``
+
+
+def _handler(signum: int, frame: Any) -> None:
+    if _State.received is not None:
+        os._exit(128 + signum)
+    _State.received = signum
+    if _State.deferring:
+        _State.pending = signum
+        return
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def handled() -> Iterator[None]:
+    """Turn the stop signals into ``Interrupted`` for the duration of the block (from the
+    main thread only; elsewhere, e.g. a command run from a worker thread, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _handler) for s in SIGNALS}
+    _State.received = _State.pending = None
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a stop signal back until a few steps that must happen together are done (the
+    renames that put a new OUT in place of the old one); it is raised right after."""
+    _State.deferring += 1
+    try:
+        yield
+    finally:
+        _State.deferring -= 1
+        if not _State.deferring and _State.pending is not None:
+            signum, _State.pending = _State.pending, None
+            raise Interrupted(signum)
+
+
+def reset_in_worker() -> None:
+    """For a worker process (forked ones inherit the driver's handlers): SIGTERM and SIGHUP
+    end it at once, and SIGINT, which a terminal's Ctrl-C sends to the whole process group,
+    is left to the driver, which stops the workers itself."""
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN if s == signal.SIGINT else signal.SIG_DFL)
