@@ -146,6 +146,8 @@ def test_group_regex_that_matches_no_id_is_a_usage_error(tmp_path):
     src = gt_source(str(tmp_path / "src"), b"p1_a.png\ta\np1_b.png\tb\n", {"p1_a.png": png(0), "p1_b.png": png(1)})
     result = convert("gt-txt", src, str(tmp_path / "out"), "--group-regex", r"^(page\d+)_", expect=2)
     assert_usage_error(result, "--group-regex '^(page\\\\d+)_' matches no id; for example 'p1_a.png', 'p1_b.png'")
+    result = convert("gt-txt", src, str(tmp_path / "out"), "--group-by", "group", expect=2)
+    assert_usage_error(result, "--group-by group: this format gives its samples no group")
     convert("gt-txt", src, str(tmp_path / "out"), "--group-regex", r"^(p\d+)_")
 
 

@@ -94,6 +94,9 @@ def check_grouping(samples: list[tuple[int, Sample]], group_by: str | None,
         seen = sorted({k for _, s in samples for k in s.meta})
         raise click.UsageError(f"--group-by {group_by}: no sample has a {name!r} attribute; "
                                f"meta keys seen: {', '.join(seen[:20]) or 'none'}")
+    if group_by == "group" and all(s.group in (None, "") for _, s in samples):
+        raise click.UsageError("--group-by group: this format gives its samples no group; "
+                               "try --group-by id|source|label|meta:NAME with --group-regex")
     if pattern is not None and not any(pattern.search(group_value(s, group_by)) for _, s in samples):
         examples = ", ".join(repr(group_value(s, group_by)) for _, s in samples[:3])
         raise click.UsageError(f"--group-regex {pattern.pattern!r} matches no "
