@@ -7,6 +7,7 @@ import time
 import click
 
 from dataconv.commands._extras import require
+from dataconv.output import check_file_target, input_paths
 from dataconv.reporting import DEFAULT_CAP
 
 
@@ -35,6 +36,7 @@ def report_command(data: str, out: str | None, charset: str | None, charset_enco
     from dataconv.charsets import load_user_charset
 
     out = out or os.path.join(data, REPORT)
+    check_file_target(out, input_paths(click.get_current_context(), exclude={"out"}), home=data)
     start = time.perf_counter()
     figures = build_report(data, out, charset=load_user_charset(charset, charset_encoding).chars if charset else None,
                            source=source, max_samples=max_samples, per_split=per_split, seed=seed)
