@@ -72,7 +72,13 @@ class OnnxPredictor:
                                 f"({OUTPUT!r}: [batch, time, {classes}])")
 
     def scores(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run([OUTPUT], {INPUT: batch.astype(np.float32)})[0]
+        try:
+            scores = self.session.run([OUTPUT], {INPUT: batch.astype(np.float32)})[0]
+        except Exception as e:  # onnxruntime's own exception types
+            raise DataconvError(f"{self.path}: onnxruntime failed ({str(e).splitlines()[0]})") from None
+        if scores.ndim != 3 or scores.shape[0] != len(batch):
+            raise DataconvError(f"{self.path}: output of shape {scores.shape} for a batch of {len(batch)}")
+        return scores
 
 
 def _refuse_external_data(model: bytes, path: str) -> None:

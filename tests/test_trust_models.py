@@ -11,6 +11,7 @@ import os
 import struct
 import subprocess
 import sys
+import unicodedata
 import zlib
 from types import SimpleNamespace
 
@@ -21,6 +22,10 @@ pytest.importorskip("lightning")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from dataconv.errors import DataconvError  # noqa: E402
+from dataconv.train.settings import check_hparams  # noqa: E402
 from dataconv.train.text import load_charset  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
@@ -321,3 +326,41 @@ def test_resume_checks_the_checkpoint_before_training(model, tmp_path):
                      tampered_checkpoint(model, tmp_path, img_width=10**9), *TINY, expect=None)
     assert_one_line_error(result, "image width must be an integer from 4 to 4096, got 1000000000")
     assert not run.exists()
+
+
+CLAIMS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12),
+                   st.sampled_from([16, 32, 256, 4, 4096, 1, 3, "tiny", "base", "0123456789"]),
+                   st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+HPARAM_KEYS = ["charset", "img_height", "img_width", "channels", "keep_ratio", "size", "data", "lr"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.dictionaries(st.sampled_from(HPARAM_KEYS), CLAIMS), CLAIMS))
+def test_any_claimed_settings_are_kept_in_range_or_refused_in_one_line(hp):
+    """Whatever a checkpoint holds: values within the ranges train accepts, or one line."""
+    try:
+        kept = check_hparams(hp, "m.ckpt")
+    except DataconvError as e:
+        assert str(e).startswith("m.ckpt: ") and "\n" not in str(e) and len(str(e)) < 200, str(e)
+        return
+    assert set(kept) == {"charset", "img_height", "img_width", "channels", "keep_ratio", "size"}  # no data path
+    assert 16 <= kept["img_height"] <= 256 and kept["img_height"] % 16 == 0 and 4 <= kept["img_width"] <= 4096
+    assert kept["channels"] in (1, 3) and isinstance(kept["keep_ratio"], bool) and kept["size"] in ("tiny", "small", "base")
+    assert kept["charset"] and len(set(kept["charset"])) == len(kept["charset"])
+    assert not any(unicodedata.category(c) in ("Cc", "Cs") for c in kept["charset"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.builds(
+    lambda h, w, c, k: f'{{"height": {h}, "width": {w}, "channels": {c}, "keep_ratio": {k}}}',
+    st.integers(-10, 10**12), st.integers(-10, 10**12), st.integers(-1, 5),
+    st.sampled_from(["true", "false", "1", "null", '"yes"']))))
+def test_any_onnx_preprocess_metadata_is_kept_in_range_or_refused_in_one_line(text):
+    from dataconv.export.predict import _preprocess_metadata
+
+    try:
+        kept = _preprocess_metadata(text, "m.onnx")
+    except DataconvError as e:
+        assert str(e).startswith("m.onnx: ") and "\n" not in str(e), str(e)
+        return
+    assert 16 <= kept["height"] <= 256 and 4 <= kept["width"] <= 4096 and kept["channels"] in (1, 3)

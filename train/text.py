@@ -75,7 +75,8 @@ class CTCCodec:
         probability of its greedy path (the product of every step's best class): near 1
         when every step is sure, low when any step hesitates."""
         log_probs = np.asarray(log_probs, dtype=np.float64)
-        confidence = np.exp(log_probs.max(axis=-1).sum(axis=-1))
+        path = np.nan_to_num(log_probs.max(axis=-1).sum(axis=-1), nan=-np.inf)
+        confidence = np.exp(np.minimum(path, 0.0))  # a probability, whatever a model outputs
         return [(text, float(c)) for text, c in zip(self.decode(log_probs), confidence)]
 
 
