@@ -31,7 +31,7 @@ COMMON_OPTIONS: list[Callable] = [
                  help="Source file or folder."),
     click.option("-o", "--output", "out", required=True, type=click.Path(),
                  help="Dataset folder to create (must not exist unless --overwrite)."),
-    click.option("--overwrite", is_flag=True, help="Replace OUT if it exists."),
+    click.option("--overwrite", is_flag=True, help="Replace OUT if it is a previous dataconv output."),
     click.option("--split", "split", default="0.9,0.05,0.05", show_default=True,
                  help="train,val,test ratios, or 'none' to write everything to train."),
     click.option("--seed", type=int, default=0, show_default=True,
