@@ -74,8 +74,6 @@ class GtTxt(Converter):
         gt = InputFile.user(self.opts["gt"]) if self.opts.get("gt") else self.inside("gt.txt")
         if not os.path.lexists(gt.path):
             raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
-        if os.path.isfile(gt.path) and os.path.getsize(gt.path) == 0:
-            raise DataconvError(f"{gt}: empty label file")
         return gt
 
     def samples(self) -> Iterator[Item]:

@@ -75,6 +75,8 @@ def read_text(source: Source, encoding: str = "utf-8") -> str:
     path = as_input(source).path
     with open_input(source, DEFAULT_LIMITS.whole_bytes) as f:
         raw = read_bounded(f, DEFAULT_LIMITS.whole_bytes, path)
+    if not raw:
+        raise DataconvError(f"{path}: empty file")
     return decode(raw[len(check_bom(raw[:4], encoding, path)):], encoding, path)
 
 
@@ -93,7 +95,10 @@ def read_lines(source: Source, encoding: str = "utf-8") -> Iterator[tuple[int, s
     lineno = 0
     path = as_input(source).path
     with open_input(source, DEFAULT_LIMITS.streamed_bytes) as f:
-        bom = check_bom(f.read(4), encoding, path)
+        head = f.read(4)
+        if not head:
+            raise DataconvError(f"{path}: empty label file")
+        bom = check_bom(head, encoding, path)
         f.seek(len(bom))
         for raw in _raw_lines(f, path):
             for line in _split(decode(raw, encoding, path, lineno + 1)):
