@@ -80,8 +80,11 @@ def read_table(path: str) -> pd.DataFrame:
     """The report's columns of samples.parquet; a damaged file is a one-line error."""
     import pyarrow as pa
 
+    from dataconv.safeopen import open_user_path
+
     try:
-        return _normalise(pd.read_parquet(path, columns=COLUMNS))
+        with os.fdopen(open_user_path(path), "rb") as f:
+            return _normalise(pd.read_parquet(f, columns=COLUMNS))
     except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as e:
         first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise DataconvError(f"{path}: not a readable samples table ({first})") from None
@@ -98,9 +101,11 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
 def read_rejects(path: str, per_reason: int) -> RejectSummary:
     """Streams rejects.jsonl: every row is counted, ``per_reason`` rows are kept."""
     summary = RejectSummary()
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         return summary
-    with open(path, "rb") as f:
+    from dataconv.safeopen import open_user_path
+
+    with os.fdopen(open_user_path(path), "rb") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
