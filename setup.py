@@ -25,7 +25,7 @@ setup(
         "pandas>=2.0",
         "pyarrow>=14",
         "jsonschema>=4.18",
-        "ijson>=3.2",  # streaming big JSON label files (dataconv/jsonstream.py)
+        "ijson>=3.2",  # streaming big JSON label files (dataconv/io/jsonstream.py)
         "tqdm>=4.60",
         "pyyaml>=6",
     ],
@@ -38,5 +38,5 @@ setup(
         "report": ["matplotlib>=3.7"],
         "test": ["pytest>=7", "hypothesis>=6", "pycocotools>=2.0"],
     },
-    entry_points={"console_scripts": ["dataconv=dataconv.launch:main"]},
+    entry_points={"console_scripts": ["dataconv=dataconv.cli.launch:main"]},
 )

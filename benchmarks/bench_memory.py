@@ -35,7 +35,7 @@ from bench_convert import DATACONV, PeakRss  # noqa: E402  (a sibling script, no
 def index_only(src: str) -> None:
     """Runs in the child: build the sample index the way a conversion does, then exit."""
     from dataconv.converters.base import formats
-    from dataconv.pipeline import collect
+    from dataconv.build.pipeline import collect
 
     converter = formats()["gt-txt"].cls(src, {"gt": None, "sep": "tab", "encoding": "utf-8"})
     collected = collect(converter.samples(), progress=False)

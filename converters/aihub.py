@@ -22,9 +22,9 @@ import click
 
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
-from dataconv.jsonstream import JsonArrays
-from dataconv.imagefind import lookup, walk_files
-from dataconv.safeopen import InputFile
+from dataconv.io.jsonstream import JsonArrays
+from dataconv.io.imagefind import lookup, walk_files
+from dataconv.io.safeopen import InputFile
 from dataconv.sample import FileImage, Item, Reject, Sample
 
 LABEL_FILES = {"htr": "handwriting_data_info1.json", "printed": "printed_data_info.json"}

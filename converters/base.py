@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import click
 
-from dataconv.safeopen import InputFile
+from dataconv.io.safeopen import InputFile
 from dataconv.sample import Item
 
 
@@ -23,7 +23,7 @@ class Converter:
     ``src`` is the ``-i`` path; ``opts`` holds this format's options by parameter name.
     Raise DataconvError for a whole-input fault (unreadable annotation file, schema
     violation); yield Reject for a fault of one sample. Files found inside ``src`` are
-    opened through ``self.inside(rel)`` (confined: ``dataconv.safeopen``).
+    opened through ``self.inside(rel)`` (confined: ``dataconv.io.safeopen``).
     """
 
     name: str = ""
@@ -48,7 +48,7 @@ class Converter:
 
     def build(self, config: Any) -> Any:
         """Run the whole conversion. Formats whose output is not an LMDB override this."""
-        from dataconv.pipeline import convert
+        from dataconv.build.pipeline import convert
 
         return convert(self, config)
 
@@ -100,7 +100,7 @@ def encoding_option() -> Callable:
 
 
 def _known_encoding(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from dataconv.textfile import codec_name
+    from dataconv.io.textfile import codec_name
 
     codec_name(value)  # DataconvError: printed as one line, exit 1
     return value

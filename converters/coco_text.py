@@ -15,12 +15,12 @@ from typing import Any, Iterator
 import click
 
 from dataconv.converters.base import Converter, register
-from dataconv.crop import CropSpec, Polygon, crop_options, flat_points, image_ref, xywh_polygon
+from dataconv.io.crop import CropSpec, Polygon, crop_options, flat_points, image_ref, xywh_polygon
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.imagefind import ImageIndex
-from dataconv.safeopen import InputFile
+from dataconv.io.imagefind import ImageIndex
+from dataconv.io.safeopen import InputFile
 from dataconv.sample import Item, Reject, Sample
-from dataconv.schema import load_json, validate
+from dataconv.io.schema import load_json, validate
 
 
 class CocoTextFamily(Converter):

@@ -11,9 +11,9 @@ import click
 
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
-from dataconv.safeopen import InputFile, Source, as_input
+from dataconv.io.safeopen import InputFile, Source, as_input
 from dataconv.sample import FileImage, Item, Reject, Sample
-from dataconv.textfile import read_lines
+from dataconv.io.textfile import read_lines
 
 SEPARATORS = {"tab": re.compile(r"\t"), "space": re.compile(r"\s+")}
 

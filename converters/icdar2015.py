@@ -13,13 +13,13 @@ import os
 from typing import Iterator
 
 from dataconv.converters.base import Converter, encoding_option, register
-from dataconv.crop import CropSpec, crop_options, flat_points, image_ref
+from dataconv.io.crop import CropSpec, crop_options, flat_points, image_ref
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.imagefind import ImageIndex, walk_files
+from dataconv.io.imagefind import ImageIndex, walk_files
 from dataconv.numbers import parse_float
-from dataconv.safeopen import InputFile
+from dataconv.io.safeopen import InputFile
 from dataconv.sample import Item, Reject, Sample
-from dataconv.textfile import read_lines
+from dataconv.io.textfile import read_lines
 
 DONT_CARE = "###"
 

@@ -1,7 +1,7 @@
 """Existing LMDB datasets (clovaai / PARSeq / MMOCR / PaddleOCR layout) as a source.
 
 Every folder holding a ``data.mdb`` under ``-i`` (and under each ``--also TREE``) is
-read with ``dataconv.lmdb_tree``: ``num-samples``, ``label-%09d``, ``image-%09d``. Only
+read with ``dataconv.io.lmdb_tree``: ``num-samples``, ``label-%09d``, ``image-%09d``. Only
 labels are read while parsing; images stay in the LMDB as lazy ``LmdbImage``
 references until the shard is built, so a tree of any size merges in bounded memory.
 Every sample runs through the checks again (a truncated image is rejected, not a
@@ -16,11 +16,11 @@ from typing import Any, Iterator
 
 import click
 
-from dataconv import lmdb_keys
+from dataconv.io import lmdb_keys
 from dataconv.converters.base import Converter, register
 from dataconv.errors import DataconvError
-from dataconv.lmdb_image import LmdbImage, close_handles, handle
-from dataconv.lmdb_tree import find_lmdbs, num_samples, read_errors
+from dataconv.io.lmdb_image import LmdbImage, close_handles, handle
+from dataconv.io.lmdb_tree import find_lmdbs, num_samples, read_errors
 from dataconv.sample import Item, Reject, Sample
 
 

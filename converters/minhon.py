@@ -18,12 +18,12 @@ from typing import Any, Iterator
 import click
 
 from dataconv.converters.base import Converter, encoding_option, register
-from dataconv.crop import CropSpec, crop_options, image_ref
+from dataconv.io.crop import CropSpec, crop_options, image_ref
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.imagefind import is_image, walk_files
-from dataconv.safeopen import DEFAULT_LIMITS, open_inside
+from dataconv.io.imagefind import is_image, walk_files
+from dataconv.io.safeopen import DEFAULT_LIMITS, open_inside
 from dataconv.sample import Item, Reject, Sample
-from dataconv.schema import load_json, validate
+from dataconv.io.schema import load_json, validate
 
 NAME = re.compile(r"^(?P<book>[0-9A-Za-z]+)-(?P<page>\d+)(?:_(?P<line>\d+))?$")
 LABEL_SUFFIXES = (".gt.txt", ".txt")

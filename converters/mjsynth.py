@@ -18,9 +18,9 @@ import click
 
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
-from dataconv.safeopen import InputFile
+from dataconv.io.safeopen import InputFile
 from dataconv.sample import FileImage, Item, Reject, Sample
-from dataconv.textfile import read_lines
+from dataconv.io.textfile import read_lines
 
 KNOWN_CORRUPT = frozenset(
     # train

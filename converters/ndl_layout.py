@@ -25,19 +25,20 @@ from typing import Any, Iterator
 import click
 import numpy as np
 
-from dataconv import coco, manifest
+from dataconv.outputs import coco
+from dataconv.outputs import manifest
 from dataconv.converters.base import Converter, register
-from dataconv.crop import check_inside, load_page
+from dataconv.io.crop import check_inside, load_page
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.hints import RunContext
-from dataconv.imagefind import ImageIndex, walk_files
+from dataconv.outputs.hints import RunContext
+from dataconv.io.imagefind import ImageIndex, walk_files
 from dataconv.numbers import parse_float
-from dataconv.output import atomic_output
-from dataconv.paths import read_inside
-from dataconv.safeopen import DEFAULT_LIMITS, InputFile, open_input
-from dataconv.pipeline import warn_outcome
+from dataconv.outputs.atomic import atomic_output
+from dataconv.io.paths import read_inside
+from dataconv.io.safeopen import DEFAULT_LIMITS, InputFile, open_input
+from dataconv.build.pipeline import warn_outcome
 from dataconv.sample import ReadContext, Reject
-from dataconv.validators import split as splitter
+from dataconv.build import splits as splitter
 
 TEXT_CLASSES = ("2_handwritten", "3_typography", "6_headline", "7_caption", "8_textline")
 PRESETS: dict[str, dict[str, str] | None] = {"text": {c: "text" for c in TEXT_CLASSES}, "all": None}

@@ -15,11 +15,11 @@ from typing import Any, Iterator
 import click
 
 from dataconv.converters.base import Converter, encoding_option, register
-from dataconv.crop import CropSpec, crop_options, image_ref
+from dataconv.io.crop import CropSpec, crop_options, image_ref
 from dataconv.errors import DataconvError
 from dataconv.sample import Item, Reject, Sample
-from dataconv.schema import validate
-from dataconv.textfile import read_lines
+from dataconv.io.schema import validate
+from dataconv.io.textfile import read_lines
 
 DONT_CARE = {"###", "*"}
 

@@ -1,4 +1,4 @@
 """``python -m dataconv``: the same as the ``dataconv`` command."""
-from dataconv.launch import main
+from dataconv.cli.launch import main
 
 main()

@@ -21,7 +21,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from dataconv import safeopen
+from dataconv.io import safeopen
 from dataconv.errors import DataconvError
 
 FORMS = ("auto", "lines", "string", "yaml", "literal")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Union
 
-from dataconv.decode import DEFAULT_MAX_PIXELS
-from dataconv.paths import read_inside
+from dataconv.io.decode import DEFAULT_MAX_PIXELS
+from dataconv.io.paths import read_inside
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import torch
 
 from dataconv import __version__
 from dataconv.errors import DataconvError
-from dataconv.output import atomic_file
+from dataconv.outputs.atomic import atomic_file
 from dataconv.export.predict import INPUT, OUTPUT, OnnxPredictor
 from dataconv.train.lmdb_dataset import LmdbDataset, find_splits
 from dataconv.train.model import WIDTH_STRIDE, Recognizer, load_recognizer

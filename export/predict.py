@@ -17,7 +17,9 @@ from typing import Any, Iterable, Iterator, Protocol
 
 import numpy as np
 
-from dataconv import imagefind, paths, safeopen
+from dataconv.io import imagefind
+from dataconv.io import paths
+from dataconv.io import safeopen
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.train.preprocess import Preprocess
 from dataconv.train.settings import check_charset, check_preprocess

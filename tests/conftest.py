@@ -15,7 +15,7 @@ REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 
 def run_cli(*args: str, expect: int | None = 0) -> Result:
     """Invoke ``dataconv`` in-process; assert the exit code unless ``expect`` is None."""
-    from dataconv.cli import cli
+    from dataconv.cli.main import cli
 
     result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
     if expect is not None:

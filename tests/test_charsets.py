@@ -10,7 +10,7 @@ from conftest import REALDATA, run_cli
 from dataconv import charsets
 from dataconv.errors import DataconvError
 from dataconv.validators.trainers import clovaai_safe
-from dataconv.writer import ShardWriter
+from dataconv.outputs.lmdb_writer import ShardWriter
 
 DICTS = REALDATA / "charsets"
 

@@ -7,9 +7,10 @@ import lmdb
 import pytest
 
 from conftest import assert_accounted, clovaai_tree, load_json, read_lmdb, run_cli
-from dataconv import mapsize, writer
+from dataconv.outputs import mapsize
+from dataconv.outputs import lmdb_writer as writer
 from dataconv.fixtures.aihub import make_aihub
-from dataconv.validators import split as splitter
+from dataconv.build import splits as splitter
 
 
 def test_shard_writer_keys_in_order_from_one(tmp_path):
@@ -158,7 +159,7 @@ def test_lmdb_open_by_trainers_needs_no_lock(tmp_path):
 def test_arrow_columns_equal_pyarrows_own(kind, values):
     import pyarrow as pa
 
-    from dataconv.samples_table import arrow_array
+    from dataconv.outputs.samples_table import arrow_array
 
     arrow_type = pa.int64() if kind == "int" else pa.large_string()
     built = arrow_array(values, arrow_type)

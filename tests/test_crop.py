@@ -1,4 +1,4 @@
-"""dataconv.crop: the one crop mechanism (geometry, rejects, options, pickling)."""
+"""dataconv.io.crop: the one crop mechanism (geometry, rejects, options, pickling)."""
 from __future__ import annotations
 
 import pickle
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dataconv.crop import CropImage, CropSpec, image_ref, to_quad
+from dataconv.io.crop import CropImage, CropSpec, image_ref, to_quad
 from dataconv.errors import SampleRejected
 from dataconv.sample import FileImage, ReadContext
 

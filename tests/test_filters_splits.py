@@ -12,7 +12,7 @@ import pytest
 from conftest import load_json, run_cli
 from dataconv.fixtures.aihub import make_aihub
 from dataconv.sample import BytesImage, Sample
-from dataconv.validators import split as splitter
+from dataconv.build import splits as splitter
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import re
 
 from conftest import read_lmdb, run_cli
 from fmt_util import convert, labels, make_fixture, written
-from dataconv.lmdb_tree import iter_records
-from dataconv.lmdb_image import LmdbImage, close_handles
+from dataconv.io.lmdb_tree import iter_records
+from dataconv.io.lmdb_image import LmdbImage, close_handles
 from dataconv.sample import ReadContext
 
 

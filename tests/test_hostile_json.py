@@ -141,7 +141,7 @@ def test_real_process_prints_one_line_and_exits_1(tmp_path):
     import sys
 
     src = aihub_source(str(tmp_path / "src"), None, raw=b'{"images": [], "annotations": [}')
-    code = "import sys; from dataconv.cli import main; sys.argv[0] = 'dataconv'; main()"
+    code = "import sys; from dataconv.cli.main import main; sys.argv[0] = 'dataconv'; main()"
     done = subprocess.run([sys.executable, "-c", code, "aihub", "-i", src, "-o", str(tmp_path / "o"),
                            "-q"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and done.stdout == ""

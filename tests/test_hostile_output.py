@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 from conftest import load_json
-from dataconv import mapsize
+from dataconv.outputs import mapsize
 from dataconv.fixtures.hostile import make_hostile_images
-from dataconv.output import TMP_MARK
+from dataconv.outputs.atomic import TMP_MARK
 from hostile_util import (accounted, aihub_document, aihub_source, assert_one_line_error, convert,
                           gt_source, png, written_labels)
 
@@ -95,7 +95,7 @@ def test_full_file_system(tmp_path):
 
 
 def _start(src: str, out: str) -> subprocess.Popen:
-    code = "import sys; from dataconv.cli import main; sys.argv[0] = 'dataconv'; main()"
+    code = "import sys; from dataconv.cli.main import main; sys.argv[0] = 'dataconv'; main()"
     args = ["gt-txt", "-i", src, "-o", out, "-q", "--workers", "1", "--shard-size", "50"]
     return subprocess.Popen([sys.executable, "-c", code, *args], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

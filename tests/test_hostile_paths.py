@@ -9,7 +9,7 @@ import pytest
 
 from conftest import clovaai_tree
 from dataconv.errors import SampleRejected
-from dataconv.paths import read_inside
+from dataconv.io.paths import read_inside
 from hostile_util import (accounted, aihub_document, aihub_source, assert_one_line_error, convert,
                           gt_source, png, reasons, write_files, written_labels)
 
@@ -140,7 +140,7 @@ def test_undecodable_file_names_on_disk_do_not_break_the_index(tmp_path):
 
 def test_image_index_finds_the_other_normal_form(tmp_path):
     """Index-based formats (icdar2015, ...) follow the same NFC/NFD policy."""
-    from dataconv.imagefind import ImageIndex
+    from dataconv.io.imagefind import ImageIndex
 
     root = write_files(str(tmp_path / "src"), {f"imgs/{NFD}": png()})
     index = ImageIndex(root)

@@ -13,8 +13,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import read_lmdb
-from dataconv import options, schema, textfile, writer
-from dataconv.cli import cli
+from dataconv.cli import options
+from dataconv.io import schema
+from dataconv.io import textfile
+from dataconv.outputs import lmdb_writer as writer
+from dataconv.cli.main import cli
 from dataconv.converters import base as converters
 from dataconv.converters.aihub import AiHub
 from dataconv.converters.gt_txt import label_file_samples, split_line

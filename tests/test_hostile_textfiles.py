@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from dataconv import textfile
+from dataconv.io import textfile
 from hostile_util import (accounted, assert_one_line_error, convert, gt_source, png, reasons,
                           written_labels)
 

@@ -22,7 +22,7 @@ def test_wheel_has_only_the_dataconv_package(tmp_path):
 
 
 def test_cli_imports_no_torch():
-    code = ("import sys; from dataconv.cli import cli; "
+    code = ("import sys; from dataconv.cli.main import cli; "
             "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules, "
             "[m for m in ('torch', 'matplotlib') if m in sys.modules]")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -32,7 +32,7 @@ def test_a_conversion_imports_neither_torch_nor_pandas(tmp_path):
     """pandas costs a third of a second and 60 MB at start-up; pyarrow alone writes
     samples.parquet (samples_table.arrow_array), which pandas still reads."""
     src, out = tmp_path / "src", tmp_path / "out"
-    code = ("import sys; from dataconv.fixtures.aihub import make_aihub; from dataconv.cli import cli\n"
+    code = ("import sys; from dataconv.fixtures.aihub import make_aihub; from dataconv.cli.main import cli\n"
             f"make_aihub({str(src)!r}, n=30)\n"
             f"try: cli.main(['aihub', '-i', {str(src)!r}, '-o', {str(out)!r}, '-q'])\n"
             "except SystemExit as e: assert not e.code, e.code\n"

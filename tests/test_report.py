@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from conftest import load_json, rejects_of, run_cli
-from dataconv import lmdb_keys
+from dataconv.io import lmdb_keys
 from dataconv.fixtures.aihub import make_aihub
 from dataconv.fixtures.base import encode, ink_image
 from dataconv.charsets import load as load_charset

@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import run_cli
-from dataconv import executors, writer
+from dataconv.build import executors
+from dataconv.outputs import lmdb_writer as writer
 from dataconv.converters.aihub import AiHub
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.fixtures.aihub import make_aihub
 from dataconv.fixtures.base import encode, ink_image
 from dataconv.fixtures.ocr_mix import make_ocr_mix, text_line, word_crop
-from dataconv.lmdb_tree import find_lmdbs
+from dataconv.io.lmdb_tree import find_lmdbs
 from dataconv.sample import Reject
 from dataconv.validators.base import Item
 from dataconv.validators.image import DecodeCheck
@@ -124,7 +125,7 @@ def test_streamed_aihub_gives_the_same_samples_as_in_memory(tmp_path, monkeypatc
     make_aihub(src, n=40, seed=5)
     streamed = _samples(src)
     assert any(isinstance(i, Reject) for i in streamed)
-    import dataconv.jsonstream as jsonstream
+    import dataconv.io.jsonstream as jsonstream
 
     monkeypatch.setattr(jsonstream, "_needs_whole_read", lambda path: True)  # read whole
     assert _as_rows(_samples(src)) == _as_rows(streamed)
@@ -191,8 +192,8 @@ def test_shape_cache_gives_jsonschemas_verdicts(edits):
     are reused), get exactly jsonschema's verdict and first message."""
     import jsonschema
 
-    from dataconv.jsonstream import ShapeCachedValidator
-    from dataconv.schema import load_schema
+    from dataconv.io.jsonstream import ShapeCachedValidator
+    from dataconv.io.schema import load_schema
 
     schema = load_schema("aihub")
     for part, base in _BASE.items():
@@ -210,10 +211,10 @@ def test_shape_cache_gives_jsonschemas_verdicts(edits):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
 def test_pool_forks_only_a_single_threaded_process():
-    """The dataconv command keeps OpenBLAS to one thread (dataconv/launch.py), so that its
+    """The dataconv command keeps OpenBLAS to one thread (dataconv/cli/launch.py), so that its
     pool is forked; a second thread switches to the fork server."""
     code = ("import os, threading; os.environ['OPENBLAS_NUM_THREADS'] = '1'; "
-            "from dataconv import executors; import dataconv.cli; "
+            "from dataconv.build import executors; import dataconv.cli.main; "
             "assert executors.pool_start_method() == 'fork'; "
             "t = threading.Thread(target=threading.Event().wait, args=(5,), daemon=True); t.start(); "
             "assert executors.pool_start_method() == 'forkserver'")

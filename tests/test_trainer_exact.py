@@ -23,7 +23,7 @@ from PIL import Image
 from conftest import REALDATA, run_cli
 from dataconv import charsets
 from dataconv.validators.trainers import TRAINERS, Settings
-from dataconv.writer import ShardWriter
+from dataconv.outputs.lmdb_writer import ShardWriter
 
 DICTS = REALDATA / "charsets"
 README = Path(__file__).resolve().parents[1] / "README.md"

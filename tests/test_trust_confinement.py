@@ -1,4 +1,4 @@
-"""Confinement: every input dataconv opens goes through dataconv.safeopen.
+"""Confinement: every input dataconv opens goes through dataconv.io.safeopen.
 
 For every registered format, the format's annotation file(s) are replaced by a symlink to
 a file outside SRC holding a secret marker, and by a FIFO: the run ends with the exact
@@ -20,8 +20,8 @@ import pytest
 from conftest import assert_accounted, rejects_of, run_cli
 from dataconv.converters.base import formats
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.paths import read_inside
-from dataconv.safeopen import InputFile, open_inside, open_input, open_user_path, walk_files
+from dataconv.io.paths import read_inside
+from dataconv.io.safeopen import InputFile, open_inside, open_input, open_user_path, walk_files
 from fmt_util import make_fixture
 from hostile_util import assert_one_line_error, gt_source, png
 
@@ -99,7 +99,7 @@ def _source(tmp_path, fmt: str) -> tuple[str, list[str]]:
 def _run(fmt: str, src: str, out: str) -> subprocess.CompletedProcess:
     """The real command in its own process: a FIFO waited on shows as a timeout."""
     args = [a.format(src=src) for a in SOURCES[fmt][2]]
-    code = "import sys; from dataconv.cli import main; sys.argv[0] = 'dataconv'; main()"
+    code = "import sys; from dataconv.cli.main import main; sys.argv[0] = 'dataconv'; main()"
     return subprocess.run([sys.executable, "-c", code, fmt, "-i", src, "-o", out, "-q", "--workers", "1",
                            "--split", "none", *args], capture_output=True, timeout=RUN_TIMEOUT)
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from hostile_util import png
-from dataconv import lmdb_tree
+from dataconv.io import lmdb_tree
 from dataconv.errors import DataconvError
 
 PSIZE = 4096  # the page size liblmdb picks on x86-64 and arm64 Linux

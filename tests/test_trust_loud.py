@@ -13,11 +13,11 @@ import lmdb
 import pytest
 
 from conftest import assert_accounted, rejects_of, run_cli
-from dataconv import lmdb_keys
-from dataconv.cli import cli
+from dataconv.io import lmdb_keys
+from dataconv.cli.main import cli
 from dataconv.converters.base import formats
 from dataconv.fixtures.base import fixtures
-from dataconv.jsonstream import JsonArrays
+from dataconv.io.jsonstream import JsonArrays
 from hostile_util import (aihub_document, aihub_source, assert_one_line_error, convert, gt_source,
                           png, write_files, written_labels)
 

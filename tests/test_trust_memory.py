@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import rejects_of, run_cli
-from dataconv.crop import CropImage, CropSpec
+from dataconv.io.crop import CropImage, CropSpec
 from dataconv.errors import SampleRejected
 from dataconv.fixtures.hostile import blank_png, idat_bomb, page_bomb
 from dataconv.fixtures.ndl_layout import voc

@@ -32,7 +32,7 @@ from conftest import run_cli  # noqa: E402
 from hostile_util import assert_one_line_error, png  # noqa: E402
 
 TINY = ["--model-size", "tiny", "--batch-size", "32", "--workers", "0", "--accelerator", "cpu"]
-CLI = "import sys; from dataconv.cli import main; sys.argv = ['dataconv'] + sys.argv[1:]; main()"
+CLI = "import sys; from dataconv.cli.main import main; sys.argv = ['dataconv'] + sys.argv[1:]; main()"
 
 
 @pytest.fixture(scope="module")

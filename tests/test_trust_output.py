@@ -1,4 +1,4 @@
-"""What dataconv may write over (dataconv/output.py): --overwrite replaces only a previous
+"""What dataconv may write over (dataconv/outputs/atomic.py): --overwrite replaces only a previous
 dataconv output; anything else at OUT (a foreign folder, a file, a device, a FIFO, a socket,
 a symlink) is refused with exit 2 and left untouched; OUT never overlaps an input of the
 run; two runs into one OUT never silently replace each other; single-file outputs
@@ -20,8 +20,8 @@ import click
 import pytest
 
 from conftest import load_json, run_cli
-from dataconv.cli import cli
-from dataconv.output import TMP_MARK, input_paths
+from dataconv.cli.main import cli
+from dataconv.outputs.atomic import TMP_MARK, input_paths
 from hostile_util import accounted, convert, gt_source, png
 
 SPECIAL = ["folder", "file", "device", "fifo", "socket", "symlink"]

@@ -1,4 +1,4 @@
-"""Stop signals on real processes (dataconv/interrupts.py, dataconv/executors.py): SIGINT,
+"""Stop signals on real processes (dataconv/build/interrupts.py, dataconv/build/executors.py): SIGINT,
 SIGTERM and SIGHUP stop the pool workers (or the Dask LocalCluster), remove the temporary
 folder and exit 128 + the signal's number with one line; after a ``kill -9`` of the main
 process its pool workers end by themselves within seconds."""
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dataconv.output import TMP_MARK
+from dataconv.outputs.atomic import TMP_MARK
 from hostile_util import gt_source, png
 
 N = 30_000  # enough that a 2-worker run is still going when the signal comes
@@ -119,7 +119,7 @@ def test_kill_9_of_the_main_process_ends_its_workers_within_seconds(tmp_path, bi
 
 WATCHED_CHILD = """
 import os, sys, time
-from dataconv import executors
+from dataconv.build import executors
 child = os.fork()
 if child == 0:  # no prctl here: the watchdog thread alone must end this process
     executors.threading.Thread(target=executors._watch_parent, args=(os.getppid(),), daemon=True).start()

@@ -16,7 +16,7 @@ from conftest import REALDATA, run_cli
 from dataconv import charsets
 from dataconv.validators.trainer_report import samples as tree_samples
 from dataconv.validators.trainers import TRAINERS, Settings
-from dataconv.writer import ShardWriter
+from dataconv.outputs.lmdb_writer import ShardWriter
 
 DICTS = REALDATA / "charsets"
 EDGE = ["Hello", "world", "가나다", "東京タワー", "a]b", "x-y", "back\\slash", "Caret^", "ab", "dbe",

@@ -1,7 +1,7 @@
 """Reading samples from any LMDB tree: dataconv's OUT (train/ val/ test/ shard folders),
 PARSeq's ``train/real/...`` layout, or anyone's tree with the standard keys.
 
-The tree is walked with ``dataconv.lmdb_tree.find_lmdbs`` (every folder holding a
+The tree is walked with ``dataconv.io.lmdb_tree.find_lmdbs`` (every folder holding a
 ``data.mdb``, as clovaai and PARSeq do); the first path component below the root names the
 split. LMDB handles are opened lazily, read-only, in whichever process reads (each
 DataLoader worker), never in ``__init__``, so datasets pickle.
@@ -19,7 +19,8 @@ import random
 import lmdb
 import numpy as np
 
-from dataconv import lmdb_keys, lmdb_tree
+from dataconv.io import lmdb_keys
+from dataconv.io import lmdb_tree
 from dataconv.errors import DataconvError
 from dataconv.train.preprocess import Preprocess, augment
 

@@ -16,7 +16,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from dataconv import safeopen
+from dataconv.io import safeopen
 from dataconv.errors import DataconvError
 from dataconv.train.preprocess import Preprocess
 from dataconv.train.settings import HEIGHT_STRIDE, SIZES, check_hparams

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-from dataconv import decode
+from dataconv.io import decode
 from dataconv.errors import DataconvError, SampleRejected
 
 
@@ -38,7 +38,7 @@ class Preprocess:
     def load(self, data: bytes, where: str = "", max_pixels: int = decode.DEFAULT_MAX_PIXELS) -> Image.Image:
         """Decoded image in ``mode``; a JPEG is decoded straight to it (see ``_draft``).
         The size in the header is checked against ``max_pixels`` before any pixel is
-        allocated (``dataconv.decode``: a small file may claim a huge image)."""
+        allocated (``dataconv.io.decode``: a small file may claim a huge image)."""
         try:
             with decode.opened(data, max_pixels) as image:  # leaving drops the buffer, not the pixels
                 if image.format == "JPEG":

@@ -12,7 +12,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from dataconv import charsets, manifest
+from dataconv import charsets
+from dataconv.outputs import manifest
 from dataconv.errors import DataconvError
 from dataconv.train.settings import check_charset
 

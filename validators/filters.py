@@ -3,7 +3,7 @@ charset coverage, and duplicate images.
 
 ``--dedupe`` needs one decision over the whole input (the first occurrence in input order
 wins), so its check factory only declares the option; the pipeline's hashing pass
-(``dataconv.validators.split.find_duplicates``) turns later copies into rejects.
+(``dataconv.build.splits.find_duplicates``) turns later copies into rejects.
 """
 from __future__ import annotations
 

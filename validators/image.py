@@ -10,9 +10,9 @@ from typing import Any, Mapping
 
 import click
 
-from dataconv import decode
-from dataconv.decode import DEFAULT_MAX_PIXELS
-from dataconv.options import Number
+from dataconv.io import decode
+from dataconv.io.decode import DEFAULT_MAX_PIXELS
+from dataconv.cli.options import Number
 from dataconv.validators import _fastdecode
 from dataconv.validators.base import Item, check
 

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import click
 
 from dataconv.errors import SampleRejected
-from dataconv.paths import has_lone_surrogate
+from dataconv.io.paths import has_lone_surrogate
 from dataconv.validators.base import Item, check
 
 NORMAL_FORMS = {"nfc": "NFC", "nfkc": "NFKC", "none": None}

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 import click
 from PIL import Image
 
-from dataconv import decode
+from dataconv.io import decode
 from dataconv.errors import SampleRejected
 from dataconv.validators.base import Item, check
 from dataconv.validators.image import PLAIN_PIXELS

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from dataconv import lmdb_tree
+from dataconv.io import lmdb_tree
 from dataconv.validators.trainers import Trainer, Verdict
 
 EXAMPLES = 3

@@ -545,8 +545,8 @@ def compile_quietly(pattern: str) -> tuple[re.Pattern | None, str | None, list[s
 def huge(data: bytes) -> bool:
     """Over the DecompressionBombError threshold of a trainer's Pillow (twice its default
     MAX_IMAGE_PIXELS) by the header: never decoded here. The constant, not Pillow's
-    global, which dataconv.decode switches off for its own explicit limit."""
-    from dataconv import decode
+    global, which dataconv.io.decode switches off for its own explicit limit."""
+    from dataconv.io import decode
 
     try:
         width, height = decode.header_size(data)

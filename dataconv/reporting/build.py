@@ -6,7 +6,7 @@ from typing import Any
 
 from dataconv.converters.base import Converter
 from dataconv.errors import DataconvError
-from dataconv.output import write_text
+from dataconv.outputs.atomic import write_text
 from dataconv.reporting import dataset, reject_images, sections
 from dataconv.reporting import html as h
 

@@ -18,7 +18,10 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from dataconv import decode, lmdb_keys, lmdb_tree, manifest
+from dataconv.io import decode
+from dataconv.io import lmdb_keys
+from dataconv.io import lmdb_tree
+from dataconv.outputs import manifest
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.reporting import DEFAULT_CAP  # defined where importing it needs no pandas
 
@@ -80,7 +83,7 @@ def read_table(path: str) -> pd.DataFrame:
     """The report's columns of samples.parquet; a damaged file is a one-line error."""
     import pyarrow as pa
 
-    from dataconv.safeopen import open_user_path
+    from dataconv.io.safeopen import open_user_path
 
     try:
         with os.fdopen(open_user_path(path), "rb") as f:
@@ -103,7 +106,7 @@ def read_rejects(path: str, per_reason: int) -> RejectSummary:
     summary = RejectSummary()
     if not os.path.lexists(path):
         return summary
-    from dataconv.safeopen import open_user_path
+    from dataconv.io.safeopen import open_user_path
 
     with os.fdopen(open_user_path(path), "rb") as f:
         for lineno, line in enumerate(f, start=1):

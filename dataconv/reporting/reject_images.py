@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 import click
 
-from dataconv import decode, options
+from dataconv.io import decode
+from dataconv.cli import options
 from dataconv.converters import base as converters
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.sample import ReadContext, Sample

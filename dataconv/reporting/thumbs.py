@@ -10,7 +10,9 @@ from typing import Iterable
 import pandas as pd
 from PIL import Image
 
-from dataconv import decode, lmdb_keys, lmdb_tree
+from dataconv.io import decode
+from dataconv.io import lmdb_keys
+from dataconv.io import lmdb_tree
 from dataconv.errors import SampleRejected
 
 MAX_HEIGHT = 64  # px; shown at up to half this (crisp on high-DPI screens)

@@ -14,7 +14,9 @@ from typing import Iterator
 
 import lmdb
 
-from dataconv import lmdb_keys, lmdb_tree, mapsize
+from dataconv.io import lmdb_keys
+from dataconv.io import lmdb_tree
+from dataconv.outputs import mapsize
 
 TXN_SAMPLES = 1000
 

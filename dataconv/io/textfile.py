@@ -8,7 +8,7 @@ import re
 from typing import BinaryIO, Iterator
 
 from dataconv.errors import DataconvError
-from dataconv.safeopen import DEFAULT_LIMITS, Source, as_input, open_input, read_bounded
+from dataconv.io.safeopen import DEFAULT_LIMITS, Source, as_input, open_input, read_bounded
 
 MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer "line" means a binary file, not labels
 HINTS = ("utf-8", "cp949", "euc-kr")  # what Korean (and most other) downloads use

@@ -10,6 +10,6 @@ def main() -> None:
     # a thread per core at import, and a process running threads is not forked for the
     # worker pool (executors.pool_start_method): it would get the slower fork server.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from dataconv.cli import main as cli_main
+    from dataconv.cli.main import main as cli_main
 
     cli_main()

@@ -9,7 +9,7 @@ optionally pads, rotates vertical lines and downscales tall ones, and encodes th
 Bad or degenerate boxes raise ``SampleRejected``.
 
 Memory is bounded by ``--max-pixels``, never by what a file claims: the page goes through
-``dataconv.decode`` (its header size is refused over the limit before anything is
+``dataconv.io.decode`` (its header size is refused over the limit before anything is
 decoded), and a box is checked before any pixel is made (``box_quad``): every coordinate
 a finite number, every corner on the page or within ``MARGIN`` of it, and the padded crop
 within ``--max-pixels``. ``--pad`` is at most ``MAX_PAD``.
@@ -28,10 +28,10 @@ import click
 import cv2
 import numpy as np
 
-from dataconv import decode
+from dataconv.io import decode
 from dataconv.errors import SampleRejected
 from dataconv.numbers import finite
-from dataconv.options import Number
+from dataconv.cli.options import Number
 from dataconv.sample import FileImage, ImageRef, ReadContext
 
 Point = tuple[float, float]

@@ -13,14 +13,15 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
-from dataconv import samples_table, writer
+from dataconv.outputs import samples_table
+from dataconv.outputs import lmdb_writer as writer
 from dataconv.errors import SampleRejected
-from dataconv.executors import Executor
+from dataconv.build.executors import Executor
 from dataconv.sample import ImageRef, ReadContext, Reject, Sample
 from dataconv.validators.base import Check, Item, build_checks, run_checks
 
 if TYPE_CHECKING:
-    from dataconv.pipeline import ShardResult, ShardTask
+    from dataconv.build.pipeline import ShardResult, ShardTask
 
 
 @dataclass
@@ -91,7 +92,7 @@ HASH_CHUNK_FACTOR = 4  # a hash is several times cheaper than a check: bigger wo
 def hash_chunk(batch: ImageBatch) -> list[str | None]:
     """sha1 of each image's bytes; None when it cannot be read (the shard task rejects the
     sample later with its reason). Runs wherever ``check_chunk`` runs."""
-    from dataconv.validators.split import image_digest
+    from dataconv.build.splits import image_digest
 
     return [image_digest(image, batch.read_ctx) for image in batch.images]
 
@@ -143,7 +144,7 @@ class ShardBuilder:
                           outcome.sha1))
 
     def close(self) -> ShardResult:
-        from dataconv.pipeline import ShardResult
+        from dataconv.build.pipeline import ShardResult
 
         shards = self.out.close()
         self.records.close()

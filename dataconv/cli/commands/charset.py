@@ -7,7 +7,8 @@ from collections import Counter
 
 import click
 
-from dataconv import lmdb_tree, output
+from dataconv.io import lmdb_tree
+from dataconv.outputs import atomic as output
 from dataconv.validators.trainers import clovaai_safe, yaml_quote
 
 SPLIT_NAMES = ("train", "val", "test")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import lmdb
 
-from dataconv import lmdb_keys
+from dataconv.io import lmdb_keys
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.lmdb_tree import open_readonly
+from dataconv.io.lmdb_tree import open_readonly
 from dataconv.sample import ReadContext
 
 _HANDLES: dict[tuple[int, str], lmdb.Environment] = {}

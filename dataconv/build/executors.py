@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 
-from dataconv import interrupts
+from dataconv.build import interrupts
 from dataconv.errors import DataconvError
 
 T = TypeVar("T")
@@ -30,7 +30,7 @@ R = TypeVar("R")
 IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: enough to hide latency, little memory
 DASK_CONNECT_TIMEOUT = "10s"
 # Modules the pool's fork server imports once, so each worker starts in milliseconds.
-POOL_PRELOAD = ["dataconv.build"]
+POOL_PRELOAD = ["dataconv.build.shards"]
 PARENT_POLL_S = 0.5  # how often a worker checks that the process that started it is alive
 STOP_GRACE_S = 3.0  # how long a stopped worker may take to exit before it is killed
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -83,7 +83,7 @@ class LocalPool:
     ``pool_start_method``) they are forked from it when the pool starts, which the pipeline
     does before it parses the annotations (no sample index to inherit) or opens a shard:
     they start in milliseconds with OpenCV, NumPy and Pillow already imported. Otherwise a
-    fork server imports ``dataconv.build`` once and forks the workers from it."""
+    fork server imports ``dataconv.build.shards`` once and forks the workers from it."""
 
     chunk_samples = 128  # per pickled work item: fewer round trips, a few MB in flight
 

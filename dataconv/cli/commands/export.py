@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import click
 
-from dataconv.commands._extras import require
-from dataconv.output import check_file_target, input_paths
+from dataconv.cli.commands._extras import require
+from dataconv.outputs.atomic import check_file_target, input_paths
 
 
 @click.command("export", help="Export a training checkpoint to ONNX (dynamic batch and width, charset and "

@@ -7,7 +7,7 @@ lock-free, so readers never block a writer and work on read-only media.
 Every LMDB any command reads is opened by ``open_readonly``. LMDB maps ``data.mdb`` into
 memory and trusts it: a page past the end of a truncated file kills the process with
 SIGBUS, and a FIFO under that name blocks the open forever. So ``data.mdb`` is opened
-here first, through ``dataconv.safeopen`` (never a FIFO, device or socket; inside SRC,
+here first, through ``dataconv.io.safeopen`` (never a FIFO, device or socket; inside SRC,
 never through a symlink out of it), its two meta pages are read and checked, and LMDB
 then maps exactly the file that was checked (through ``/proc/self/fd`` on Linux).
 LMDB itself refuses any page number past the last page the meta names, so once the file
@@ -24,7 +24,8 @@ from typing import Iterator
 
 import lmdb
 
-from dataconv import lmdb_keys, safeopen
+from dataconv.io import lmdb_keys
+from dataconv.io import safeopen
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.numbers import parse_int
 
@@ -110,7 +111,7 @@ def find_lmdbs(root: str, confined: bool = False) -> list[str]:
 
 
 def _open_data_file(path: str, root: str | None) -> int:
-    """A descriptor on ``path``/data.mdb through ``dataconv.safeopen``: never a FIFO,
+    """A descriptor on ``path``/data.mdb through ``dataconv.io.safeopen``: never a FIFO,
     device or socket, and with ``root``, never reached through a symlink out of it."""
     data = os.path.join(path, DATA_FILE)
     if root is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataconv.hints import summary_hint
+from dataconv.outputs.hints import summary_hint
 
 
 def format_summary(card: dict[str, Any], out: str) -> str:

@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from dataconv.commands._extras import require
+from dataconv.cli.commands._extras import require
 from dataconv.numbers import parse_int
-from dataconv.output import check_folder_target, input_paths
+from dataconv.outputs.atomic import check_folder_target, input_paths
 from dataconv.train.settings import HEIGHT_STRIDE, MAX_HEIGHT, MAX_WIDTH, MIN_HEIGHT, MIN_WIDTH, SIZES
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from dataconv.commands._extras import require
-from dataconv.decode import DEFAULT_MAX_PIXELS
+from dataconv.cli.commands._extras import require
+from dataconv.io.decode import DEFAULT_MAX_PIXELS
 
 
 @click.command("predict", help="Recognize the text of images with an exported .onnx model or a .ckpt "

@@ -6,8 +6,8 @@ import time
 
 import click
 
-from dataconv.commands._extras import require
-from dataconv.output import check_file_target, input_paths
+from dataconv.cli.commands._extras import require
+from dataconv.outputs.atomic import check_file_target, input_paths
 from dataconv.reporting import DEFAULT_CAP
 
 

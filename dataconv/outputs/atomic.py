@@ -33,7 +33,8 @@ from typing import Any, Iterable, Iterator
 
 import click
 
-from dataconv import interrupts, manifest
+from dataconv.build import interrupts
+from dataconv.outputs import manifest
 from dataconv.errors import DataconvError
 
 TMP_MARK = ".dataconv-tmp-"

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataconv.schema import validate
+from dataconv.io.schema import validate
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 

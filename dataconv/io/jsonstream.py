@@ -33,10 +33,10 @@ if TYPE_CHECKING:  # imported where a validator is built
     import jsonschema
 
 from dataconv.errors import DataconvError
-from dataconv.jsonkeys import KeyedObject, refuse_repeated
-from dataconv.safeopen import DEFAULT_LIMITS, Source, as_input, open_input
-from dataconv.schema import load_json, load_schema, validate, violation
-from dataconv.textfile import check_bom, codec_name
+from dataconv.io.jsonkeys import KeyedObject, refuse_repeated
+from dataconv.io.safeopen import DEFAULT_LIMITS, Source, as_input, open_input
+from dataconv.io.schema import load_json, load_schema, validate, violation
+from dataconv.io.textfile import check_bom, codec_name
 
 # Surrogate escapes (ijson turns a lone one into "?"), and digit runs of 19 or more: yajl
 # fails on integers beyond 64 bits ("integer overflow") and crashes on very long ones.

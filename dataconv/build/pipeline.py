@@ -4,10 +4,10 @@
    (``seq``) and rejecting duplicated ids.
 2. plan: hash every image once (for --dedupe and so that identical images share a split),
    assign each sample a split from its group key, cut each split into shard tasks.
-3. build (dataconv/build.py): chunks of each task are read and checked in-process, in a
+3. build (dataconv/build/shards.py): chunks of each task are read and checked in-process, in a
    pool or on Dask; one writer per shard writes the outcomes in input order.
 4. finalize: number shards, write samples.parquet (streamed from the tasks' part files,
-   see dataconv/samples_table.py), rejects.jsonl, charset.txt, manifest.json; the
+   see dataconv/outputs/samples_table.py), rejects.jsonl, charset.txt, manifest.json; the
    temporary folder is renamed into place.
 """
 from __future__ import annotations
@@ -21,13 +21,16 @@ from typing import Any, Iterator
 
 from tqdm import tqdm
 
-from dataconv import build, hints, manifest, samples_table
-from dataconv.decode import DEFAULT_MAX_PIXELS
+from dataconv.build import shards as build
+from dataconv.outputs import hints
+from dataconv.outputs import manifest
+from dataconv.outputs import samples_table
+from dataconv.io.decode import DEFAULT_MAX_PIXELS
 from dataconv.errors import DataconvError
-from dataconv.executors import Executor, open_executor
-from dataconv.output import atomic_output
+from dataconv.build.executors import Executor, open_executor
+from dataconv.outputs.atomic import atomic_output
 from dataconv.sample import ReadContext, Reject, Sample
-from dataconv.validators import split as splitter
+from dataconv.build import splits as splitter
 
 # tqdm's monitor thread only retunes the refresh rate of stalled bars; off, so that no
 # thread of ours ever runs when a local pool forks this process (executors.LocalPool).
@@ -41,7 +44,7 @@ class Config:
     overwrite: bool = False
     split: tuple[float, float, float] | None = (0.9, 0.05, 0.05)
     seed: int = 0
-    group_by: str | None = None  # see validators/split.py group_key
+    group_by: str | None = None  # see dataconv/build/splits.py group_key
     group_regex: str | None = None
     shard_size: int = 50_000
     shard_bytes: int = 2 * 1024**3

@@ -1,5 +1,5 @@
 """The ``dataconv`` command: one click group, one subcommand per source format, plus the
-commands in ``dataconv/commands/`` (validate, charset, report, train, export, ...).
+commands in ``dataconv/cli/commands/`` (validate, charset, report, train, export, ...).
 
 Both kinds are discovered: a new format or command module needs no change here.
 """
@@ -13,21 +13,24 @@ from typing import Any
 
 import click
 
-from dataconv import __version__, interrupts, manifest, options
-from dataconv.commands._extras import require
+from dataconv import __version__
+from dataconv.build import interrupts
+from dataconv.outputs import manifest
+from dataconv.cli import options
+from dataconv.cli.commands._extras import require
 from dataconv.converters import base as converters
 from dataconv.errors import DataconvError
-from dataconv.output import check_target, input_paths
-from dataconv.pipeline import Config
-from dataconv.summary import format_summary
-from dataconv.validators import split as splitter
+from dataconv.outputs.atomic import check_target, input_paths
+from dataconv.build.pipeline import Config
+from dataconv.outputs.summary import format_summary
+from dataconv.build import splits as splitter
 from dataconv.validators.base import check_options
 
 
 class Group(click.Group):
     """Turns DataconvError and OS errors into one line on stderr and exit code 1, and a
     stop signal (SIGINT, SIGTERM, SIGHUP), once the command has cleaned up after itself,
-    into one line and exit code 128 + the signal's number (dataconv/interrupts.py)."""
+    into one line and exit code 128 + the signal's number (dataconv/build/interrupts.py)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -85,7 +88,7 @@ def _convert_command(info: converters.FormatInfo) -> click.Command:
 
 
 def _extra_commands() -> list[click.Command]:
-    import dataconv.commands as pkg
+    import dataconv.cli.commands as pkg
 
     found = []
     for mod in pkgutil.iter_modules(pkg.__path__):

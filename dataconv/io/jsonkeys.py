@@ -61,7 +61,7 @@ def first_repeated(document: Any) -> tuple[tuple[Any, ...], Any] | None:
 def refuse_repeated(document: Any, filename: str, prefix: tuple[Any, ...] = ()) -> None:
     """Raise the one-line error for the first repeated key in ``document`` (found under
     ``prefix`` in its file), if there is one."""
-    from dataconv.schema import json_path  # schema imports this module
+    from dataconv.io.schema import json_path  # schema imports this module
 
     found = first_repeated(document)
     if found is not None:

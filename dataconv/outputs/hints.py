@@ -22,7 +22,7 @@ WARN_MIN = 10  # ... and at least this many samples is worth a warning
 # Rejects by design (what --kind / --set leave out, regions the format marks as not text):
 # however many, they are not a fault to warn about; they still explain a run of 0 samples.
 SELECTIONS = frozenset({"excluded_kind", "excluded_set", "dont_care", "illegible"})
-_NOT_FOUND = re.compile(r"^(?P<rel>.+) not found$")  # dataconv/paths.py read_inside
+_NOT_FOUND = re.compile(r"^(?P<rel>.+) not found$")  # dataconv/io/paths.py read_inside
 
 
 @dataclass(frozen=True)

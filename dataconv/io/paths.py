@@ -15,7 +15,7 @@ import os
 import unicodedata
 
 from dataconv.errors import SampleRejected
-from dataconv.safeopen import has_lone_surrogate, open_inside
+from dataconv.io.safeopen import has_lone_surrogate, open_inside
 
 __all__ = ["has_lone_surrogate", "name_forms", "read_inside"]
 

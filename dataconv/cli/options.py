@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import click
 
-from dataconv.executors import default_workers
+from dataconv.build.executors import default_workers
 from dataconv.numbers import parse_float, parse_int
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,

@@ -13,9 +13,9 @@ if TYPE_CHECKING:  # imported where validation runs: 0.1 s of every CLI start ot
     import jsonschema
 
 from dataconv.errors import DataconvError
-from dataconv.jsonkeys import PairsHook, refuse_repeated
-from dataconv.safeopen import Source
-from dataconv.textfile import read_text
+from dataconv.io.jsonkeys import PairsHook, refuse_repeated
+from dataconv.io.safeopen import Source
+from dataconv.io.textfile import read_text
 
 JSON_TYPES = {"dict": "object", "list": "array", "str": "string", "int": "integer",
               "float": "number", "bool": "boolean", "NoneType": "null"}
@@ -72,7 +72,7 @@ def load_json(path: Source, encoding: str = "utf-8") -> Any:
     text = read_text(path, encoding)
     if not text.strip():
         raise DataconvError(f"{path}: empty file, expected JSON")
-    hook = PairsHook()  # a repeated key is refused (dataconv/jsonkeys.py)
+    hook = PairsHook()  # a repeated key is refused (dataconv/io/jsonkeys.py)
     try:
         document = json.loads(text, object_pairs_hook=hook)
     except json.JSONDecodeError as e:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 
 from dataconv.errors import SampleRejected
-from dataconv.paths import name_forms
-from dataconv.safeopen import walk_files  # the confined walk: no symlinked folder, no FIFO
+from dataconv.io.paths import name_forms
+from dataconv.io.safeopen import walk_files  # the confined walk: no symlinked folder, no FIFO
 
 __all__ = ["ImageIndex", "is_image", "lookup", "walk_files"]
 

@@ -39,7 +39,7 @@ def write(folder: str, manifest: dict[str, Any]) -> None:
 def read(folder: str) -> dict[str, Any]:
     """The manifest of a dataset the user named; a FIFO or device in its place is a
     one-line error, never waited on."""
-    from dataconv.safeopen import open_user_path
+    from dataconv.io.safeopen import open_user_path
 
     with os.fdopen(open_user_path(os.path.join(folder, MANIFEST)), encoding="utf-8") as f:
         return json.load(f)

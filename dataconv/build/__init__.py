@@ -1,0 +1,1 @@
+"""Running a conversion: pipeline, shard building, executors, splits, interrupts."""

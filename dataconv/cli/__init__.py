@@ -1,0 +1,1 @@
+"""The dataconv command: click group, options and subcommands."""

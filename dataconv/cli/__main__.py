@@ -1,0 +1,4 @@
+"""``python -m dataconv.cli``: the same as the ``dataconv`` command."""
+from dataconv.cli.launch import main
+
+main()

@@ -1,0 +1,1 @@
+"""Safe reading of every input: paths, text, JSON, images, crops, LMDB."""

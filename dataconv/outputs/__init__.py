@@ -1,0 +1,1 @@
+"""What lands in OUT: LMDB and COCO writers, atomic folder, manifest, samples table, summary."""
