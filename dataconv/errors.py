@@ -1,6 +1,8 @@
 """The two ways bad input is reported: a whole-run error, or one sample's rejection."""
 from __future__ import annotations
 
+from dataconv.reasons import known
+
 
 class DataconvError(Exception):
     """Input the user must fix (unreadable or schema-violating annotation file, nothing usable).
@@ -11,9 +13,10 @@ class DataconvError(Exception):
 
 
 class SampleRejected(Exception):
-    """Raised inside per-sample processing; the pipeline turns it into a rejects.jsonl row."""
+    """Raised inside per-sample processing; the pipeline turns it into a rejects.jsonl row.
+    ``reason`` must be registered in ``dataconv.reasons``."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+        self.reason = known(reason)
         self.detail = detail

@@ -10,6 +10,7 @@ from typing import Any, Protocol, Union
 
 from dataconv.io.decode import DEFAULT_MAX_PIXELS
 from dataconv.io.paths import read_inside
+from dataconv.reasons import known
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,16 @@ class Sample:
 
 @dataclass
 class Reject:
-    """An input sample that will not be written, and why."""
+    """An input sample that will not be written, and why (``reason``: one registered in
+    ``dataconv.reasons``)."""
 
     source: str
     reason: str
     detail: str = ""
     id: str | None = None
+
+    def __post_init__(self) -> None:
+        known(self.reason)
 
     def to_json(self) -> dict[str, Any]:
         """The rejects.jsonl row; text that is not valid Unicode (lone surrogates from
@@ -85,4 +90,6 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-Item = Union[Sample, Reject]
+# What a converter yields for each input sample: parsing ends in one or the other.
+Parsed = Union[Sample, Reject]
+Item = Parsed  # the former name, still imported by converters (validators.base.Item is another type)
