@@ -3,7 +3,7 @@ refused over ``--max-pixels`` before anything is allocated.
 
 A 150 KB PNG can claim 30000x30000 pixels and a JPEG 65535x65535; decoding either takes
 gigabytes. Pillow's ``Image.open`` only parses the header, so ``check_pixels`` can read
-the size and refuse it first; ``load``, ``decode_gray`` and ``decode_rgb`` decode only
+the size and refuse it first; ``load`` and ``decode_rgb`` decode only
 what passed. Every decode site (crops, the pixel checks, report thumbnails, training
 reads) goes through this module, so peak memory per image is bounded by the option, not
 by what a file claims: at most ``max_pixels`` x 4 bytes for Pillow's buffer plus one
@@ -97,11 +97,6 @@ def decode_plain(data: bytes, max_pixels: int, draft: tuple[int, int] | None = N
 def decode_rgb(data: bytes, max_pixels: int, draft: tuple[int, int] | None = None) -> Image.Image:
     """Mode ``RGB``, transparency composed over white."""
     return _to(decode_plain(data, max_pixels, draft), "RGB")
-
-
-def decode_gray(data: bytes, max_pixels: int) -> Image.Image:
-    """Mode ``L``, transparency composed over white."""
-    return _to(decode_plain(data, max_pixels), "L")
 
 
 def _to(im: Image.Image, mode: str) -> Image.Image:
