@@ -37,14 +37,6 @@ KNOWN = {
     # a click parameter type used by option declarations outside cli (item 7)
     ("dataconv.io.crop", "dataconv.cli.options"): "click option type outside cli",
     ("dataconv.validators.image", "dataconv.cli.options"): "click option type outside cli",
-    # a converter runs the pipeline / its own copy of the finishing steps (item 2)
-    ("dataconv.converters.base", "dataconv.build.pipeline"): "Converter.build calls back into the pipeline",
-    ("dataconv.converters.ndl_layout", "dataconv.build.pipeline"): "ndl-layout finishes the run itself",
-    ("dataconv.converters.ndl_layout", "dataconv.build.splits"): "ndl-layout assigns splits itself",
-    ("dataconv.converters.ndl_layout", "dataconv.outputs.coco"): "ndl-layout writes its own output",
-    ("dataconv.converters.ndl_layout", "dataconv.outputs.manifest"): "ndl-layout writes its own output",
-    ("dataconv.converters.ndl_layout", "dataconv.outputs.hints"): "ndl-layout writes its own output",
-    ("dataconv.converters.ndl_layout", "dataconv.outputs.atomic"): "ndl-layout writes its own output",
     # the atomic output folder installs the signal handlers that live in build
     ("dataconv.outputs.atomic", "dataconv.build.interrupts"): "signal handling lives in build/interrupts",
     # the report rebuilds converters from the manifest and reads click's defaults (item 3)
