@@ -22,7 +22,7 @@ from PIL import Image
 
 from conftest import REALDATA, run_cli
 from dataconv import charsets
-from dataconv.validators.trainers import TRAINERS, Settings
+from dataconv.validators.trainers import Settings, trainers
 from dataconv.outputs.lmdb_writer import ShardWriter
 
 DICTS = REALDATA / "charsets"
@@ -139,8 +139,8 @@ def validate_json(tree: str, *args, expect: int = 0) -> dict:
 @pytest.mark.parametrize("limit", [25, 40])
 def test_paddleocr_reads_every_form_like_its_code(forms, form, encoder, limit):
     path, encoding = forms[form]
-    trainer = TRAINERS["paddleocr"](Settings(charset=charsets.load_user_charset(path, encoding),
-                                             max_length=limit, paddle_encoder=encoder))
+    trainer = trainers()["paddleocr"](Settings(charset=charsets.load_user_charset(path, encoding),
+                                               max_length=limit, switches={"paddle_encoder": encoder}))
     if form == "cp949":
         with pytest.raises(UnicodeDecodeError):
             ref_paddle_dict(path)
@@ -160,8 +160,8 @@ def test_paddleocr_reads_every_form_like_its_code(forms, form, encoder, limit):
 @pytest.mark.parametrize("loss,limit", [("ce", 25), ("ce", 40), ("ctc", 25)])
 def test_mmocr_reads_every_form_like_its_code(forms, form, loss, limit):
     path, encoding = forms[form]
-    trainer = TRAINERS["mmocr"](Settings(charset=charsets.load_user_charset(path, encoding),
-                                         max_length=limit, mmocr_loss=loss))
+    trainer = trainers()["mmocr"](Settings(charset=charsets.load_user_charset(path, encoding),
+                                           max_length=limit, switches={"mmocr_loss": loss}))
     try:
         entries = ref_mmocr_dict(path)
     except (ValueError, UnicodeDecodeError) as e:  # UnicodeDecodeError is a ValueError
@@ -181,7 +181,7 @@ def test_mmocr_reads_every_form_like_its_code(forms, form, loss, limit):
 def test_argv_trainers_get_the_file_as_cat_gives_it(forms, trainer, form, warned):
     """clovaai --character "$(cat F)" and PARSeq model.charset_train="$(cat F)" (YAML: charset=NAME)."""
     path, encoding = forms[form]
-    sim = TRAINERS[trainer](Settings(charset=charsets.load_user_charset(path, encoding)))
+    sim = trainers()[trainer](Settings(charset=charsets.load_user_charset(path, encoding)))
     raw = Path(path).read_bytes()
     expected = raw.decode("utf-8", "surrogateescape").rstrip("\n") if form != "yaml" else (
         "".join(charsets.load_user_charset(path).entries))
@@ -316,7 +316,7 @@ def test_every_readme_recipe_runs_as_written(tmp_path, monkeypatch):
     run_cli("gt-txt", "-i", base, "--gt", base / "rec_gt_transcribed.txt", "-o", out, "-q")
     monkeypatch.chdir(tmp_path)
     commands = readme_recipe_commands()
-    assert {c.split()[4] for c in commands if c.startswith("dataconv validate")} == set(TRAINERS)
+    assert {c.split()[4] for c in commands if c.startswith("dataconv validate")} == set(trainers())
     for command in commands:
         result = run_cli(*shlex.split(command)[1:], "-q" if "validate" in command else "--order",
                          *([] if "validate" in command else ["codepoint"]))

@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import REALDATA, run_cli
 from dataconv import charsets
 from dataconv.validators.trainer_report import samples as tree_samples
-from dataconv.validators.trainers import TRAINERS, Settings
+from dataconv.validators.trainers import Settings, trainers
 from dataconv.outputs.lmdb_writer import ShardWriter
 
 DICTS = REALDATA / "charsets"
@@ -128,7 +128,7 @@ def ref_mmocr(label, image, dict_path, max_len=40, unknown=False, lower=False):
 
 
 def ours(trainer: str, settings: Settings, label: str, image: bytes):
-    v = TRAINERS[trainer](settings).simulate(label, lambda: image)
+    v = trainers()[trainer](settings).simulate(label, lambda: image)
     if v.dropped:
         return "CRASH" if v.dropped.startswith("crash:") else None
     return v.label
@@ -142,7 +142,7 @@ LATIN_SETS = ["0123456789abcdefghijklmnopqrstuvwxyz", "abc]de", "^abc", "-^]abc"
 @pytest.mark.parametrize("sensitive", [False, True])
 def test_clovaai_matches_its_code(tree, character, sensitive):
     cs = charsets.load(character) if character else None
-    settings = Settings(charset=cs, sensitive=sensitive)
+    settings = Settings(charset=cs, switches={"sensitive": sensitive})
     default = character or "0123456789abcdefghijklmnopqrstuvwxyz"
     for label, image in records(tree):
         assert ours("clovaai", settings, label, image) == ref_clovaai(label, image, default, sensitive=sensitive), label
@@ -151,10 +151,10 @@ def test_clovaai_matches_its_code(tree, character, sensitive):
 def test_clovaai_unescaped_regex_breakage_is_reproduced_and_warned(tree):
     # "abc]de" makes the filter '[^abc]de]': almost nothing is filtered, and the encoder then
     # meets characters it has no index for.
-    trainer = TRAINERS["clovaai"](Settings(charset=charsets.load("abc]de")))
+    trainer = trainers()["clovaai"](Settings(charset=charsets.load("abc]de")))
     assert any("unescaped" in w or "without escaping" in w for w in trainer.warnings())
     assert trainer.simulate("xyz", lambda: b"").dropped == "crash:KeyError_char_not_in_character"
-    broken = TRAINERS["clovaai"](Settings(charset=charsets.load("z-a")))
+    broken = trainers()["clovaai"](Settings(charset=charsets.load("z-a")))
     assert broken.fatal() and "bad character range" in broken.fatal()
     result = run_cli("validate", tree, "--for", "clovaai", "--charset", "ab\\c", "--json", "-q", expect=1)
     report = json.loads(result.stdout)
@@ -169,8 +169,8 @@ PARSEQ_SETS = [string.printable[:-6], "0123456789abcdefghijklmnopqrstuvwxyz", "A
 @pytest.mark.parametrize("charset", PARSEQ_SETS)
 @pytest.mark.parametrize("ws,nfkd,min_dim", [(True, True, 0), (False, False, 0), (True, False, 0)])
 def test_parseq_matches_its_code(tree, charset, ws, nfkd, min_dim):
-    settings = Settings(charset=charsets.load(charset), remove_whitespace=ws, normalize_unicode=nfkd,
-                        min_image_dim=min_dim)
+    settings = Settings(charset=charsets.load(charset), switches={
+        "remove_whitespace": ws, "normalize_unicode": nfkd, "min_image_dim": min_dim})
     for label, image in records(tree):
         assert ours("parseq", settings, label, image) == ref_parseq(label, image, charset, 25, ws, nfkd, min_dim), label
 
@@ -180,8 +180,8 @@ def test_parseq_matches_its_code(tree, charset, ws, nfkd, min_dim):
 @pytest.mark.parametrize("space", [False, True])
 def test_paddleocr_matches_its_code(tree, dict_name, space):
     path = str(DICTS / dict_name) if dict_name else None
-    settings = Settings(charset=charsets.load(path) if path else None, use_space_char=space, max_length=12,
-                        paddle_encoder="ctc")
+    settings = Settings(charset=charsets.load(path) if path else None, max_length=12,
+                        switches={"use_space_char": space, "paddle_encoder": "ctc"})
     for label, image in records(tree):
         assert ours("paddleocr", settings, label, image) == ref_paddle(label, image, path, 12, space), label
 
@@ -191,7 +191,8 @@ def test_paddleocr_matches_its_code(tree, dict_name, space):
 @pytest.mark.parametrize("unknown,lower", [(False, False), (True, False), (True, True)])
 def test_mmocr_matches_its_code(tree, dict_name, unknown, lower):
     path = str(DICTS / dict_name)
-    settings = Settings(charset=charsets.load(path), with_unknown=unknown, lower=lower, max_length=8)
+    settings = Settings(charset=charsets.load(path), max_length=8,
+                        switches={"with_unknown": unknown, "lower": lower})
     for label, image in records(tree):
         assert ours("mmocr", settings, label, image) == ref_mmocr(label, image, path, 8, unknown, lower), label
 

@@ -1,22 +1,80 @@
-"""``dataconv validate DATA --for TRAINER``: what a trainer will drop or alter at load time."""
+"""``dataconv validate DATA --for TRAINER``: what a trainer will drop or alter at load time.
+
+The trainers and their switches come from the registry (``dataconv.validators.trainers``);
+this is the one place their declared switches become click options."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 import click
 
 from dataconv import charsets
 from dataconv.validators.trainer_report import Summary, validate
-from dataconv.validators.trainers import MMOCR_LOSSES, PADDLE_ENCODERS, TRAINERS, Settings
+from dataconv.validators.trainers import Settings, Switch, Trainer, trainers
 
-# CLI switch -> (Settings field, value it sets); each belongs to the trainers that read it.
-SWITCHES = {
-    "sensitive": ("sensitive", True), "data_filtering_off": ("data_filtering_off", True),
-    "no_normalize_unicode": ("normalize_unicode", False), "keep_whitespace": ("remove_whitespace", False),
-    "use_space_char": ("use_space_char", True), "with_unknown": ("with_unknown", True),
-    "lower": ("lower", True),
-}
+HELP = ("Simulate a trainer's load-time filtering on any LMDB tree: what it keeps, drops, alters, "
+        "which characters it lacks, and the fix in its own terms. Exit 1 when the trainer would not "
+        "start or crash (FATAL), and with --strict also when any sample would be dropped or altered.")
+
+# click parameter name -> (trainer name, its switch) for every trainer declaring it
+Declared = dict[str, list[tuple[str, Switch]]]
+
+
+def declared_switches(registry: dict[str, type[Trainer]]) -> Declared:
+    """Every trainer's switches by parameter name; trainers may share a switch declared alike."""
+    found: Declared = {}
+    for name, cls in registry.items():
+        for switch in cls.switches:
+            found.setdefault(switch.param, []).append((name, switch))
+    for param, owners in found.items():
+        shapes = {(s.flag, s.choices, s.minimum, s.default) for _, s in owners}
+        if len(shapes) > 1:
+            raise RuntimeError(f"trainers {[n for n, _ in owners]} declare --{param} differently")
+    return found
+
+
+def switch_option(owners: list[tuple[str, Switch]]) -> Callable:
+    """The click option for one switch; its help names each trainer that reads it."""
+    switch = owners[0][1]
+    text = "; ".join(f"{name} {s.help}" for name, s in owners)
+    if switch.is_flag:
+        return click.option(switch.flag, is_flag=True, help=text)
+    kind = click.Choice(switch.choices) if switch.choices else click.IntRange(min=switch.minimum)
+    return click.option(switch.flag, type=kind, default=switch.default, help=text)
+
+
+def switch_options(declared: Declared) -> Callable:
+    def apply(fn: Any) -> Any:
+        for owners in reversed(list(declared.values())):
+            fn = switch_option(owners)(fn)
+        return fn
+
+    return apply
+
+
+def length_help(registry: dict[str, type[Trainer]]) -> str:
+    names = ", ".join(f"{name} {cls.length_key}" for name, cls in registry.items())
+    other = "".join(f", {name} {cls.default_max_length}" for name, cls in registry.items()
+                    if cls.default_max_length != Trainer.default_max_length)
+    return f"The trainer's length limit: {names} [default: {Trainer.default_max_length}{other}]."
+
+
+def chosen_fields(trainer: str, declared: Declared, given: dict[str, Any]) -> dict[str, Any]:
+    """The options fields the given switches set for ``trainer``; a switch of another
+    trainer is a usage error."""
+    fields, foreign = {}, []
+    for param, owners in declared.items():
+        if given[param] == owners[0][1].unset():
+            continue
+        own = dict(owners).get(trainer)
+        if own is None:
+            foreign.append(owners[0][1].field)
+        else:
+            fields[own.field] = own.setting(given[param])
+    if foreign:
+        raise click.UsageError(f"--for {trainer} has no switch for {', '.join(sorted(foreign))}")
+    return fields
 
 
 def charset_options(fn: Any) -> Any:
@@ -26,60 +84,33 @@ def charset_options(fn: Any) -> Any:
                         help="Charset file (one per line, one line, or PARSeq YAML) or a literal string.")(fn)
 
 
-@click.command("validate", help="Simulate a trainer's load-time filtering on any LMDB tree: what it "
-               "keeps, drops, alters, which characters it lacks, and the fix in its own terms. "
-               "Exit 1 when the trainer would not start or crash (FATAL), and with --strict also "
-               "when any sample would be dropped or altered.")
-@click.argument("data", type=click.Path(exists=True))
-@click.option("--for", "trainer", required=True, type=click.Choice(sorted(TRAINERS)))
-@charset_options
-@click.option("--max-label-length", type=click.IntRange(min=1), default=None,
-              help="batch_max_length / max_label_length / max_text_length / max_seq_len "
-                   "[default: the trainer's: 25, mmocr 40].")
-@click.option("--sensitive", is_flag=True, help="clovaai --sensitive (94 printable ASCII, no lower-casing).")
-@click.option("--data-filtering-off", is_flag=True, help="clovaai --data_filtering_off.")
-@click.option("--no-normalize-unicode", is_flag=True, help="parseq data.normalize_unicode=false.")
-@click.option("--keep-whitespace", is_flag=True, help="parseq data.remove_whitespace=false.")
-@click.option("--min-image-dim", type=click.IntRange(min=0), default=0, help="parseq data.min_image_dim.")
-@click.option("--use-space-char", is_flag=True, help="paddleocr Global.use_space_char=true.")
-@click.option("--paddle-encoder", type=click.Choice(PADDLE_ENCODERS), default=None,
-              help="paddleocr label encoder: multi-nrtr = MultiLabelEncode(gtc_encode=NRTRLabelEncode) "
-                   "of the PP-OCRv4 rec config ch_PP-OCRv4_rec.yml [default], multi-sar = "
-                   "MultiLabelEncode of PP-OCRv3, ctc = CTCLabelEncode, attn = AttnLabelEncode.")
-@click.option("--with-unknown", is_flag=True, help="mmocr Dictionary(with_unknown=True).")
-@click.option("--lower", is_flag=True, help="mmocr module loss letter_case='lower'.")
-@click.option("--mmocr-loss", type=click.Choice(MMOCR_LOSSES), default=None,
-              help="mmocr module loss: ce (attention heads; the label keeps max_seq_len - 1 "
-                   "characters) [default] or ctc (not cut at max_seq_len).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--strict", is_flag=True, help="Also exit 1 when any sample would be dropped or altered.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def validate_command(data: str, trainer: str, charset: str | None, charset_encoding: str,
-                     max_label_length: int | None, min_image_dim: int, paddle_encoder: str | None,
-                     mmocr_loss: str | None, as_json: bool, strict: bool, quiet: bool,
-                     **switches: bool) -> None:
-    cls = TRAINERS[trainer]
-    fields: dict[str, Any] = {field: value for name, (field, value) in SWITCHES.items() if switches[name]}
-    chosen = {"min_image_dim": min_image_dim or None, "paddle_encoder": paddle_encoder,
-              "mmocr_loss": mmocr_loss}
-    fields.update({k: v for k, v in chosen.items() if v is not None})
-    foreign = sorted(f for f in fields if f not in cls.switches)
-    if foreign:
-        raise click.UsageError(f"--for {trainer} has no switch for {', '.join(foreign)}")
-    cs = charsets.load_user_charset(charset, charset_encoding) if charset is not None else None
-    settings = Settings(charset=cs, max_length=max_label_length, **fields)
-    simulation = cls(settings)
-    summary = validate(simulation, data, progress=not quiet)
-    click.echo(json.dumps(summary.to_json(), ensure_ascii=False, indent=1) if as_json
-               else format_text(summary, cs, settings_line(settings, simulation.max_length, trainer)))
-    if summary.fatal or (strict and summary.problems()):
-        raise SystemExit(1)
+def build_command() -> click.Command:
+    """The validate command for the trainers registered now."""
+    registry = trainers()
+    declared = declared_switches(registry)
 
+    @click.command("validate", help=HELP)
+    @click.argument("data", type=click.Path(exists=True))
+    @click.option("--for", "trainer", required=True, type=click.Choice(sorted(registry)))
+    @charset_options
+    @click.option("--max-label-length", type=click.IntRange(min=1), default=None, help=length_help(registry))
+    @switch_options(declared)
+    @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+    @click.option("--strict", is_flag=True, help="Also exit 1 when any sample would be dropped or altered.")
+    @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+    def validate_command(data: str, trainer: str, charset: str | None, charset_encoding: str,
+                         max_label_length: int | None, as_json: bool, strict: bool, quiet: bool,
+                         **switches: Any) -> None:
+        fields = chosen_fields(trainer, declared, switches)
+        cs = charsets.load_user_charset(charset, charset_encoding) if charset is not None else None
+        simulation = registry[trainer](Settings(charset=cs, max_length=max_label_length, switches=fields))
+        summary = validate(simulation, data, progress=not quiet)
+        click.echo(json.dumps(summary.to_json(), ensure_ascii=False, indent=1) if as_json
+                   else format_text(summary, cs, simulation.describe()))
+        if summary.fatal or (strict and summary.problems()):
+            raise SystemExit(1)
 
-def settings_line(settings: Settings, limit: int, trainer: str) -> str:
-    """The length limit and the choice switches that shape what the report says."""
-    extra = {"paddleocr": f", encoder {settings.paddle_encoder}", "mmocr": f", {settings.mmocr_loss} loss"}
-    return f"length limit {limit}{extra.get(trainer, '')}"
+    return validate_command
 
 
 def format_text(s: Summary, cs: charsets.Charset | None, settings: str) -> str:
@@ -113,4 +144,4 @@ def _counted(title: str, counts: Any, s: Summary) -> list[str]:
     return out
 
 
-COMMANDS = [validate_command]
+COMMANDS = [build_command()]
