@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Mapping
 import click
 
 from dataconv.io.safeopen import InputFile
-from dataconv.sample import Item
+from dataconv.sample import Item, Page
 
 
 class Converter:
@@ -31,7 +31,9 @@ class Converter:
     example: str = ""
     options: list[Callable] = []  # click.option(...) decorators for this format
     schema: str | None = None  # schemas/<schema>.schema.json, if the format has one
-    writes_lmdb: bool = True
+    output: str = "lmdb"  # the output it feeds (dataconv.build.pipeline.OUTPUTS): "lmdb" takes
+    # samples(), "coco" takes pages()
+    none_found: str = "no samples found"  # the error when the source yields nothing
 
     def __init__(self, src: str, opts: Mapping[str, Any], follow_symlinks: bool = False) -> None:
         self.src = src
@@ -46,11 +48,16 @@ class Converter:
     def samples(self) -> Iterator[Item]:
         raise NotImplementedError
 
-    def build(self, config: Any) -> Any:
-        """Run the whole conversion. Formats whose output is not an LMDB override this."""
-        from dataconv.build.pipeline import convert
+    def pages(self) -> Iterator[Page]:
+        """For ``output = "coco"``: the images and their boxes."""
+        raise NotImplementedError
 
-        return convert(self, config)
+    def output_options(self) -> dict[str, Any]:
+        """Keyword arguments for the output's writer (e.g. the COCO class mapping)."""
+        return {}
+
+    def close(self) -> None:
+        """Release what parsing kept open for the image reads; runs when the run ends."""
 
 
 @dataclass(frozen=True)

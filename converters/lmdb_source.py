@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Iterator
+from typing import Iterator
 
 import click
 
 from dataconv.io import lmdb_keys
 from dataconv.converters.base import Converter, register
 from dataconv.errors import DataconvError
-from dataconv.io.lmdb_image import LmdbImage, close_handles, handle
+from dataconv.io.dataset_reader import close_handles, handle
+from dataconv.io.lmdb_image import LmdbImage
 from dataconv.io.lmdb_tree import find_lmdbs, num_samples, read_errors
 from dataconv.sample import Item, Reject, Sample
 
@@ -49,11 +50,8 @@ class LmdbSource(Converter):
                      help="Keep only labels matching this regular expression (full match)."),
     ]
 
-    def build(self, config: Any) -> Any:
-        try:
-            return super().build(config)
-        finally:
-            close_handles()
+    def close(self) -> None:
+        close_handles()  # the handles the labels and the images were read through
 
     def samples(self) -> Iterator[Item]:
         trees = [self.src, *self.opts.get("also", ())]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Union
 
+from dataconv.errors import SampleRejected
 from dataconv.io.decode import DEFAULT_MAX_PIXELS
 from dataconv.io.paths import read_inside
 from dataconv.reasons import known
@@ -84,6 +85,20 @@ class Reject:
         return {"source": _printable(self.source), "reason": self.reason,
                 "detail": _printable(self.detail),
                 "id": None if self.id is None else _printable(self.id)}
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
+
+
+@dataclass
+class Page:
+    """What a converter of a detection output (``output = "coco"``) yields: one image and
+    its boxes. Each box is one input sample; the page is the unit that is split."""
+
+    id: str  # the split key (for NDL: the XML path under -i without its extension)
+    source: str  # the annotation file, named in rejects
+    image: str | SampleRejected  # the image path under -i, or why it cannot be used
+    objects: list[tuple[str, Box]] = field(default_factory=list)  # (class name, box)
 
 
 def _printable(text: str) -> str:

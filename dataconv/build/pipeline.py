@@ -1,5 +1,10 @@
 """The one-way flow: converter -> validators -> splitter -> shard writer -> OUT.
 
+``run`` is the one run function of every format: it opens the temporary output folder,
+lets the converter's output (``OUTPUTS``: LMDB shards, or COCO files) write into it, and
+finishes every output through ``dataconv.outputs.accounting`` (rejects.jsonl, manifest,
+the accounting check). The LMDB output runs in four steps:
+
 1. collect: parse the source into samples and rejects, numbering every input sample
    (``seq``) and rejecting duplicated ids.
 2. plan: hash every image once (for --dedupe and so that identical images share a split),
@@ -7,24 +12,28 @@
 3. build (dataconv/build/shards.py): chunks of each task are read and checked in-process, in a
    pool or on Dask; one writer per shard writes the outcomes in input order.
 4. finalize: number shards, write samples.parquet (streamed from the tasks' part files,
-   see dataconv/outputs/samples_table.py), rejects.jsonl, charset.txt, manifest.json; the
-   temporary folder is renamed into place.
+   see dataconv/outputs/samples_table.py) and charset.txt; ``run`` then writes
+   rejects.jsonl and manifest.json, and the temporary folder is renamed into place.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from tqdm import tqdm
 
 from dataconv.build import shards as build
-from dataconv.outputs import hints
+from dataconv.build.shards import ShardResult, ShardTask
+from dataconv.converters.base import Converter
+from dataconv.outputs import coco
+from dataconv.outputs import lmdb_writer
 from dataconv.outputs import manifest
 from dataconv.outputs import samples_table
+from dataconv.outputs.accounting import Accounts, finish
+from dataconv.io.dataset_reader import split_folder
 from dataconv.io.decode import DEFAULT_MAX_PIXELS
 from dataconv.errors import DataconvError
 from dataconv.build.executors import Executor, open_executor
@@ -63,42 +72,10 @@ class Config:
 
 
 @dataclass
-class ShardTask:
-    split: str
-    number: int
-    folder: str  # the split's folder inside the temporary output
-    samples: list[tuple[int, Sample]]  # (seq, sample)
-    check_opts: dict[str, Any]
-    read_ctx: ReadContext
-    shard_bytes: int
-    part: str  # the part file its samples.parquet rows are streamed to
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-
-@dataclass
-class ShardResult:
-    split: str
-    number: int
-    shards: list[tuple[str, int, str]]  # temporary folder names, counts, digests, in order
-    part: str  # its samples.parquet rows (temporary shard names), see samples_table
-    written: int
-    chars: set[str]  # every character of the written labels
-    has_group: bool  # whether any written sample has a group
-    rejects: list[tuple[int, Reject]]
-
-
-@dataclass
 class Collected:
     samples: list[tuple[int, Sample]]
     rejects: list[tuple[int, Reject]]
     total: int
-
-
-def split_folder(split: str, layout: str) -> str:
-    """Where a split's shards live: PARSeq reads training data from ``train/real``."""
-    return "train/real" if (split == "train" and layout == "parseq") else split
 
 
 def collect(samples: Iterator[Sample | Reject], progress: bool) -> Collected:
@@ -137,9 +114,9 @@ def plan(collected: Collected, config: Config, tmp: str,
     return tasks
 
 
-def finalize(tmp: str, results: list[ShardResult], collected: Collected, config: Config,
-             fmt: str) -> dict[str, Any]:
-    """Give shards their final names and write the accounting files. Returns the manifest."""
+def finalize(tmp: str, results: list[ShardResult], collected: Collected, config: Config) -> Accounts:
+    """Give shards their final names, write samples.parquet and charset.txt; return the
+    accounts for ``accounting.finish``."""
     shard_entries: list[dict[str, Any]] = []
     parts: list[tuple[str, dict[str, str]]] = []  # in output row order
     chars: set[str] = set()
@@ -162,37 +139,14 @@ def finalize(tmp: str, results: list[ShardResult], collected: Collected, config:
             chars |= result.chars
             split_counts[split] += result.written
     rejects.sort(key=lambda pair: pair[0])
-    _write_rejects(tmp, [r for _, r in rejects])
     samples_table.write_final(tmp, os.path.join(tmp, manifest.SAMPLES), parts,
                               sum(split_counts.values()), any(r.has_group for r in results))
     charset = "".join(sorted(chars))
     with open(os.path.join(tmp, manifest.CHARSET), "w", encoding="utf-8") as f:
         f.write("".join(ch + "\n" for ch in charset))
-    card = manifest.build(
-        fmt=fmt, options=config.manifest_options, counts_input=collected.total,
-        split_counts={s: split_counts.get(s, 0) for s in splitter.SPLITS if split_counts.get(s)},
-        reject_counts=Counter(r.reason for _, r in rejects), shards=shard_entries, charset=charset)
-    if card["counts"]["input"] != card["counts"]["written"] + card["counts"]["rejected"]:
-        raise RuntimeError(f"accounting mismatch: {card['counts']}")  # a bug, never bad input
-    warn_outcome(card, [r for _, r in rejects], hints.RunContext(config.src, fmt, config.manifest_options))
-    manifest.write(tmp, card)
-    return card
-
-
-def warn_outcome(card: dict[str, Any], rejects: list[Reject], ctx: hints.RunContext) -> None:
-    """A run that wrote nothing fails (DataconvError, so no OUT appears); one where a
-    single reason rejected most samples says so on stderr and goes on."""
-    counts = card["counts"]
-    warning = hints.check_outcome(counts["written"], counts["input"], rejects, ctx)
-    if warning is not None:
-        print(f"warning: {warning}", file=sys.stderr, flush=True)
-
-
-def _write_rejects(folder: str, rejects: list[Reject]) -> None:
-    with open(os.path.join(folder, manifest.REJECTS), "w", encoding="utf-8") as f:
-        for r in rejects:
-            f.write(json.dumps(r.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
-
+    return Accounts(total=collected.total,
+                    split_counts={s: split_counts[s] for s in splitter.SPLITS if split_counts.get(s)},
+                    rejects=[r for _, r in rejects], shards=shard_entries, charset=charset)
 
 
 def hash_pass(collected: Collected, config: Config, executor: Executor) -> dict[int, str]:
@@ -205,25 +159,51 @@ def hash_pass(collected: Collected, config: Config, executor: Executor) -> dict[
     return build.hash_samples(collected.samples, ctx, executor, config.progress)
 
 
-def convert(converter: Any, config: Config) -> dict[str, Any]:
-    """Run the whole conversion for one converter; returns the manifest.
+def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
+    """The LMDB output: checked samples in LMDB shards, plus samples.parquet and charset.txt.
 
     The executor starts first: a local pool's workers are forked before the sample index
     exists, so they never hold a copy of it (only the chunks they are sent)."""
-    with atomic_output(config.out, config.overwrite) as tmp:
-        with open_executor(config.workers, config.dask) as executor:
-            collected = collect(converter.samples(), config.progress)
-            if collected.total == 0:
-                raise DataconvError(f"{config.src}: no samples found")
-            digests = hash_pass(collected, config, executor)
-            if config.check_opts.get("dedupe"):
-                kept, dups = splitter.drop_duplicates(collected.samples, digests)
-                collected = Collected(kept, collected.rejects + dups, collected.total)
-            tasks = plan(collected, config, tmp, digests)
-            with tqdm(total=sum(len(t) for t in tasks), desc="checking and writing",
-                      unit=" samples", disable=not config.progress, file=sys.stderr) as bar:
-                results = list(build.build_shards(tasks, executor, bar.update))
-        # The sample index is not needed any more: freed before finalize loads pyarrow.
-        del tasks, digests
-        collected = Collected([], collected.rejects, collected.total)
-        return finalize(tmp, results, collected, config, converter.name)
+    with open_executor(config.workers, config.dask) as executor:
+        collected = collect(converter.samples(), config.progress)
+        if collected.total == 0:
+            raise DataconvError(f"{config.src}: {converter.none_found}")
+        digests = hash_pass(collected, config, executor)
+        if config.check_opts.get("dedupe"):
+            kept, dups = splitter.drop_duplicates(collected.samples, digests)
+            collected = Collected(kept, collected.rejects + dups, collected.total)
+        tasks = plan(collected, config, tmp, digests)
+        with tqdm(total=sum(len(t) for t in tasks), desc="checking and writing",
+                  unit=" samples", disable=not config.progress, file=sys.stderr) as bar:
+            results = list(build.build_shards(tasks, executor, lmdb_writer.ShardWriter, bar.update))
+    # The sample index is not needed any more: freed before finalize loads pyarrow.
+    del tasks, digests
+    collected = Collected([], collected.rejects, collected.total)
+    return finalize(tmp, results, collected, config)
+
+
+def write_coco(converter: Converter, config: Config, tmp: str) -> Accounts:
+    """The COCO output: pages (not boxes) are split, by the same hash as samples."""
+    pages = list(converter.pages())
+    if not pages:
+        raise DataconvError(f"{config.src}: {converter.none_found}")
+    writer = coco.CocoWriter(converter.src, tmp, pages, config.read_context(), **converter.output_options())
+    for page in pages:
+        writer.add(page, splitter.assign(page.id, config.split, config.seed))
+    return writer.finish()
+
+
+# Each output by name (``Converter.output``): writes its files into the temporary folder
+# and returns what it wrote and rejected. A new output is a writer module and a line here.
+OUTPUTS: dict[str, Callable[[Converter, Config, str], Accounts]] = {"lmdb": write_lmdb, "coco": write_coco}
+
+
+def run(converter: Converter, config: Config) -> dict[str, Any]:
+    """Run the whole conversion for any format; returns the manifest."""
+    write = OUTPUTS[converter.output]
+    try:
+        with atomic_output(config.out, config.overwrite) as tmp:
+            accounts = write(converter, config, tmp)
+            return finish(tmp, accounts, converter.name, config.manifest_options, config.src)
+    finally:
+        converter.close()

@@ -11,17 +11,45 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from dataconv.outputs import samples_table
-from dataconv.outputs import lmdb_writer as writer
+from dataconv.outputs.shard_writer import RotatingWriter, ShardFactory, ShardRecord
 from dataconv.errors import SampleRejected
 from dataconv.build.executors import Executor
 from dataconv.sample import ImageRef, ReadContext, Reject, Sample
 from dataconv.validators.base import Check, Item, build_checks, run_checks
 
-if TYPE_CHECKING:
-    from dataconv.build.pipeline import ShardResult, ShardTask
+
+@dataclass
+class ShardTask:
+    """Consecutive samples of one split that one writer turns into one or more shards."""
+
+    split: str
+    number: int
+    folder: str  # the split's folder inside the temporary output
+    samples: list[tuple[int, Sample]]  # (seq, sample)
+    check_opts: dict[str, Any]
+    read_ctx: ReadContext
+    shard_bytes: int
+    part: str  # the part file its samples.parquet rows are streamed to
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+@dataclass
+class ShardResult:
+    """What a shard task wrote and rejected; finalize gives its shards their final names."""
+
+    split: str
+    number: int
+    shards: list[ShardRecord]  # temporary names, in order
+    part: str  # its samples.parquet rows (temporary shard names), see samples_table
+    written: int
+    chars: set[str]  # every character of the written labels
+    has_group: bool  # whether any written sample has a group
+    rejects: list[tuple[int, Reject]]
 
 
 @dataclass
@@ -127,9 +155,9 @@ def chunks_of(task: ShardTask, size: int) -> list[Chunk]:
 class ShardBuilder:
     """The one writer of a shard task: takes outcomes in input order, keeps the accounting."""
 
-    def __init__(self, task: ShardTask) -> None:
+    def __init__(self, task: ShardTask, open_shard: ShardFactory) -> None:
         self.task = task
-        self.out = writer.RotatingWriter(task.folder, f"task-{task.number:05d}", task.shard_bytes)
+        self.out = RotatingWriter(task.folder, f"task-{task.number:05d}", open_shard, task.shard_bytes)
         self.records = samples_table.PartWriter(task.part)  # streamed to a part file
         self.rejects: list[tuple[int, Reject]] = []
 
@@ -144,8 +172,6 @@ class ShardBuilder:
                           outcome.sha1))
 
     def close(self) -> ShardResult:
-        from dataconv.build.pipeline import ShardResult
-
         shards = self.out.close()
         self.records.close()
         return ShardResult(self.task.split, self.task.number, shards, self.records.path,
@@ -157,13 +183,14 @@ class ShardBuilder:
         self.records.abort()
 
 
-def build_shards(tasks: list[ShardTask], executor: Executor,
+def build_shards(tasks: list[ShardTask], executor: Executor, open_shard: ShardFactory,
                  on_samples: Callable[[int], None]) -> Iterator[ShardResult]:
-    """Check every task's chunks on ``executor``; write each shard in order; yield results."""
+    """Check every task's chunks on ``executor``; write each task's shards in order through
+    ``open_shard`` (the output format's ``ShardWriter``); yield results."""
     per_task = [chunks_of(task, executor.chunk_samples) for task in tasks]
     outcomes = executor.map_ordered(check_chunk, (c for chunks in per_task for c in chunks))
     for task, chunks in zip(tasks, per_task):
-        builder = ShardBuilder(task)
+        builder = ShardBuilder(task, open_shard)
         try:
             for chunk in chunks:
                 for (seq, sample), outcome in zip(chunk.samples, next(outcomes)):

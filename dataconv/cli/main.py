@@ -21,6 +21,7 @@ from dataconv.cli.commands._extras import require
 from dataconv.converters import base as converters
 from dataconv.errors import DataconvError
 from dataconv.outputs.atomic import check_target, input_paths
+from dataconv.build import pipeline
 from dataconv.build.pipeline import Config
 from dataconv.outputs.summary import format_summary
 from dataconv.build import splits as splitter
@@ -57,7 +58,7 @@ def _convert_command(info: converters.FormatInfo) -> click.Command:
         raise RuntimeError(f"format {info.name!r} redefines common options {sorted(clash)}")
 
     def callback(**kw: Any) -> None:
-        if kw["report"] and info.cls.writes_lmdb:  # before any work: the report comes last
+        if kw["report"] and info.cls.output == "lmdb":  # before any work: the report comes last
             require("report", "matplotlib")
         check_target(os.path.abspath(kw["out"]), kw["overwrite"],
                      input_paths(click.get_current_context(), exclude={"out"}))
@@ -75,9 +76,9 @@ def _convert_command(info: converters.FormatInfo) -> click.Command:
             manifest_options=manifest.portable_options(recorded, kw["src"]),
         )
         converter = info.cls(kw["src"], fmt_opts, follow_symlinks=kw["follow_symlinks"])
-        card = converter.build(config)
+        card = pipeline.run(converter, config)
         click.echo(format_summary(card, os.path.abspath(kw["out"])))
-        if kw["report"] and info.cls.writes_lmdb:
+        if kw["report"] and info.cls.output == "lmdb":
             from dataconv.reporting.build import report_after_conversion  # imports matplotlib
 
             click.echo(f"  report: {report_after_conversion(converter, kw['out'])}")

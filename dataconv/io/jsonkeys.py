@@ -8,7 +8,7 @@ the first one found is a one-line error naming the file and the JSON path.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from dataconv.errors import DataconvError
 
@@ -58,11 +58,17 @@ def first_repeated(document: Any) -> tuple[tuple[Any, ...], Any] | None:
     return None
 
 
+def json_path(parts: Iterable[Any]) -> str:
+    """``deque(['annotations', 41, 'text'])`` to ``annotations[41].text``."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
 def refuse_repeated(document: Any, filename: str, prefix: tuple[Any, ...] = ()) -> None:
     """Raise the one-line error for the first repeated key in ``document`` (found under
     ``prefix`` in its file), if there is one."""
-    from dataconv.io.schema import json_path  # schema imports this module
-
     found = first_repeated(document)
     if found is not None:
         path, key = found

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where validation runs: 0.1 s of every CLI start otherwise
     import jsonschema
 
 from dataconv.errors import DataconvError
-from dataconv.io.jsonkeys import PairsHook, refuse_repeated
+from dataconv.io.jsonkeys import PairsHook, json_path, refuse_repeated
 from dataconv.io.safeopen import Source
 from dataconv.io.textfile import read_text
 
@@ -25,14 +25,6 @@ JSON_TYPES = {"dict": "object", "list": "array", "str": "string", "int": "intege
 def load_schema(name: str) -> dict[str, Any]:
     text = resources.files("dataconv.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
     return json.loads(text)
-
-
-def json_path(parts: Iterable[Any]) -> str:
-    """``deque(['annotations', 41, 'text'])`` to ``annotations[41].text``."""
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(top level)"
 
 
 def describe(error: jsonschema.ValidationError) -> str:

@@ -1,5 +1,7 @@
 """Writing LMDB shards: keys in order, batched transactions, a map that grows as needed.
 
+``ShardWriter`` is the LMDB implementation of ``dataconv.outputs.shard_writer.ShardWriter``.
+
 LMDB reports a full disk or a read-only folder as ``lmdb.Error``; it is turned into an
 ``OSError`` naming the shard, which the CLI prints as one line (exit 1).
 """
@@ -17,6 +19,7 @@ import lmdb
 from dataconv.io import lmdb_keys
 from dataconv.io import lmdb_tree
 from dataconv.outputs import mapsize
+from dataconv.outputs import shard_writer
 
 TXN_SAMPLES = 1000
 
@@ -76,6 +79,10 @@ class ShardWriter:
             self.env.close()
         return self.digest.hexdigest(lmdb_keys.encode_count(self.count))
 
+    def abort(self) -> None:
+        """Close the handle without writing what is pending (the shard is discarded)."""
+        self.env.close()
+
     def __enter__(self) -> "ShardWriter":
         return self
 
@@ -83,46 +90,14 @@ class ShardWriter:
         if exc_type is None:
             self.close()
         else:
-            self.env.close()
+            self.abort()
 
 
-class RotatingWriter:
-    """Writes a run of shards ``<prefix>-<k>`` under ``folder``, starting a new one when
-    the current shard reaches ``max_bytes`` of payload. Yields nothing until closed."""
+class RotatingWriter(shard_writer.RotatingWriter):
+    """LMDB shards under the format-free rotation policy of ``shard_writer``."""
 
-    def __init__(self, folder: str, prefix: str, max_bytes: int) -> None:
-        self.folder = folder
-        self.prefix = prefix
-        self.max_bytes = max_bytes
-        self.shards: list[tuple[str, int, str]] = []  # (folder name, count, digest) of closed shards
-        self._current: ShardWriter | None = None
-
-    def add(self, label: str, image: bytes) -> tuple[str, int]:
-        """Write one sample; return (shard folder name, 1-based index)."""
-        cur = self._current
-        if cur is not None and cur.count and cur.payload_bytes + len(image) > self.max_bytes:
-            self._close_current()
-            cur = None
-        if cur is None:
-            name = f"{self.prefix}-{len(self.shards):03d}"
-            cur = self._current = ShardWriter(os.path.join(self.folder, name))
-        return os.path.basename(cur.path), cur.add(label, image)
-
-    def _close_current(self) -> None:
-        assert self._current is not None
-        digest = self._current.close()
-        self.shards.append((os.path.basename(self._current.path), self._current.count, digest))
-        self._current = None
-
-    def close(self) -> list[tuple[str, int, str]]:
-        if self._current is not None:
-            self._close_current()
-        return self.shards
-
-    def abort(self) -> None:
-        if self._current is not None:
-            self._current.env.close()
-            self._current = None
+    def __init__(self, folder: str, prefix: str, max_bytes: int, max_count: int | None = None) -> None:
+        super().__init__(folder, prefix, ShardWriter, max_bytes, max_count)
 
 
 @contextlib.contextmanager
