@@ -35,7 +35,6 @@ MAY_IMPORT = {
 # seam still to build (issue 14); delete the line when the import goes.
 KNOWN = {
     # a click parameter type used by option declarations outside cli (item 7)
-    ("dataconv.io.crop", "dataconv.cli.options"): "click option type outside cli",
     ("dataconv.validators.image", "dataconv.cli.options"): "click option type outside cli",
     # the atomic output folder installs the signal handlers that live in build
     ("dataconv.outputs.atomic", "dataconv.build.interrupts"): "signal handling lives in build/interrupts",
