@@ -1,12 +1,11 @@
 """Run a trainer simulation over every sample of an LMDB tree and summarise what it would do."""
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from dataconv.io import lmdb_tree
+from dataconv.io.dataset_reader import open_dataset
 from dataconv.validators.trainers import Trainer, Verdict
 
 EXAMPLES = 3
@@ -86,19 +85,13 @@ class Summary:
                 "warnings": self.warnings, "fixes": self.fixes, "examples": self.examples}
 
 
-def split_of(rel: str) -> str:
-    """The split a shard is read as: its first folder (train, val, test), else train."""
-    first = rel.split("/")[0]
-    return first if first in ("train", "val", "test") else "train"
-
-
 def samples(root: str) -> Iterator[tuple[str, str, str, Any]]:
-    """(example key, split, label, image getter) for every sample under root."""
-    for path in lmdb_tree.find_lmdbs(root):
-        rel = os.path.relpath(path, root)
-        rel = "." if rel == "." else rel.replace(os.sep, "/")
-        for rec in lmdb_tree.iter_records(path):
-            yield f"{rel}:label-{rec.index:09d}", split_of(rel), rec.label, (lambda data=rec.image: data)
+    """(example key, split, label, image getter) for every sample under root; an LMDB
+    under no split folder is read as train."""
+    for shard in open_dataset(root).shards:
+        for rec in shard.records():
+            yield (f"{shard.rel}:label-{rec.index:09d}", shard.split or "train", rec.label,
+                   (lambda data=rec.image: data))
 
 
 def validate(trainer: Trainer, root: str, progress: bool = False) -> Summary:

@@ -69,6 +69,15 @@ def close_handles() -> None:
 os.register_at_fork(before=close_handles)
 
 
+def count(path: str) -> int:
+    """``num-samples`` of the LMDB in ``path``, checked; through this process's handle if
+    one is open, without leaving one open otherwise."""
+    env = _HANDLES.get((os.getpid(), path))
+    if env is None:
+        return lmdb_tree.count(path)
+    return lmdb_tree.num_samples(env, path)
+
+
 @dataclass(frozen=True)
 class Shard:
     """One LMDB of a dataset: ``path`` on disk, ``rel`` to the dataset's root ('.' for a
@@ -79,11 +88,7 @@ class Shard:
     split: str | None
 
     def count(self) -> int:
-        """``num-samples``, checked; through this process's handle if one is open."""
-        env = _HANDLES.get((os.getpid(), self.path))
-        if env is None:
-            return lmdb_tree.count(self.path)
-        return lmdb_tree.num_samples(env, self.path)
+        return count(self.path)
 
     def records(self) -> Iterator[Record]:
         """Every sample, in index order."""
@@ -106,6 +111,11 @@ class Dataset:
         split folder are left out."""
         found = {s: [sh for sh in self.shards if sh.split == s] for s in SPLITS}
         return {s: shards for s, shards in found.items() if shards}
+
+
+def shard_at(root: str, rel: str) -> Shard:
+    """The LMDB at ``rel`` under ``root`` (as samples.parquet and the manifest name it)."""
+    return Shard(os.path.join(root, rel), rel, split_of(rel))
 
 
 def open_dataset(root: str) -> Dataset:

@@ -19,14 +19,13 @@ import numpy as np
 import pandas as pd
 
 from dataconv.io import decode
-from dataconv.io import lmdb_keys
-from dataconv.io import lmdb_tree
+from dataconv.io.dataset_reader import Shard, open_dataset
 from dataconv.outputs import manifest
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.reporting import DEFAULT_CAP  # defined where importing it needs no pandas
 
 COLUMNS = ["split", "shard", "index", "source_id", "label", "width", "height", "bytes", "sha1"]
-SPLIT_NAMES = ("train", "val", "test")
+NO_SPLIT = "all"  # the split shown for an LMDB under no split folder
 
 
 @dataclass
@@ -132,12 +131,6 @@ def _reject_row(line: bytes, path: str, lineno: int) -> dict[str, Any]:
     return row
 
 
-def split_of(rel: str) -> str:
-    """train/val/test from a shard's path inside the tree; 'all' for anything else."""
-    head = rel.replace(os.sep, "/").split("/")[0]
-    return head if head in SPLIT_NAMES else "all"
-
-
 def spread(count: int, share: float) -> np.ndarray:
     """About ``count * share`` evenly spaced 1-based indices out of 1..count."""
     keep = max(1, int(round(count * share))) if count else 0
@@ -146,24 +139,21 @@ def spread(count: int, share: float) -> np.ndarray:
 
 def walk_lmdbs(root: str, cap: int) -> tuple[pd.DataFrame, int]:
     """The samples table of an LMDB tree, from at most ``cap`` samples; and the true total."""
-    paths = lmdb_tree.find_lmdbs(root)
-    counts = {p: lmdb_tree.count(p) for p in paths}
-    total = sum(counts.values())
+    shards = open_dataset(root).shards
+    counts = [shard.count() for shard in shards]
+    total = sum(counts)
     share = min(1.0, cap / total) if total else 1.0
-    rows = [row for p in paths for row in _lmdb_rows(root, p, spread(counts[p], share))]
+    rows = [row for shard, n in zip(shards, counts) for row in _lmdb_rows(shard, spread(n, share))]
     return pd.DataFrame.from_records(rows, columns=COLUMNS), total
 
 
-def _lmdb_rows(root: str, path: str, indices: np.ndarray) -> Iterator[dict[str, Any]]:
-    rel = os.path.relpath(path, root).replace(os.sep, "/")
-    with lmdb_tree.reading(path) as txn:
-        for i in indices.tolist():
-            label = (txn.get(lmdb_keys.label_key(i)) or b"").decode("utf-8", "replace")
-            image = txn.get(lmdb_keys.image_key(i)) or b""
-            width, height = image_size(image)
-            yield {"split": split_of(rel), "shard": rel, "index": i, "source_id": f"{rel}#{i}",
-                   "label": label, "width": width, "height": height, "bytes": len(image),
-                   "sha1": hashlib.sha1(image).hexdigest()}
+def _lmdb_rows(shard: Shard, indices: np.ndarray) -> Iterator[dict[str, Any]]:
+    for rec in shard.read(indices.tolist()):
+        image = rec.image or b""
+        width, height = image_size(image)
+        yield {"split": shard.split or NO_SPLIT, "shard": shard.rel, "index": rec.index,
+               "source_id": f"{shard.rel}#{rec.index}", "label": rec.label, "width": width,
+               "height": height, "bytes": len(image), "sha1": hashlib.sha1(image).hexdigest()}
 
 
 def image_size(data: bytes) -> tuple[float, float]:

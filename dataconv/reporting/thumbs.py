@@ -1,18 +1,15 @@
-"""Thumbnails as data: URIs. Only the images a report shows are read from the LMDBs,
-one read-only handle per shard."""
+"""Thumbnails as data: URIs. Only the images a report shows are read from the LMDBs
+(``dataconv.io.dataset_reader``), one read transaction per shard."""
 from __future__ import annotations
 
 import base64
 import io
-import os
-from typing import Iterable
 
 import pandas as pd
 from PIL import Image
 
 from dataconv.io import decode
-from dataconv.io import lmdb_keys
-from dataconv.io import lmdb_tree
+from dataconv.io.dataset_reader import shard_at
 from dataconv.errors import SampleRejected
 
 MAX_HEIGHT = 64  # px; shown at up to half this (crisp on high-DPI screens)
@@ -40,13 +37,10 @@ def read_images(root: str, rows: pd.DataFrame) -> dict[tuple[str, int], bytes | 
     """Image bytes of the given rows (columns shard, index), keyed by (shard, index)."""
     found: dict[tuple[str, int], bytes | None] = {}
     for shard, group in rows.groupby("shard", observed=True):
-        found.update(_read_shard(os.path.join(root, str(shard)), str(shard), group["index"]))
+        reader = shard_at(root, str(shard))
+        found.update({(reader.rel, rec.index): rec.image
+                      for rec in reader.read(int(i) for i in group["index"])})
     return found
-
-
-def _read_shard(path: str, shard: str, indices: Iterable[int]) -> dict[tuple[str, int], bytes | None]:
-    with lmdb_tree.reading(path) as txn:
-        return {(shard, int(i)): txn.get(lmdb_keys.image_key(int(i))) for i in indices}
 
 
 def thumbnails(root: str, rows: pd.DataFrame) -> list[str | None]:

@@ -7,24 +7,17 @@ from collections import Counter
 
 import click
 
-from dataconv.io import lmdb_tree
+from dataconv.io.dataset_reader import SPLITS, open_dataset
 from dataconv.outputs import atomic as output
 from dataconv.validators.trainers import clovaai_safe, yaml_quote
 
-SPLIT_NAMES = ("train", "val", "test")
-
-
-def split_of(rel: str) -> str:
-    """The split a shard belongs to: its first path component, or train when it has none."""
-    first = rel.replace(os.sep, "/").split("/")[0]
-    return first if first in SPLIT_NAMES else "train"
-
 
 def count_chars(root: str) -> dict[str, Counter]:
-    counts: dict[str, Counter] = {s: Counter() for s in SPLIT_NAMES}
-    for path in lmdb_tree.find_lmdbs(root):
-        bucket = counts[split_of(os.path.relpath(path, root))]
-        for rec in lmdb_tree.iter_records(path):
+    """Character counts per split; an LMDB under no split folder counts as train."""
+    counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
+    for shard in open_dataset(root).shards:
+        bucket = counts[shard.split or "train"]
+        for rec in shard.records():
             bucket.update(rec.label)
     return counts
 
