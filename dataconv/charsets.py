@@ -188,3 +188,12 @@ def _yaml_notes(doc: object, path: tuple[str, ...]) -> tuple[str, ...]:
     if isinstance(test, str) and test != _dig(doc, path):
         return (f"{'.'.join(test_path)} differs from {'.'.join(path)}",)
     return ()
+
+
+def extend(base: Charset, chars: str) -> tuple[str, str]:
+    """(the charset to write, the characters new to ``base``) for fine-tuning a model
+    trained on ``base``: its single-character entries in their order (output rows are
+    tied to that order), then every character of ``chars`` it lacks, in ``chars``' order."""
+    kept = base.chars
+    new = "".join(ch for ch in dict.fromkeys(chars) if ch not in kept)
+    return kept + new, new

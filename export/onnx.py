@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -19,36 +19,71 @@ import torch
 from dataconv import __version__
 from dataconv.errors import DataconvError
 from dataconv.outputs.atomic import atomic_file
-from dataconv.export.predict import INPUT, OUTPUT, OnnxPredictor
+from dataconv.export.predict import INPUT, MAX_STATIC_BATCH, OUTPUT, OnnxPredictor
 from dataconv.train.lmdb_dataset import LmdbDataset, find_splits
 from dataconv.train.model import WIDTH_STRIDE, Recognizer, load_recognizer
+from dataconv.train.settings import MAX_WIDTH, MIN_WIDTH
 
 MIN_OPSET = 17
 TOLERANCE = 1e-4
 BATCH = 64  # images compared at a time
 
 
-def metadata(model: Recognizer) -> dict[str, str]:
-    return {
+@dataclass(frozen=True)
+class StaticShape:
+    """A fixed input shape (``export --static BxCxHxW``) for runtimes that need one
+    (TensorRT engines without profiles, Ascend ATC, ...)."""
+
+    batch: int
+    channels: int
+    height: int
+    width: int
+
+    def __str__(self) -> str:
+        return f"{self.batch}x{self.channels}x{self.height}x{self.width}"
+
+    def check(self, model: Recognizer, where: str) -> None:
+        """Channels and height are the network's; the batch and width must be in range."""
+        p = model.preprocess
+        if (self.channels, self.height) != (p.channels, p.height):
+            raise DataconvError(f"--static {self}: {where} takes {p.channels} channel(s) of height "
+                                f"{p.height}; use {self.batch}x{p.channels}x{p.height}x{self.width}")
+        if not 1 <= self.batch <= MAX_STATIC_BATCH:
+            raise DataconvError(f"--static {self}: batch must be from 1 to {MAX_STATIC_BATCH}")
+        if not MIN_WIDTH <= self.width <= MAX_WIDTH:
+            raise DataconvError(f"--static {self}: width must be from {MIN_WIDTH} to {MAX_WIDTH}")
+
+
+def metadata(model: Recognizer, static: StaticShape | None = None) -> dict[str, str]:
+    shape = "width // " if static is None else f"{static.width} // "
+    meta = {
         "charset": model.codec.charset,
         "preprocess": json.dumps(model.preprocess.to_dict(), sort_keys=True),
         "blank_index": "0",
-        "output": f"{OUTPUT}: (batch, width // {WIDTH_STRIDE}, 1 + len(charset)) CTC log-probabilities",
+        "output": f"{OUTPUT}: (batch, {shape}{WIDTH_STRIDE}, 1 + len(charset)) CTC log-probabilities",
         "decoding": "greedy CTC: argmax, collapse repeats, drop blank; class i is charset[i - 1]",
         "dataconv_version": __version__,
     }
+    if static is not None:
+        meta["static_shape"] = str(static)
+    return meta
 
 
-def export_onnx(model: Recognizer, path: str, opset: int = MIN_OPSET) -> None:
+def export_onnx(model: Recognizer, path: str, opset: int = MIN_OPSET, static: StaticShape | None = None) -> None:
+    """Trace the network to ``path``: batch and width dynamic, or the ``static`` shape.
+    With a static shape the model's preprocessing must already pad to its width."""
     p = model.preprocess
-    dummy = torch.zeros(2, p.channels, p.height, p.width)
+    if static is None:
+        dummy = torch.zeros(2, p.channels, p.height, p.width)
+        axes = {INPUT: {0: "batch", 3: "width"}, OUTPUT: {0: "batch", 1: "time"}}
+    else:
+        dummy, axes = torch.zeros(static.batch, static.channels, static.height, static.width), None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(model.net.eval(), (dummy,), path, dynamo=False, opset_version=opset,
-                          input_names=[INPUT], output_names=[OUTPUT],
-                          dynamic_axes={INPUT: {0: "batch", 3: "width"}, OUTPUT: {0: "batch", 1: "time"}})
+                          input_names=[INPUT], output_names=[OUTPUT], dynamic_axes=axes)
     graph = onnx.load(path)
-    for key, value in metadata(model).items():
+    for key, value in metadata(model, static).items():
         graph.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(graph, full_check=True)
     onnx.save(graph, path)
@@ -102,14 +137,15 @@ class Parity:
 
 
 def compare(model: Recognizer, onnx_path: str, batches: Iterable[np.ndarray]) -> Parity:
-    """Run both on every batch at the trained width and, to exercise the dynamic width
-    axis, on a few images of the first batch padded wider. One batch is in memory at a time."""
+    """Run both on every batch at the model's width and, to exercise the dynamic width
+    axis (when there is one), on a few images of the first batch padded wider. One batch
+    is in memory at a time."""
     session = OnnxPredictor(onnx_path)
     parity = Parity()
     for n, images in enumerate(batches):
         parity.images += len(images)
         _compare_batch(model, session, images, parity)
-        if n == 0:
+        if n == 0 and session.static_batch is None:
             _compare_batch(model, session, np.pad(images[:4], ((0, 0), (0, 0), (0, 0), (0, 8 * WIDTH_STRIDE))),
                            parity)
     return parity
@@ -129,16 +165,20 @@ def _compare_batch(model: Recognizer, session: OnnxPredictor, batch: np.ndarray,
 
 
 def export_verified(checkpoint: str, out: str, data: str | None = None, opset: int = MIN_OPSET,
-                    samples: int = 64) -> Parity:
+                    samples: int = 64, static: StaticShape | None = None) -> Parity:
     """Export ``checkpoint`` to ``out``; raise DataconvError (and leave no file) unless
     onnxruntime reproduces PyTorch on real images from the LMDB tree ``data`` or, without
-    it, on generated ones."""
+    it, on generated ones. With ``static`` the images are padded to its width, as the
+    exported preprocessing metadata then says."""
     if opset < MIN_OPSET:
         raise DataconvError(f"opset {opset}: need {MIN_OPSET} or newer")
     model = load_recognizer(checkpoint)
+    if static is not None:
+        static.check(model, checkpoint)
+        model.preprocess = replace(model.preprocess, width=static.width)
     images = validation_images(data, samples, model) if data else generated_images(samples, model)
     with atomic_file(out) as tmp:
-        export_onnx(model, tmp, opset)
+        export_onnx(model, tmp, opset, static)
         parity = compare(model, tmp, images)
         if not parity.ok:
             raise DataconvError(

@@ -27,6 +27,7 @@ from dataconv.train.text import CTCCodec
 
 INPUT, OUTPUT = "image", "log_probs"
 BATCH = 64
+MAX_STATIC_BATCH = 1024  # the largest fixed batch size ``export --static`` writes
 
 
 class Predictor(Protocol):
@@ -66,6 +67,12 @@ class OnnxPredictor:
             shapes = [(i.name, i.shape) for i in inputs]
             raise DataconvError(f"{path}: inputs {shapes} do not match the metadata "
                                 f"({INPUT!r}: [batch, {p.channels}, {p.height}, width])")
+        batch, width = inputs[0].shape[0], inputs[0].shape[3]
+        if isinstance(width, int) and width != p.width:
+            raise DataconvError(f"{path}: fixed input width {width} differs from the metadata's {p.width}")
+        if isinstance(batch, int) and not 1 <= batch <= MAX_STATIC_BATCH:
+            raise DataconvError(f"{path}: fixed batch size {batch} is not from 1 to {MAX_STATIC_BATCH}")
+        self.static_batch = batch if isinstance(batch, int) else None
         classes = self.codec.num_classes
         if OUTPUT not in [o.name for o in outputs] or \
                 next(o.shape for o in outputs if o.name == OUTPUT)[-1:] != [classes]:
@@ -74,6 +81,19 @@ class OnnxPredictor:
                                 f"({OUTPUT!r}: [batch, time, {classes}])")
 
     def scores(self, batch: np.ndarray) -> np.ndarray:
+        """Scores of any number of images; a model exported with a fixed batch size
+        (``export --static``) is run on chunks of that size, the last one zero-padded."""
+        if self.static_batch is None:
+            return self._run(batch)
+        size = self.static_batch
+        chunks = []
+        for start in range(0, len(batch), size):
+            chunk = batch[start:start + size]
+            padded = np.concatenate([chunk, np.zeros((size - len(chunk), *chunk.shape[1:]), chunk.dtype)])
+            chunks.append(self._run(padded)[:len(chunk)])
+        return np.concatenate(chunks) if chunks else self._run(batch)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         try:
             scores = self.session.run([OUTPUT], {INPUT: batch.astype(np.float32)})[0]
         except Exception as e:  # onnxruntime's own exception types
@@ -215,21 +235,41 @@ def _why(e: SampleRejected, rel: str) -> str:
 
 def predict_inputs(predictor: Predictor, args: Iterable[str], max_pixels: int | None = None,
                    batch_size: int = BATCH) -> Iterator[Prediction | Failure]:
-    """A Prediction or a Failure for every image the arguments name, in their order.
-    Images are preprocessed as soon as they are read, so memory holds one decoded image
-    and a batch of small model inputs, whatever the number of images."""
+    """A Prediction or a Failure for every image the arguments name, in their order."""
+    return predict_images(predictor, _read_all(expand_inputs(args)), max_pixels, batch_size)
+
+
+def _read_all(items: Iterable[ImageInput | Failure]) -> Iterator[tuple[str, bytes] | Failure]:
+    """Each input's (shown name, bytes), or a Failure when it cannot be read."""
+    for item in items:
+        if isinstance(item, Failure):
+            yield item
+            continue
+        try:
+            yield item.shown, read_input(item)
+        except DataconvError as e:
+            yield Failure(item.shown, str(e))
+
+
+def predict_images(predictor: Predictor, images: Iterable[tuple[str, bytes] | Failure],
+                   max_pixels: int | None = None, batch_size: int = BATCH) -> Iterator[Prediction | Failure]:
+    """A Prediction or a Failure for every (name, encoded image) in order, whatever its
+    origin (files, folders, an LMDB split). Images are preprocessed as soon as they are
+    read, so memory holds one decoded image and a batch of small model inputs, whatever
+    the number of images."""
     pending: list[tuple[str, np.ndarray]] = []
-    for item in expand_inputs(args):
+    for item in images:
         if isinstance(item, Failure):
             yield from _flush(predictor, pending)
             yield item
             continue
+        shown, data = item
         try:
-            image = predictor.preprocess.load(read_input(item), item.shown, max_pixels)
-            pending.append((item.shown, predictor.preprocess(image)))
+            image = predictor.preprocess.load(data, shown, max_pixels)
+            pending.append((shown, predictor.preprocess(image)))
         except DataconvError as e:
             yield from _flush(predictor, pending)
-            yield Failure(item.shown, str(e))
+            yield Failure(shown, str(e))
             continue
         if len(pending) >= batch_size:
             yield from _flush(predictor, pending)
@@ -255,3 +295,13 @@ def predict_files(predictor: Predictor, files: list[str]) -> list[str]:
             raise DataconvError(outcome.why)
         texts.append(outcome.text)
     return texts
+
+
+def listed_images(listing: str) -> list[str]:
+    """The image paths a list file names, one per line (blank lines skipped); a relative
+    path is taken from the list's folder, as gt.txt-style files are."""
+    from dataconv.io import textfile
+
+    folder = os.path.dirname(listing)
+    return [os.path.join(folder, line) if not os.path.isabs(line) else line
+            for _, line in textfile.read_lines(listing) if line.strip()]

@@ -20,7 +20,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from dataconv.errors import DataconvError
 from dataconv.train.datamodule import LmdbDataModule
-from dataconv.train.model import Recognizer, read_checkpoint
+from dataconv.train.model import Carried, Recognizer, init_from, read_checkpoint
 from dataconv.train.settings import check_hparams
 
 MONITOR = "val/acc"
@@ -47,6 +47,7 @@ class TrainSettings:
     accelerator: str = "auto"
     devices: int | str | list[int] = "auto"
     resume: str | None = None
+    init_from: str | None = None
     seed: int = 0
     stop_at_acc: float | None = None
 
@@ -56,6 +57,7 @@ class TrainResult:
     best_checkpoint: str
     best_accuracy: float
     epochs: int
+    carried: Carried | None = None  # what --init-from took from the pretrained model
 
 
 def _on_stderr(init: Callable[[TQDMProgressBar], Any]) -> Callable[[TQDMProgressBar], Any]:
@@ -104,6 +106,14 @@ def _from_checkpoint(s: TrainSettings, path: str) -> TrainSettings:
     return replace(s, **hp)
 
 
+def _pretrained_settings(s: TrainSettings, path: str) -> TrainSettings:
+    """With --init-from the architecture and preprocessing are the pretrained model's (its
+    weights only fit those); the charset stays the one of the new data."""
+    hp = check_hparams(read_checkpoint(path)["hyper_parameters"], path)
+    hp.pop("charset")
+    return replace(s, **hp)
+
+
 def check_devices(accelerator: str, devices: int | str | list[int]) -> None:
     """Refuse an accelerator this torch cannot use, or more devices than there are, in one
     line before any data is read (Lightning would raise deep inside ``Trainer``)."""
@@ -134,12 +144,15 @@ def train(s: TrainSettings) -> TrainResult:
     resume = _resume_path(s)
     if resume:
         s = _from_checkpoint(s, resume)
+    elif s.init_from:
+        s = _pretrained_settings(s, s.init_from)
     data = LmdbDataModule(s.data, charset=s.charset, img_height=s.img_height, img_width=s.img_width,
                           channels=s.channels, keep_ratio=s.keep_ratio, batch_size=s.batch_size,
                           workers=s.workers, augment=s.augment, charset_encoding=s.charset_encoding)
     model = Recognizer(charset=data.charset, img_height=s.img_height, img_width=s.img_width,
                        channels=s.channels, keep_ratio=s.keep_ratio, size=s.size, lr=s.lr,
                        data=data.data)
+    carried = init_from(model, s.init_from) if s.init_from and not resume else None
     best = ModelCheckpoint(dirpath=os.path.join(s.run, "checkpoints"), filename="best", monitor=MONITOR,
                            mode="max", save_top_k=1, save_last=True, enable_version_counter=False)
     callbacks: list[Callback] = [best, StderrProgressBar()]
@@ -156,4 +169,4 @@ def train(s: TrainSettings) -> TrainResult:
         trainer.fit(model, datamodule=data, ckpt_path=resume, weights_only=True)
     score = best.best_model_score
     return TrainResult(best.best_model_path, float(score) if score is not None else 0.0,
-                       trainer.current_epoch)
+                       trainer.current_epoch, carried)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
@@ -121,6 +122,7 @@ class Recognizer(pl.LightningModule):
 _LOAD_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError, KeyError, RuntimeError,
                 TypeError, ValueError, IndexError, UnicodeDecodeError)
 HEAD = "net.head.weight"  # (classes, features): one row per charset character, plus blank
+HEAD_BIAS = "net.head.bias"
 
 
 def _not_a_checkpoint(path: str, e: Exception) -> DataconvError:
@@ -168,3 +170,58 @@ def load_recognizer(path: str) -> Recognizer:
     except _LOAD_ERRORS as e:
         raise _not_a_checkpoint(path, e) from None
     return model.eval()
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What ``init_from`` took from a pretrained checkpoint."""
+
+    tensors: int  # weights copied whole (every layer but the output layer)
+    kept: str  # characters whose output rows were copied, in the new charset's order
+    added: str  # characters new to the pretrained model, their rows freshly initialised
+
+
+def init_from(model: Recognizer, path: str) -> Carried:
+    """Fill ``model`` from the pretrained checkpoint ``path`` for fine-tuning on a charset
+    that may differ from the one it was trained on.
+
+    Every weight but the output layer is copied as is, so the architecture (size, height,
+    channels) must match; the output layer is rebuilt for ``model``'s charset with each row
+    copied BY CHARACTER (blank to blank, 'a' to 'a' wherever 'a' now sits), and the rows of
+    characters the pretrained model never saw keep their fresh initialisation. Copying by
+    index, as the usual recipes do, gives every character after the first change another
+    character's weights, or a size mismatch."""
+    checkpoint = read_checkpoint(path)
+    old_charset = check_hparams(checkpoint["hyper_parameters"], path)["charset"]
+    state = checkpoint["state_dict"]
+    own = model.state_dict()
+    _check_head(path, state, len(old_charset) + 1)
+    for name, tensor in own.items():
+        source = state.get(name)
+        if name in (HEAD, HEAD_BIAS):
+            continue
+        if not isinstance(source, torch.Tensor) or source.shape != tensor.shape:
+            shape = tuple(source.shape) if isinstance(source, torch.Tensor) else None
+            raise DataconvError(f"{path}: {name} has shape {shape}, this model needs {tuple(tensor.shape)} "
+                                "(another --model-size, --img-height or --color?)")
+    with torch.no_grad():
+        for name, tensor in own.items():
+            if name not in (HEAD, HEAD_BIAS):
+                tensor.copy_(state[name])
+        old_row = {c: i + 1 for i, c in enumerate(old_charset)}
+        rows = [(BLANK, BLANK)] + [(i + 1, old_row[c]) for i, c in enumerate(model.codec.charset) if c in old_row]
+        new, old = (torch.tensor(side) for side in zip(*rows))
+        own[HEAD][new] = state[HEAD][old].to(own[HEAD].dtype)
+        own[HEAD_BIAS][new] = state[HEAD_BIAS][old].to(own[HEAD_BIAS].dtype)
+    model.load_state_dict(own)
+    kept = "".join(c for c in model.codec.charset if c in old_row)
+    return Carried(len(own) - 2, kept, "".join(c for c in model.codec.charset if c not in old_row))
+
+
+def _check_head(path: str, state: dict[str, Any], classes: int) -> None:
+    """The output layer has one row per class of the charset the checkpoint claims."""
+    for name, dims in ((HEAD, 2), (HEAD_BIAS, 1)):
+        tensor = state.get(name)
+        if not isinstance(tensor, torch.Tensor) or tensor.dim() != dims or tensor.shape[0] != classes:
+            shape = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else None
+            raise DataconvError(f"{path}: {name} has shape {shape}, the charset needs {classes} rows")

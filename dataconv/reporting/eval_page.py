@@ -1,0 +1,142 @@
+"""``EVAL_DIR/eval.html``: what a data-centric user acts on after ``dataconv eval``.
+
+Built from the per-sample table (the columns of eval.parquet): accuracy and CER per split,
+source file, group and label length; the character confusion pairs; and the suspected
+label errors, ranked, with thumbnails read from the dataset's LMDBs. A suspected label
+error is a confident prediction that disagrees with the label: a model that is sure and
+"wrong" is, more often than its other errors, reading an image whose label is wrong.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+
+from dataconv.reporting import html as h
+from dataconv.reporting.thumbs import thumbnails
+
+SPLIT_FOLDERS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+_LINE_SUFFIX = re.compile(r"[:#]\d+$")  # gt.txt:17, labels.json#3: the file, not the line
+
+
+def suspected_label_errors(frame: pd.DataFrame, top: int) -> pd.DataFrame:
+    """The ``top`` rows whose prediction disagrees with the label, most confident first
+    (ties, and files without confidences: the most different prediction first)."""
+    wrong = frame[~frame["exact"]]
+    ranked = wrong.assign(_conf=wrong["confidence"].fillna(-1.0))
+    return ranked.sort_values(["_conf", "cer"], ascending=[False, False], kind="stable").head(top).drop(columns="_conf")
+
+
+def breakdown(frame: pd.DataFrame, by: pd.Series) -> pd.DataFrame:
+    """samples, accuracy and CER for each value of ``by`` (one entry per row of frame)."""
+    edits = (frame["cer"] * frame["label_length"].clip(lower=1)).round()
+    parts = pd.DataFrame({"by": by.fillna("(none)").astype(str).values, "exact": frame["exact"].values,
+                          "edits": edits.values, "chars": frame["label_length"].values})
+    grouped = parts.groupby("by", sort=True)
+    table = pd.DataFrame({"samples": grouped.size(), "accuracy": grouped["exact"].mean(),
+                          "CER": grouped["edits"].sum() / grouped["chars"].sum().clip(lower=1)})
+    table["accuracy"] = table["accuracy"].map(h.pct)
+    table["CER"] = table["CER"].map(h.pct)
+    return table
+
+
+def split_of_key(key: str) -> str:
+    return SPLIT_FOLDERS.get(key.split("/")[0], "(none)")
+
+
+def source_file(source: Any) -> Any:
+    """The file part of a sample's source (``gt.txt:17`` -> ``gt.txt``)."""
+    return _LINE_SUFFIX.sub("", source) if isinstance(source, str) else source
+
+
+def confusions(frame: pd.DataFrame) -> Counter:
+    """(label character, predicted character) -> count over the wrong rows; '' stands for
+    a character missing from the prediction or one it added."""
+    pairs: Counter = Counter()
+    for label, prediction in zip(frame["label"], frame["prediction"]):
+        if label != prediction:
+            pairs.update(align(label, prediction))
+    return pairs
+
+
+def align(label: str, prediction: str) -> list[tuple[str, str]]:
+    """The substitutions, deletions and insertions of one minimal edit script."""
+    rows, cols = len(label) + 1, len(prediction) + 1
+    cost = [[0] * cols for _ in range(rows)]
+    for i in range(rows):
+        for j in range(cols):
+            if i == 0 or j == 0:
+                cost[i][j] = i + j
+            else:
+                cost[i][j] = min(cost[i - 1][j] + 1, cost[i][j - 1] + 1,
+                                 cost[i - 1][j - 1] + (label[i - 1] != prediction[j - 1]))
+    ops, i, j = [], len(label), len(prediction)
+    while i or j:
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + (label[i - 1] != prediction[j - 1]):
+            if label[i - 1] != prediction[j - 1]:
+                ops.append((label[i - 1], prediction[j - 1]))
+            i, j = i - 1, j - 1
+        elif i and cost[i][j] == cost[i - 1][j] + 1:
+            ops.append((label[i - 1], ""))
+            i -= 1
+        else:
+            ops.append(("", prediction[j - 1]))
+            j -= 1
+    return ops[::-1]
+
+
+def _shown(ch: str) -> str:
+    return "∅" if ch == "" else {" ": "␣"}.get(ch, ch)
+
+
+def render(frame: pd.DataFrame, root: str, subtitle: str, left_out: dict[str, int], top: int = 50) -> str:
+    """The whole page; ``root`` is the dataset the thumbnails are read from."""
+    sections = [_overview(frame, left_out), _breakdowns(frame), _confusions(frame), _suspects(frame, root, top)]
+    return h.page("dataconv eval", subtitle, sections)
+
+
+def _overview(frame: pd.DataFrame, left_out: dict[str, int]) -> tuple[str, str, str]:
+    total = breakdown(frame, pd.Series(["all"] * len(frame)))
+    items = [("samples scored", len(frame)), ("accuracy", total["accuracy"].iloc[0]),
+             ("CER", total["CER"].iloc[0]), ("wrong", int((~frame["exact"]).sum()))]
+    body = h.cards(items)
+    for why, n in sorted(left_out.items()):
+        body += h.note(f"{n:,} sample(s) left out: {why}", warn=True)
+    return "overview", "Overview", body
+
+
+def _breakdowns(frame: pd.DataFrame) -> tuple[str, str, str]:
+    body = ""
+    for title, by in (("split", frame["key"].map(split_of_key)), ("source", frame["source"].map(source_file)),
+                      ("group", frame["group"]), ("label length", frame["label_length"])):
+        if title == "group" and frame["group"].isna().all():
+            continue
+        body += f"<h3>Per {title}</h3>" + h.frame_table(breakdown(frame, by).head(200), title)
+    return "breakdown", "Accuracy and CER", body
+
+
+def _confusions(frame: pd.DataFrame, limit: int = 40) -> tuple[str, str, str]:
+    pairs = confusions(frame).most_common(limit)
+    if not pairs:
+        return "confusions", "Confusion pairs", h.note("No character errors.")
+    rows = [(_shown(a), _shown(b), n) for (a, b), n in pairs]
+    note = h.note("label character → predicted character; ∅: missing from the prediction, or added by it.")
+    return "confusions", "Confusion pairs", note + h.table(rows, ["label", "prediction", "count"])
+
+
+def _suspects(frame: pd.DataFrame, root: str, top: int) -> tuple[str, str, str]:
+    ranked = suspected_label_errors(frame, top)
+    if ranked.empty:
+        return "suspects", "Suspected label errors", h.note("Every prediction matches its label.")
+    where = ranked["key"].str.rsplit(":", n=1, expand=True)
+    uris = thumbnails(root, pd.DataFrame({"shard": where[0].values, "index": where[1].astype(int).values}))
+    rows = [(i + 1, h.image(uri), h.Raw(f'<span class="label">{h.esc(r.label)}</span>'),
+             h.Raw(f'<span class="label">{h.esc(r.prediction)}</span>'),
+             "" if pd.isna(r.confidence) else f"{r.confidence:.3f}", f"{r.cer:.2f}", r.key, r.source_id or "")
+            for i, (r, uri) in enumerate(zip(ranked.itertuples(index=False), uris))]
+    note = h.note("Confident predictions that disagree with the label, most confident first: check "
+                  "these labels before blaming the model.")
+    return "suspects", "Suspected label errors", note + h.table(
+        rows, ["#", "image", "label", "prediction", "confidence", "CER", "key", "sample id"])
