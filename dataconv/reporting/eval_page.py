@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from dataconv.io.dataset_reader import split_of
 from dataconv.reporting import html as h
 from dataconv.reporting.thumbs import thumbnails
 
-SPLIT_FOLDERS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 _LINE_SUFFIX = re.compile(r"[:#]\d+$")  # gt.txt:17, labels.json#3: the file, not the line
 
 
@@ -43,7 +43,8 @@ def breakdown(frame: pd.DataFrame, by: pd.Series) -> pd.DataFrame:
 
 
 def split_of_key(key: str) -> str:
-    return SPLIT_FOLDERS.get(key.split("/")[0], "(none)")
+    """The split of a ``SHARD:INDEX`` key, from the one split table."""
+    return split_of(key.split(":")[0]) or "(none)"
 
 
 def source_file(source: Any) -> Any:
