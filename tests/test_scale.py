@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import run_cli
-from dataconv.build import executors
+from dataconv.build.executors import dask as dask_executor, local as local_executor
 from dataconv.outputs import lmdb_writer as writer
 from dataconv.converters.aihub import AiHub
 from dataconv.errors import DataconvError, SampleRejected
@@ -60,7 +60,7 @@ def test_output_identical_for_any_workers_and_dask(mix, tmp_path, monkeypatch):
                    check=True, stdout=subprocess.DEVNULL)
     assert _fingerprint(str(tmp_path / "cli")) == one
     assert _convert(mix, str(tmp_path / "w2"), "--workers", "2") == one  # fork or fork server
-    monkeypatch.setattr(executors, "pool_start_method", lambda: "forkserver")  # as on macOS
+    monkeypatch.setattr(local_executor, "pool_start_method", lambda: "forkserver")  # as on macOS
     assert _convert(mix, str(tmp_path / "forkserver"), "--workers", "2") == one
     assert _convert(mix, str(tmp_path / "dask"), "--workers", "2", "--dask", "local") == one
     card = json.loads(one["manifest.json"])
@@ -69,7 +69,7 @@ def test_output_identical_for_any_workers_and_dask(mix, tmp_path, monkeypatch):
 
 
 def test_unreachable_scheduler_is_one_line_error(mix, tmp_path, monkeypatch):
-    monkeypatch.setattr(executors, "DASK_CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(dask_executor, "DASK_CONNECT_TIMEOUT", "1s")
     result = run_cli("gt-txt", "-i", mix, "-o", str(tmp_path / "o"), "-q",
                      "--dask", "tcp://127.0.0.1:9", expect=1)
     assert "cannot reach the Dask scheduler" in result.stderr
@@ -214,8 +214,8 @@ def test_pool_forks_only_a_single_threaded_process():
     """The dataconv command keeps OpenBLAS to one thread (dataconv/cli/launch.py), so that its
     pool is forked; a second thread switches to the fork server."""
     code = ("import os, threading; os.environ['OPENBLAS_NUM_THREADS'] = '1'; "
-            "from dataconv.build import executors; import dataconv.cli.main; "
-            "assert executors.pool_start_method() == 'fork'; "
+            "from dataconv.build.executors import local; import dataconv.cli.main; "
+            "assert local.pool_start_method() == 'fork'; "
             "t = threading.Thread(target=threading.Event().wait, args=(5,), daemon=True); t.start(); "
-            "assert executors.pool_start_method() == 'forkserver'")
+            "assert local.pool_start_method() == 'forkserver'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,4 @@
-"""Stop signals on real processes (dataconv/build/interrupts.py, dataconv/build/executors.py): SIGINT,
+"""Stop signals on real processes (dataconv/build/interrupts.py, dataconv/build/executors/): SIGINT,
 SIGTERM and SIGHUP stop the pool workers (or the Dask LocalCluster), remove the temporary
 folder and exit 128 + the signal's number with one line; after a ``kill -9`` of the main
 process its pool workers end by themselves within seconds."""
@@ -119,10 +119,10 @@ def test_kill_9_of_the_main_process_ends_its_workers_within_seconds(tmp_path, bi
 
 WATCHED_CHILD = """
 import os, sys, time
-from dataconv.build import executors
+from dataconv.build.executors import local
 child = os.fork()
 if child == 0:  # no prctl here: the watchdog thread alone must end this process
-    executors.threading.Thread(target=executors._watch_parent, args=(os.getppid(),), daemon=True).start()
+    local.threading.Thread(target=local._watch_parent, args=(os.getppid(),), daemon=True).start()
     time.sleep(60)
     os._exit(0)
 print(child, flush=True)

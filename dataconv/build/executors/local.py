@@ -1,9 +1,7 @@
-"""Where work runs: in this process, in a local process pool, or on a Dask cluster.
+"""Run the work in worker processes on this machine: what ``--workers N`` (N > 1) means.
 
-Every executor maps a function over work items and yields the results *in item order*,
-keeping only a bounded window of items in flight, so the caller (the one writer per
-shard) sees the same sequence whatever runs the work, and memory does not grow with the
-dataset.
+The workers are stopped at once on an error or a stop signal, and end by themselves when
+the process that started them dies, even by ``kill -9`` (``worker_init``).
 """
 from __future__ import annotations
 
@@ -16,19 +14,17 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from dataconv.build import interrupts
+from dataconv.build.executors.base import IN_FLIGHT_PER_WORKER, ExecutorSettings, bounded_ordered, register
 from dataconv.errors import DataconvError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker: enough to hide latency, little memory
-DASK_CONNECT_TIMEOUT = "10s"
 # Modules the pool's fork server imports once, so each worker starts in milliseconds.
 POOL_PRELOAD = ["dataconv.build.shards"]
 PARENT_POLL_S = 0.5  # how often a worker checks that the process that started it is alive
@@ -36,46 +32,7 @@ STOP_GRACE_S = 3.0  # how long a stopped worker may take to exit before it is ki
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
-class Executor(Protocol):
-    chunk_samples: int  # how many samples one work item should hold here
-
-    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]: ...
-
-    def close(self, abort: bool = False) -> None: ...
-
-
-def bounded_ordered(submit: Callable[[T], Any], items: Iterable[T], window: int) -> Iterator[Any]:
-    """Submit items keeping at most ``window`` futures pending; yield results in order."""
-    pending: deque = deque()
-    try:
-        for item in items:
-            pending.append(submit(item))
-            if len(pending) >= window:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-
-
-class InProcess:
-    chunk_samples = 256
-
-    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        return map(fn, items)
-
-    def close(self, abort: bool = False) -> None:
-        pass
-
-
+@register
 class LocalPool:
     """Worker processes on this machine.
 
@@ -85,9 +42,11 @@ class LocalPool:
     they start in milliseconds with OpenCV, NumPy and Pillow already imported. Otherwise a
     fork server imports ``dataconv.build.shards`` once and forks the workers from it."""
 
+    name = "local"
     chunk_samples = 128  # per pickled work item: fewer round trips, a few MB in flight
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, settings: ExecutorSettings) -> None:
+        workers = settings.workers
         ctx = multiprocessing.get_context(pool_start_method())
         if ctx.get_start_method() == "forkserver":
             ctx.set_forkserver_preload(POOL_PRELOAD)
@@ -180,63 +139,3 @@ def _os_threads() -> int:
         return len(os.listdir("/proc/self/task"))
     except OSError:
         return 0  # unknown: not 1, so no fork
-
-
-class DaskCluster:
-    """A dask.distributed scheduler at ``address``, or a LocalCluster for ``local``."""
-
-    chunk_samples = 256  # a Dask task costs about a millisecond of scheduling
-
-    def __init__(self, address: str, workers: int) -> None:
-        distributed = _import_distributed()
-        self.cluster = None
-        try:
-            if address == "local":
-                self.cluster = distributed.LocalCluster(
-                    n_workers=workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=40)
-            self.client = distributed.Client(self.cluster or address,
-                                             timeout=DASK_CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as e:
-            self._close_cluster()
-            raise DataconvError(f"--dask {address}: cannot reach the Dask scheduler ({e})") from None
-        self.window = max(1, sum(self.client.nthreads().values())) * IN_FLIGHT_PER_WORKER
-
-    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        return bounded_ordered(lambda item: self.client.submit(fn, item, pure=False),
-                               items, self.window)
-
-    def close(self, abort: bool = False) -> None:
-        self.client.close()
-        self._close_cluster()
-
-    def _close_cluster(self) -> None:
-        if self.cluster is not None:
-            self.cluster.close()
-
-
-def _import_distributed() -> Any:
-    try:
-        import dask.distributed as distributed
-    except ImportError:
-        raise DataconvError("--dask needs dask.distributed: pip install 'dataconv[dask]'") from None
-    return distributed
-
-
-@contextlib.contextmanager
-def open_executor(workers: int, dask: str | None = None) -> Iterator[Executor]:
-    """The executor for ``--workers``/``--dask``, closed on exit: workers finish their work
-    after a success, and are stopped at once after an error or a signal (a LocalCluster is
-    closed either way)."""
-    if dask:
-        executor: Any = DaskCluster(dask, workers)
-    elif workers > 1:
-        executor = LocalPool(workers)
-    else:
-        executor = InProcess()
-    try:
-        yield executor
-    except BaseException:
-        executor.close(abort=True)
-        raise
-    executor.close()
