@@ -1,0 +1,21 @@
+"""Source formats: one module per format, registered by name (``base.register``).
+
+``MODULES`` names the module of each format, so that ``dataconv <format>`` imports that
+module alone, and ``dataconv --version`` or ``dataconv validate`` none of them.
+tests/test_options_typed.py checks it against what the modules register.
+"""
+
+MODULES = {
+    "aihub": "aihub",
+    "coco-text": "coco_text",
+    "gt-txt": "gt_txt",
+    "icdar2015": "icdar2015",
+    "icdar2015-rec": "icdar2015_rec",
+    "lmdb": "lmdb_source",
+    "minhon": "minhon",
+    "mjsynth": "mjsynth",
+    "ndl-layout": "ndl_layout",
+    "paddle-det": "paddle_det",
+    "paddle-rec": "paddle_rec",
+    "textocr": "textocr",
+}

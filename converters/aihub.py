@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-import click
-
 from dataconv.converters.base import Converter, encoding_option, register
-from dataconv.errors import DataconvError
+from dataconv.errors import DataconvError, UsageError
 from dataconv.io.jsonstream import JsonArrays
 from dataconv.io.imagefind import lookup, walk_files
 from dataconv.io.safeopen import InputFile
+from dataconv.optionspec import Choice, Path, option
 from dataconv.sample import FileImage, Item, Reject, Sample
 
 LABEL_FILES = {"htr": "handwriting_data_info1.json", "printed": "printed_data_info.json"}
@@ -95,36 +95,39 @@ def check_kinds(wanted: set[str], seen: Counter[str]) -> None:
     if wanted and not wanted & seen.keys():
         present = ", ".join(f"{kind} ({n})" for kind, n in seen.most_common())
         asked = ", ".join(sorted(wanted))
-        raise click.UsageError(f"--kind selects no annotation (attributes.type {asked}); "
+        raise UsageError(f"--kind selects no annotation (attributes.type {asked}); "
                                f"attributes.type values present: {present or 'none'}")
+
+
+@dataclass(frozen=True)
+class AiHubOptions:
+    type: str = option("htr", "htr: handwriting_data_info1.json; printed: printed_data_info.json.",
+                       type=Choice(tuple(sorted(LABEL_FILES))), show_default=True)
+    labels: str | None = option(None, "The label JSON [default: found by name under SRC].",
+                                type=Path(exists=True, dir_okay=False))
+    kinds: tuple[str, ...] = option((), "Keep only these attributes.type values (repeatable) [default: all].",
+                                    flags=("--kind",), type=Choice(tuple(sorted(KINDS))), multiple=True)
+    encoding: str = encoding_option()
 
 
 @register("aihub", help="AI Hub Korean handwriting/printed text images (images + annotations JSON)",
           example="dataconv aihub --type htr -i 한국어글자체 -o out --kind sentence")
 class AiHub(Converter):
     schema = "aihub"
-    options = [
-        click.option("--type", "type", type=click.Choice(sorted(LABEL_FILES)), default="htr",
-                     show_default=True, help="htr: handwriting_data_info1.json; printed: printed_data_info.json."),
-        click.option("--labels", type=click.Path(exists=True, dir_okay=False),
-                     help="The label JSON [default: found by name under SRC]."),
-        click.option("--kind", "kinds", type=click.Choice(sorted(KINDS)), multiple=True,
-                     help="Keep only these attributes.type values (repeatable) [default: all]."),
-        encoding_option(),
-    ]
+    Options = AiHubOptions
 
     def samples(self) -> Iterator[Item]:
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the unzipped AI Hub folder")
-        labels = self.opts.get("labels")
+        labels = self.options.labels
         source = InputFile.user(labels) if labels else self.inside(
-            find_label_file(self.src, LABEL_FILES[self.opts["type"]]))
+            find_label_file(self.src, LABEL_FILES[self.options.type]))
         label_path = source.path
         name = os.path.basename(label_path)
-        label_file = JsonArrays(source, self.schema, name, self.opts.get("encoding") or "utf-8")
+        label_file = JsonArrays(source, self.schema, name, self.options.encoding)
         images = ImageTable(label_file.items("images"))
         files = index_files(self.src, os.path.abspath(label_path))
-        wanted = {KINDS[k] for k in self.opts.get("kinds") or ()}
+        wanted = {KINDS[k] for k in self.options.kinds}
         used: set[str] = set()
         kinds_seen: Counter[str] = Counter()
         for pos, ann in enumerate(label_file.items("annotations")):

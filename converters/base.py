@@ -9,18 +9,23 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
-
-import click
+from typing import Any, Callable, Iterator
 
 from dataconv.io.safeopen import InputFile
+from dataconv.optionspec import option
 from dataconv.sample import Item, Page
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a format that has no switches of its own."""
 
 
 class Converter:
     """Parses one source into a stream of Sample or Reject. Never writes, never exits.
 
-    ``src`` is the ``-i`` path; ``opts`` holds this format's options by parameter name.
+    ``src`` is the ``-i`` path; ``options`` is an instance of the format's ``Options``, a
+    frozen dataclass declaring its switches (``dataconv.optionspec``).
     Raise DataconvError for a whole-input fault (unreadable annotation file, schema
     violation); yield Reject for a fault of one sample. Files found inside ``src`` are
     opened through ``self.inside(rel)`` (confined: ``dataconv.io.safeopen``).
@@ -29,15 +34,15 @@ class Converter:
     name: str = ""
     help: str = ""
     example: str = ""
-    options: list[Callable] = []  # click.option(...) decorators for this format
+    Options: type = NoOptions  # this format's options class
     schema: str | None = None  # schemas/<schema>.schema.json, if the format has one
     output: str = "lmdb"  # the output it feeds (dataconv.build.pipeline.OUTPUTS): "lmdb" takes
     # samples(), "coco" takes pages()
     none_found: str = "no samples found"  # the error when the source yields nothing
 
-    def __init__(self, src: str, opts: Mapping[str, Any], follow_symlinks: bool = False) -> None:
+    def __init__(self, src: str, options: Any, follow_symlinks: bool = False) -> None:
         self.src = src
-        self.opts = dict(opts)
+        self.options = options
         self.follow_symlinks = follow_symlinks
 
     def inside(self, rel: str) -> InputFile:
@@ -84,6 +89,17 @@ def register(name: str, *, help: str, example: str) -> Callable[[type[Converter]
     return wrap
 
 
+def load(name: str) -> FormatInfo | None:
+    """One format, importing only its module (``dataconv.converters.MODULES``); None for a
+    name that is no format."""
+    from dataconv.converters import MODULES
+
+    if name not in MODULES:
+        return None
+    importlib.import_module(f"dataconv.converters.{MODULES[name]}")
+    return _REGISTRY[name]
+
+
 def formats() -> dict[str, FormatInfo]:
     """All registered formats, importing every module of this package once."""
     import dataconv.converters as pkg
@@ -98,15 +114,15 @@ def get(name: str) -> FormatInfo:
     return formats()[name]
 
 
-# Option helpers shared by formats, so that the same switch reads the same everywhere.
-def encoding_option() -> Callable:
+# Option fields shared by formats, so that the same switch reads the same everywhere.
+def encoding_option() -> Any:
     """``--encoding``, checked by ``textfile.codec_name`` when the command line is read, so
     an unknown codec is the same one-line error for every format, before any file is read."""
-    return click.option("--encoding", default="utf-8", show_default=True, callback=_known_encoding,
-                        help="Text encoding of the annotation file (e.g. cp949, euc-kr).")
+    return option("utf-8", "Text encoding of the annotation file (e.g. cp949, euc-kr).",
+                  show_default=True, check=_known_encoding)
 
 
-def _known_encoding(ctx: click.Context, param: click.Parameter, value: str) -> str:
+def _known_encoding(value: str) -> str:
     from dataconv.io.textfile import codec_name
 
     codec_name(value)  # DataconvError: printed as one line, exit 1

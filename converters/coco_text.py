@@ -10,17 +10,28 @@ things TextOCR does differently (``converters/textocr.py``).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Iterator
 
-import click
-
 from dataconv.converters.base import Converter, register
-from dataconv.io.crop import CropSpec, Polygon, crop_options, flat_points, image_ref, xywh_polygon
+from dataconv.io.crop import CropSpec, Polygon, flat_points, image_ref, xywh_polygon
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import ImageIndex
 from dataconv.io.safeopen import InputFile
 from dataconv.sample import Item, Reject, Sample
 from dataconv.io.schema import load_json, validate
+from dataconv.optionspec import Path, group, option
+
+
+def labels_option(label_file: str) -> Any:
+    """``--labels``: the annotation JSON, when it is not SRC/``label_file``."""
+    return option(None, f"The annotation JSON [default: SRC/{label_file}].",
+                  type=Path(exists=True, dir_okay=False))
+
+
+def sets_option() -> Any:
+    return option((), "Keep only images of this imgs[].set (train, val; repeatable).",
+                  flags=("--set",), multiple=True)
 
 
 class CocoTextFamily(Converter):
@@ -28,15 +39,6 @@ class CocoTextFamily(Converter):
 
     label_file = ""
     polygon_key = ""
-
-    @classmethod
-    def make_options(cls, label_file: str) -> list:
-        return [
-            click.option("--labels", type=click.Path(exists=True, dir_okay=False),
-                         help=f"The annotation JSON [default: SRC/{label_file}]."),
-            click.option("--set", "sets", multiple=True,
-                         help="Keep only images of this imgs[].set (train, val; repeatable)."),
-        ] + crop_options(vertical_ratio=1.5)
 
     def illegible(self, ann: dict[str, Any]) -> bool:
         raise NotImplementedError
@@ -48,15 +50,15 @@ class CocoTextFamily(Converter):
     def samples(self) -> Iterator[Item]:
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the folder holding the images")
-        labels = self.opts.get("labels")
+        labels = self.options.labels
         source = InputFile.user(labels) if labels else self.inside(self.label_file)
         if not os.path.lexists(source.path):
             raise DataconvError(f"{source}: no such annotation file; pass --labels FILE")
         name = os.path.basename(source.path)
         document = load_json(source)
         validate(document, self.schema, name)
-        self.spec = CropSpec.from_opts(self.opts)
-        self.resolver = ImageResolver(self.src, document["imgs"], set(self.opts.get("sets") or ()))
+        self.spec = self.options.crop
+        self.resolver = ImageResolver(self.src, document["imgs"], set(self.options.sets))
         for ann_id, ann in document["anns"].items():
             yield self._item(str(ann_id), ann, f"{name}:anns[{ann_id}]")
 
@@ -99,13 +101,20 @@ class ImageResolver:
             return e
 
 
+@dataclass(frozen=True)
+class CocoTextOptions:
+    labels: str | None = labels_option("COCO_Text.json")
+    sets: tuple[str, ...] = sets_option()
+    crop: CropSpec = group(CropSpec)
+
+
 @register("coco-text", help="COCO-Text v2 (COCO_Text.json + COCO images) to word crops",
           example="dataconv coco-text -i coco2014 --labels COCO_Text.json --set train -o out")
 class CocoText(CocoTextFamily):
     schema = "coco-text"
     label_file = "COCO_Text.json"
     polygon_key = "mask"
-    options = CocoTextFamily.make_options(label_file)
+    Options = CocoTextOptions
 
     def illegible(self, ann: dict[str, Any]) -> bool:
         return ann.get("legibility") == "illegible" or "utf8_string" not in ann

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Callable, Iterator
-
-import click
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
 from dataconv.io.safeopen import InputFile, Source, as_input
 from dataconv.sample import FileImage, Item, Reject, Sample
 from dataconv.io.textfile import read_lines
+from dataconv.optionspec import Choice, Path, option
 
 SEPARATORS = {"tab": re.compile(r"\t"), "space": re.compile(r"\s+")}
 
@@ -52,29 +52,33 @@ def label_file_samples(root: str, path: Source, sep: str, encoding: str,
         yield Sample(id=rel, label=label, image=FileImage(root, rel), source=where)
 
 
-GT_OPTION = click.option("--gt", "gt", type=click.Path(exists=True, dir_okay=False),
-                         help="The label file [default: ROOT/gt.txt].")
+def gt_option() -> Any:
+    """``--gt``: the label file, when it is not ROOT/gt.txt."""
+    return option(None, "The label file [default: ROOT/gt.txt].", type=Path(exists=True, dir_okay=False))
+
+
+@dataclass(frozen=True)
+class GtTxtOptions:
+    gt: str | None = gt_option()
+    sep: str = option("tab", "tab: path<TAB>label; space: split at the first whitespace.",
+                      type=Choice(tuple(sorted(SEPARATORS))), show_default=True)
+    encoding: str = encoding_option()
 
 
 @register("gt-txt", help="clovaai/PaddleOCR `path<TAB>label` files (or `name label` with --sep space)",
           example="dataconv gt-txt -i ROOT --gt ROOT/gt.txt -o out")
 class GtTxt(Converter):
-    options = [
-        GT_OPTION,
-        click.option("--sep", type=click.Choice(sorted(SEPARATORS)), default="tab", show_default=True,
-                     help="tab: path<TAB>label; space: split at the first whitespace."),
-        encoding_option(),
-    ]
+    Options = GtTxtOptions
 
     def label_file(self) -> InputFile:
         """``--gt`` (as given) or ROOT/gt.txt (confined), checked (subclasses with another
         line syntax reuse it); what it is (FIFO, symlink out) is decided when it is opened."""
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
-        gt = InputFile.user(self.opts["gt"]) if self.opts.get("gt") else self.inside("gt.txt")
+        gt = InputFile.user(self.options.gt) if self.options.gt else self.inside("gt.txt")
         if not os.path.lexists(gt.path):
             raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
         return gt
 
     def samples(self) -> Iterator[Item]:
-        return label_file_samples(self.src, self.label_file(), self.opts["sep"], self.opts["encoding"])
+        return label_file_samples(self.src, self.label_file(), self.options.sep, self.options.encoding)

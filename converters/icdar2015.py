@@ -10,16 +10,18 @@ stem anywhere under the source, preferring the folder that mirrors the gt file's
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Iterator
 
 from dataconv.converters.base import Converter, encoding_option, register
-from dataconv.io.crop import CropSpec, crop_options, flat_points, image_ref
+from dataconv.io.crop import CropSpec, flat_points, image_ref
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import ImageIndex, walk_files
 from dataconv.numbers import parse_float
 from dataconv.io.safeopen import InputFile
 from dataconv.sample import Item, Reject, Sample
 from dataconv.io.textfile import read_lines
+from dataconv.optionspec import group
 
 DONT_CARE = "###"
 
@@ -64,10 +66,16 @@ def box_samples(src: str, rel_gt: str, image: str | SampleRejected, spec: CropSp
                          image=image_ref(src, image, spec, flat_points(parsed[0])))
 
 
+@dataclass(frozen=True)
+class Icdar2015Options:
+    crop: CropSpec = group(CropSpec)
+    encoding: str = encoding_option()
+
+
 @register("icdar2015", help="ICDAR2015 detection gt (gt_img_N.txt + img_N.jpg) to word crops",
           example="dataconv icdar2015 -i ch4_training --rotate-vertical -o out")
 class Icdar2015(Converter):
-    options = crop_options(vertical_ratio=1.5) + [encoding_option()]
+    Options = Icdar2015Options
 
     def samples(self) -> Iterator[Item]:
         if not os.path.isdir(self.src):
@@ -76,13 +84,13 @@ class Icdar2015(Converter):
         if not gt_files:
             raise DataconvError(f"{self.src}: no gt_*.txt files found")
         images = ImageIndex(self.src)
-        spec = CropSpec.from_opts(self.opts)
+        spec = self.options.crop
         for rel_gt in gt_files:
             stem = os.path.basename(rel_gt)[len("gt_"):-len(".txt")]
             try:
                 image: str | SampleRejected = images.find_stem(stem, near=os.path.dirname(rel_gt))
             except SampleRejected as e:
                 image = e
-            yield from box_samples(self.src, rel_gt, image, spec, self.opts["encoding"],
+            yield from box_samples(self.src, rel_gt, image, spec, self.options.encoding,
                                    self.follow_symlinks)
 

@@ -7,10 +7,11 @@ BOM and use CRLF. An unquoted label (some re-distributions) is taken as written.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Iterator
 
 from dataconv.converters.base import encoding_option, register
-from dataconv.converters.gt_txt import GT_OPTION, GtTxt, label_file_samples
+from dataconv.converters.gt_txt import GtTxt, gt_option, label_file_samples
 from dataconv.sample import Item
 
 QUOTED = re.compile(r'\s*"((?:[^"\\]|\\.)*)"\s*')
@@ -27,13 +28,19 @@ def split_icdar_line(line: str) -> tuple[str, str] | None:
     return name.strip(), label
 
 
+@dataclass(frozen=True)
+class Icdar2015RecOptions:
+    gt: str | None = gt_option()
+    encoding: str = encoding_option()
+
+
 @register("icdar2015-rec", help='ICDAR word recognition gt (`word_1.png, "label"`, BOM, CRLF, \\" escapes)',
           example="dataconv icdar2015-rec -i ch4_training_word_images_gt -o out")
 class Icdar2015Rec(GtTxt):
     """``gt-txt`` with ICDAR's line syntax instead of a separator."""
 
-    options = [GT_OPTION, encoding_option()]
+    Options = Icdar2015RecOptions
 
     def samples(self) -> Iterator[Item]:
-        return label_file_samples(self.src, self.label_file(), "', \"label\"'", self.opts["encoding"],
+        return label_file_samples(self.src, self.label_file(), "', \"label\"'", self.options.encoding,
                                   splitter=split_icdar_line)

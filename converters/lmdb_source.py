@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from typing import Iterator
-
-import click
 
 from dataconv.io import lmdb_keys
 from dataconv.converters.base import Converter, register
@@ -22,6 +21,7 @@ from dataconv.errors import DataconvError
 from dataconv.io.dataset_reader import close_handles, handle
 from dataconv.io.lmdb_image import LmdbImage
 from dataconv.io.lmdb_tree import find_lmdbs, num_samples, read_errors
+from dataconv.optionspec import Path, option
 from dataconv.sample import Item, Reject, Sample
 
 
@@ -40,21 +40,23 @@ def trees_base(trees: list[str]) -> str:
     return os.path.commonpath([os.path.dirname(os.path.abspath(t)) for t in trees])
 
 
+@dataclass(frozen=True)
+class LmdbSourceOptions:
+    also: tuple[str, ...] = option((), "Another LMDB tree to merge in (repeatable).", multiple=True,
+                                   type=Path(exists=True, file_okay=False))
+    label_regex: str | None = option(None, "Keep only labels matching this regular expression (full match).")
+
+
 @register("lmdb", help="existing LMDB datasets (one or more trees): re-validate, filter, re-split, merge",
           example="dataconv lmdb -i old_dataset --also more_data --label-regex '^[0-9a-z]+$' -o merged")
 class LmdbSource(Converter):
-    options = [
-        click.option("--also", "also", multiple=True, type=click.Path(exists=True, file_okay=False),
-                     help="Another LMDB tree to merge in (repeatable)."),
-        click.option("--label-regex", default=None,
-                     help="Keep only labels matching this regular expression (full match)."),
-    ]
+    Options = LmdbSourceOptions
 
     def close(self) -> None:
         close_handles()  # the handles the labels and the images were read through
 
     def samples(self) -> Iterator[Item]:
-        trees = [self.src, *self.opts.get("also", ())]
+        trees = [self.src, *self.options.also]
         pattern = self._pattern()
         base = trees_base(trees)
         for tree in trees:
@@ -68,7 +70,7 @@ class LmdbSource(Converter):
                     yield self._item(LmdbImage(path, index, root), name, raw, pattern)
 
     def _pattern(self) -> re.Pattern[str] | None:
-        regex = self.opts.get("label_regex")
+        regex = self.options.label_regex
         try:
             return re.compile(regex) if regex else None
         except re.error as e:

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from typing import Any, Iterator
 
-import click
-
 from dataconv.converters.base import Converter, encoding_option, register
-from dataconv.io.crop import CropSpec, crop_options, image_ref
+from dataconv.io.crop import CropSpec, image_ref
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import is_image, walk_files
 from dataconv.io.safeopen import DEFAULT_LIMITS, open_inside
 from dataconv.sample import Item, Reject, Sample
 from dataconv.io.schema import load_json, validate
+from dataconv.optionspec import Choice, group, option
 
 NAME = re.compile(r"^(?P<book>[0-9A-Za-z]+)-(?P<page>\d+)(?:_(?P<line>\d+))?$")
 LABEL_SUFFIXES = (".gt.txt", ".txt")
@@ -91,21 +91,25 @@ class Labels:
         return text.replace("\u3000", " ") if self.ideographic_space == "space" else text
 
 
+@dataclass(frozen=True)
+class MinhonOptions:
+    crop: CropSpec = group(CropSpec, vertical_ratio=1.0)
+    ideographic_space: str = option("keep", "Keep U+3000 in labels, or write it as an ASCII space.",
+                                    type=Choice(("keep", "space")), show_default=True)
+    encoding: str = encoding_option()
+
+
 @register("minhon", help="NDL minhon line pairs (x.jpg + x.txt / x.gt.txt) or page JSON to line crops",
           example="dataconv minhon -i minhon_lines --rotate-vertical --max-height 96 -o out")
 class Minhon(Converter):
     schema = "minhon"
-    options = crop_options(vertical_ratio=1.0) + [
-        click.option("--ideographic-space", type=click.Choice(["keep", "space"]), default="keep",
-                     show_default=True, help="Keep U+3000 in labels, or write it as an ASCII space."),
-        encoding_option(),
-    ]
+    Options = MinhonOptions
 
     def samples(self) -> Iterator[Item]:
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the folder of line images and their texts")
-        self.spec = CropSpec.from_opts(self.opts)
-        self.labels = Labels(self.opts["ideographic_space"])
+        self.spec = self.options.crop
+        self.labels = Labels(self.options.ideographic_space)
         for key, kinds in sorted(pair_files(self.src).items()):
             yield from self._group(key, kinds)
 
@@ -128,7 +132,7 @@ class Minhon(Converter):
 
     def _line(self, key: str, image: str, text: str) -> Item:
         try:
-            label = read_label(self.src, text, self.opts["encoding"], self.follow_symlinks)
+            label = read_label(self.src, text, self.options.encoding, self.follow_symlinks)
         except SampleRejected as e:
             return Reject(text, e.reason, e.detail, key)
         except (OSError, UnicodeDecodeError) as e:
@@ -139,7 +143,7 @@ class Minhon(Converter):
                       image=image_ref(self.src, image, self.spec))
 
     def _page(self, key: str, image: str, rel_json: str) -> Iterator[Item]:
-        lines = page_lines(load_json(self.inside(rel_json), self.opts["encoding"]))
+        lines = page_lines(load_json(self.inside(rel_json), self.options.encoding))
         validate(lines, self.schema, rel_json)
         for k, line in enumerate(lines):
             sid, where = f"{key}#{k}", f"{rel_json}[{k}]"

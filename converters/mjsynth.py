@@ -12,15 +12,15 @@ them: 26 in train, 3 in val, 3 in test.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Iterator
-
-import click
 
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
 from dataconv.io.safeopen import InputFile
 from dataconv.sample import FileImage, Item, Reject, Sample
 from dataconv.io.textfile import read_lines
+from dataconv.optionspec import option
 
 KNOWN_CORRUPT = frozenset(
     # train
@@ -51,24 +51,27 @@ def word_of(path: str) -> str | None:
     return stem[first + 1:last] if 0 <= first < last else None
 
 
+@dataclass(frozen=True)
+class MjSynthOptions:
+    list_file: str = option("annotation_train.txt", "The image list, relative to -i (or a path).",
+                            flags=("--list",), show_default=True)
+    encoding: str = encoding_option()
+
+
 @register("mjsynth", help="MJSynth / Synth90k (annotation_*.txt; label from the file name)",
           example="dataconv mjsynth -i 90kDICT32px --list annotation_train.txt -o out")
 class MjSynth(Converter):
-    options = [
-        click.option("--list", "list_file", default="annotation_train.txt", show_default=True,
-                     help="The image list, relative to -i (or a path)."),
-        encoding_option(),
-    ]
+    Options = MjSynthOptions
 
     def samples(self) -> Iterator[Item]:
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the 90kDICT32px folder")
-        listing = self.opts["list_file"]
+        listing = self.options.list_file
         source = InputFile.user(listing) if os.path.lexists(listing) else self.inside(listing)
         if not os.path.lexists(source.path):
             raise DataconvError(f"{listing}: no such image list (relative to -i or a path)")
         name = os.path.basename(source.path)
-        for lineno, line in read_lines(source, self.opts["encoding"]):
+        for lineno, line in read_lines(source, self.options.encoding):
             if line.strip():
                 yield self._item(line.split()[0], f"{name}:{lineno}")
 

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Any, Iterator
-
-import click
 
 from dataconv.converters.base import Converter, register
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import ImageIndex, walk_files
 from dataconv.numbers import parse_float
 from dataconv.io.safeopen import DEFAULT_LIMITS, InputFile, open_input
+from dataconv.optionspec import option
 from dataconv.sample import Box, Page
 
 TEXT_CLASSES = ("2_handwritten", "3_typography", "6_headline", "7_caption", "8_textline")
@@ -60,18 +60,20 @@ def parse_classes(spec: str) -> dict[str, str] | None:
     return {s.strip(): d.strip() for s, d in pairs}
 
 
+@dataclass(frozen=True)
+class NdlLayoutOptions:
+    classes: str = option("text", "text: the five text-line classes -> one category 'text'; all: every "
+                                  "class as its own category; or SRC=DST,SRC=DST.", show_default=True)
+    link: bool = option(False, "Symlink the page images instead of copying them.")
+
+
 @register("ndl-layout", help="NDL-DocL layout (Pascal VOC XML pages) to COCO detection JSON, split by page",
           example="dataconv ndl-layout -i dataset_kotenseki -o layout_coco --link")
 class NdlLayout(Converter):
     schema = "coco"
     output = "coco"
     none_found = "no Pascal VOC .xml files found"
-    options = [
-        click.option("--classes", default="text", show_default=True,
-                     help="text: the five text-line classes -> one category 'text'; all: every "
-                          "class as its own category; or SRC=DST,SRC=DST."),
-        click.option("--link", is_flag=True, help="Symlink the page images instead of copying them."),
-    ]
+    Options = NdlLayoutOptions
 
     def pages(self) -> Iterator[Page]:
         index = ImageIndex(self.src)
@@ -84,4 +86,4 @@ class NdlLayout(Converter):
             yield Page(os.path.splitext(rel)[0], rel, image, parse_voc(self.inside(rel), rel))
 
     def output_options(self) -> dict[str, Any]:
-        return {"mapping": parse_classes(self.opts["classes"]), "link": bool(self.opts.get("link"))}
+        return {"mapping": parse_classes(self.options.classes), "link": self.options.link}

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from typing import Any, Iterator
 
-import click
-
 from dataconv.converters.base import Converter, encoding_option, register
-from dataconv.io.crop import CropSpec, crop_options, image_ref
+from dataconv.io.crop import CropSpec, image_ref
 from dataconv.errors import DataconvError
 from dataconv.sample import Item, Reject, Sample
 from dataconv.io.schema import validate
 from dataconv.io.textfile import read_lines
+from dataconv.optionspec import Path, group, option
 
 DONT_CARE = {"###", "*"}
 
@@ -53,22 +53,26 @@ def line_items(root: str, path: str, boxes: list[dict[str, Any]], where: str,
                          image=image_ref(root, path, spec, box["points"]))
 
 
+@dataclass(frozen=True)
+class PaddleDetOptions:
+    labels: str = option(help="The detection label file (paths inside are relative to -i).",
+                         type=Path(exists=True, dir_okay=False))
+    encoding: str = encoding_option()
+    crop: CropSpec = group(CropSpec)
+
+
 @register("paddle-det", help="PaddleOCR detection labels (path<TAB>[{transcription, points}]) to word crops",
           example="dataconv paddle-det -i icdar2015 --labels icdar2015/train_icdar2015_label.txt -o out")
 class PaddleDet(Converter):
     schema = "paddle-det"
-    options = [
-        click.option("--labels", required=True, type=click.Path(exists=True, dir_okay=False),
-                     help="The detection label file (paths inside are relative to -i)."),
-        encoding_option(),
-    ] + crop_options(vertical_ratio=1.5)
+    Options = PaddleDetOptions
 
     def samples(self) -> Iterator[Item]:
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
-        spec = CropSpec.from_opts(self.opts)
-        name = os.path.basename(self.opts["labels"])
-        for lineno, line in read_lines(self.opts["labels"], self.opts["encoding"]):
+        spec = self.options.crop
+        name = os.path.basename(self.options.labels)
+        for lineno, line in read_lines(self.options.labels, self.options.encoding):
             where = f"{name}:{lineno}"
             parsed = parse_line(line, where) if line.strip() else None
             if parsed is None and line.strip():

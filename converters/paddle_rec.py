@@ -6,26 +6,29 @@ under the name PaddleOCR users look for and with the label file passed as ``--la
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Iterator
-
-import click
 
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.converters.gt_txt import label_file_samples
 from dataconv.errors import DataconvError
+from dataconv.optionspec import Path, option
 from dataconv.sample import Item
+
+
+@dataclass(frozen=True)
+class PaddleRecOptions:
+    labels: str = option(help="The recognition label file (paths inside are relative to -i).",
+                         type=Path(exists=True, dir_okay=False))
+    encoding: str = encoding_option()
 
 
 @register("paddle-rec", help="PaddleOCR recognition labels (path<TAB>label)",
           example="dataconv paddle-rec -i train_data --labels train_data/rec_gt_train.txt -o out")
 class PaddleRec(Converter):
-    options = [
-        click.option("--labels", required=True, type=click.Path(exists=True, dir_okay=False),
-                     help="The recognition label file (paths inside are relative to -i)."),
-        encoding_option(),
-    ]
+    Options = PaddleRecOptions
 
     def samples(self) -> Iterator[Item]:
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
-        return label_file_samples(self.src, self.opts["labels"], "tab", self.opts["encoding"])
+        return label_file_samples(self.src, self.options.labels, "tab", self.options.encoding)

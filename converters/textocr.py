@@ -8,12 +8,22 @@ found by base name anywhere under ``-i``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from dataconv.converters.base import register
-from dataconv.converters.coco_text import CocoTextFamily
+from dataconv.converters.coco_text import CocoTextFamily, labels_option, sets_option
+from dataconv.io.crop import CropSpec
+from dataconv.optionspec import group
 
 ILLEGIBLE = "."
+
+
+@dataclass(frozen=True)
+class TextOcrOptions:
+    labels: str | None = labels_option("TextOCR_0.1_train.json")
+    sets: tuple[str, ...] = sets_option()
+    crop: CropSpec = group(CropSpec)
 
 
 @register("textocr", help="TextOCR (TextOCR_0.1_*.json + train_images) to word crops",
@@ -22,7 +32,7 @@ class TextOcr(CocoTextFamily):
     schema = "textocr"
     label_file = "TextOCR_0.1_train.json"
     polygon_key = "points"
-    options = CocoTextFamily.make_options(label_file)
+    Options = TextOcrOptions
 
     def illegible(self, ann: dict[str, Any]) -> bool:
         return ann["utf8_string"] == ILLEGIBLE

@@ -12,6 +12,12 @@ class DataconvError(Exception):
     """
 
 
+class UsageError(Exception):
+    """A command line that asks for something impossible or selects nothing (an output
+    that is an input, ``--group-by`` a missing attribute, ``--kind`` matching no
+    annotation). The CLI reports it as click reports its own usage errors: exit 2."""
+
+
 class SampleRejected(Exception):
     """Raised inside per-sample processing; the pipeline turns it into a rejects.jsonl row.
     ``reason`` must be registered in ``dataconv.reasons``."""

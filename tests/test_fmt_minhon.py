@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fmt_util import convert, decode, labels, make_fixture, written
-from dataconv.converters.minhon import Minhon, book_meta
+from dataconv.converters.minhon import Minhon, MinhonOptions, book_meta
 from dataconv.sample import Sample
 
 
@@ -43,7 +43,7 @@ def test_fixture_vertical_lines_page_json_and_ideographic_space(tmp_path):
 
 def test_book_and_page_go_into_meta(tmp_path):
     make_fixture("minhon", tmp_path / "src")
-    converter = Minhon(str(tmp_path / "src"), {"ideographic_space": "keep", "encoding": "utf-8"})
+    converter = Minhon(str(tmp_path / "src"), MinhonOptions(ideographic_space="keep", encoding="utf-8"))
     samples = [s for s in converter.samples() if isinstance(s, Sample)]
     book = "001E3C19A3E626EC382F86D201FEFB8C"
     assert all(s.meta["book"] == book and s.group is None for s in samples)

@@ -173,8 +173,7 @@ def converter_for(fmt: str, src: str, extra: tuple[str, ...]):
     info = converters.get(fmt)
     args = ["-i", src, "-o", src + ".out", *extra]
     ctx = cli.commands[fmt].make_context(fmt, args)
-    names = options.param_names(info.cls.options)
-    return info.cls(src, {k: ctx.params[k] for k in names})
+    return info.cls(src, options.from_kwargs(info.cls.Options, ctx.params))
 
 
 def mutated_source(fmt: str, base: str, data) -> tuple[str, tuple[str, ...]]:

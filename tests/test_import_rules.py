@@ -34,14 +34,11 @@ MAY_IMPORT = {
 # Imports that break the rules today, by (importing module, imported module). Each is a
 # seam still to build (issue 14); delete the line when the import goes.
 KNOWN = {
-    # a click parameter type used by option declarations outside cli (item 7)
-    ("dataconv.validators.image", "dataconv.cli.options"): "click option type outside cli",
     # the atomic output folder installs the signal handlers that live in build
     ("dataconv.outputs.atomic", "dataconv.build.interrupts"): "signal handling lives in build/interrupts",
-    # the report rebuilds converters from the manifest and reads click's defaults (item 3)
+    # the report rebuilds converters from the manifest (item 3)
     ("dataconv.reporting.build", "dataconv.converters.base"): "report rebuilds converters",
     ("dataconv.reporting.reject_images", "dataconv.converters.base"): "report rebuilds converters",
-    ("dataconv.reporting.reject_images", "dataconv.cli.options"): "report reads click's option defaults",
 }
 
 

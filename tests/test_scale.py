@@ -17,7 +17,7 @@ from PIL import Image
 from conftest import run_cli
 from dataconv.build.executors import dask as dask_executor, local as local_executor
 from dataconv.outputs import lmdb_writer as writer
-from dataconv.converters.aihub import AiHub
+from dataconv.converters.aihub import AiHub, AiHubOptions
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.fixtures.aihub import make_aihub
 from dataconv.fixtures.base import encode, ink_image
@@ -111,8 +111,7 @@ def test_fast_decode_catches_corruption_and_falls_back_to_pillow():
 
 
 def _samples(src: str, **opts) -> list:
-    return list(AiHub(src, {"type": "htr", "labels": None, "kinds": (), "encoding": "utf-8",
-                            **opts}).samples())
+    return list(AiHub(src, AiHubOptions(**opts)).samples())
 
 
 def _as_rows(items: list) -> list:

@@ -21,7 +21,8 @@ import pytest
 
 from conftest import load_json, run_cli
 from dataconv.cli.main import cli
-from dataconv.outputs.atomic import TMP_MARK, input_paths
+from dataconv.cli.options import input_paths
+from dataconv.outputs.atomic import TMP_MARK
 from hostile_util import accounted, convert, gt_source, png
 
 SPECIAL = ["folder", "file", "device", "fifo", "socket", "symlink"]

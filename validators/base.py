@@ -5,19 +5,23 @@ decoded size, the label as it will be written) and either returns ``None`` (acce
 raises/returns a ``SampleRejected`` (reject with a reason), or updates the item (a
 normaliser). Checks never print and never exit: the pipeline decides.
 
-A validator module registers a *check factory* with ``@check``: it declares the CLI
-options it needs (added to every conversion command) and builds its check from the
-option values, or returns None when the options leave it off.
+A validator module registers a *check factory* with ``@check``: it declares its options
+class (a frozen dataclass, ``dataconv.optionspec``; the CLI adds its switches to every
+conversion command) and builds its check from the run's ``CheckOptions``, or returns None
+when the options leave it off.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Protocol, TypeVar
 
 from dataconv.errors import SampleRejected
 from dataconv.sample import Sample
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,21 +39,35 @@ class Check(Protocol):
 
 
 @dataclass(frozen=True)
+class CheckOptions:
+    """The options objects of the run's checks, one per options class. A class not given
+    has its defaults. Frozen and hashable: workers build their checks once per value."""
+
+    given: tuple[Any, ...] = ()
+
+    def of(self, cls: type[T]) -> T:
+        for options in self.given:
+            if type(options) is cls:
+                return options
+        return cls()
+
+
+@dataclass(frozen=True)
 class CheckFactory:
     name: str
-    order: int  # checks run in ascending order: image reading 0, decoding 10, label 30+
-    options: tuple[Callable, ...]
-    build: Callable[[Mapping[str, Any]], Check | None]
+    order: int  # checks run in ascending order: decoding 10, pixels 12, label 25+
+    options: type | None  # the options class it declares, if any
+    build: Callable[[CheckOptions], Check | None]
 
 
 _FACTORIES: dict[str, CheckFactory] = {}
 
 
-def check(name: str, order: int, options: tuple[Callable, ...] = ()) -> Callable:
-    """Decorator for a factory ``build(opts) -> Check | None``."""
+def check(name: str, order: int, options: type | None = None) -> Callable:
+    """Decorator for a factory ``build(checks: CheckOptions) -> Check | None``."""
 
-    def wrap(build: Callable[[Mapping[str, Any]], Check | None]) -> Callable:
-        _FACTORIES[name] = CheckFactory(name, order, tuple(options), build)
+    def wrap(build: Callable[[CheckOptions], Check | None]) -> Callable:
+        _FACTORIES[name] = CheckFactory(name, order, options, build)
         return build
 
     return wrap
@@ -64,11 +82,11 @@ def factories() -> list[CheckFactory]:
     return sorted(_FACTORIES.values(), key=lambda f: (f.order, f.name))
 
 
-def build_checks(opts: Mapping[str, Any]) -> list[Check]:
-    """The checks the given option values switch on, in run order."""
+def build_checks(options: CheckOptions) -> list[Check]:
+    """The checks the given options switch on, in run order."""
     checks = []
     for factory in factories():
-        built = factory.build(opts)
+        built = factory.build(options)
         if built is not None:
             checks.append(built)
     return checks
@@ -86,6 +104,7 @@ def run_checks(item: Item, checks: list[Check]) -> SampleRejected | None:
     return None
 
 
-def check_options() -> list[Callable]:
-    """Every option any check declares, for the conversion commands."""
-    return [opt for f in factories() for opt in f.options]
+def option_classes() -> list[type]:
+    """The options class of every check that declares one, in run order (the conversion
+    commands list their switches in this order)."""
+    return [f.options for f in factories() if f.options is not None]

@@ -1,19 +1,14 @@
-"""Conversion-time filters shared by every converter: image size and shape, label length,
-charset coverage, and duplicate images.
-
-``--dedupe`` needs one decision over the whole input (the first occurrence in input order
-wins), so its check factory only declares the option; the pipeline's hashing pass
-(``dataconv.build.splits.find_duplicates``) turns later copies into rejects.
-"""
+"""Conversion-time filters shared by every converter: image size and shape, label length
+and charset coverage. (Duplicate images need one decision over the whole input: that is
+the pipeline's ``--dedupe``, not a check.)"""
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import click
+from dataclasses import dataclass
 
 from dataconv import charsets
 from dataconv.errors import SampleRejected
-from dataconv.validators.base import Item, check
+from dataconv.optionspec import Choice, Range, option
+from dataconv.validators.base import CheckOptions, Item, check
 
 
 class SizeCheck:
@@ -32,15 +27,18 @@ class SizeCheck:
                                                  f"exceeds --max-aspect {self.max_aspect:g}")
 
 
-@check("size", order=20, options=(
-    click.option("--min-height", type=click.IntRange(min=0), default=0, help="Reject images lower than this."),
-    click.option("--min-width", type=click.IntRange(min=0), default=0, help="Reject images narrower than this."),
-    click.option("--max-aspect", type=click.FloatRange(min=0, min_open=True), default=None,
-                 help="Reject images whose width/height exceeds this."),
-))
-def build_size(opts: Mapping[str, Any]) -> SizeCheck | None:
-    min_h, min_w, aspect = opts.get("min_height") or 0, opts.get("min_width") or 0, opts.get("max_aspect")
-    return SizeCheck(min_h, min_w, aspect) if (min_h or min_w or aspect) else None
+@dataclass(frozen=True)
+class SizeOptions:
+    min_height: int = option(0, "Reject images lower than this.", type=Range(int, 0))
+    min_width: int = option(0, "Reject images narrower than this.", type=Range(int, 0))
+    max_aspect: float | None = option(None, "Reject images whose width/height exceeds this.",
+                                      type=Range(float, 0, low_open=True))
+
+
+@check("size", order=20, options=SizeOptions)
+def build_size(checks: CheckOptions) -> SizeCheck | None:
+    o = checks.of(SizeOptions)
+    return SizeCheck(o.min_height, o.min_width, o.max_aspect) if (o.min_height or o.min_width or o.max_aspect) else None
 
 
 class LengthCheck:
@@ -52,12 +50,15 @@ class LengthCheck:
             raise SampleRejected("label_too_long", f"{len(item.label)} characters > --max-label-length {self.limit}")
 
 
-@check("label_length", order=50, options=(
-    click.option("--max-label-length", type=click.IntRange(min=1), default=None,
-                 help="Reject labels longer than this (after normalisation)."),
-))
-def build_length(opts: Mapping[str, Any]) -> LengthCheck | None:
-    limit = opts.get("max_label_length")
+@dataclass(frozen=True)
+class LengthOptions:
+    max_label_length: int | None = option(None, "Reject labels longer than this (after normalisation).",
+                                          type=Range(int, 1))
+
+
+@check("label_length", order=50, options=LengthOptions)
+def build_length(checks: CheckOptions) -> LengthCheck | None:
+    limit = checks.of(LengthOptions).max_label_length
     return LengthCheck(limit) if limit else None
 
 
@@ -74,25 +75,19 @@ class CharsetCheck:
             raise SampleRejected("out_of_charset", f"{missing!r} not in {self.source}")
 
 
-@check("charset", order=60, options=(
-    click.option("--charset", "charset_file", default=None,
-                 help="Charset file (one per line, one line, or PARSeq YAML) labels must fit."),
-    click.option("--charset-encoding", default="utf-8", show_default=True, help="Encoding of --charset."),
-    click.option("--charset-policy", type=click.Choice(["reject", "keep"]), default="reject",
-                 show_default=True, help="What to do with labels that use other characters."),
-))
-def build_charset(opts: Mapping[str, Any]) -> CharsetCheck | None:
-    spec = opts.get("charset_file")
-    if not spec or opts.get("charset_policy") == "keep":
+@dataclass(frozen=True)
+class CharsetOptions:
+    charset_file: str | None = option(None, "Charset file (one per line, one line, or PARSeq YAML) labels must fit.",
+                                      flags=("--charset",))
+    charset_encoding: str = option("utf-8", "Encoding of --charset.", show_default=True)
+    charset_policy: str = option("reject", "What to do with labels that use other characters.",
+                                 type=Choice(("reject", "keep")), show_default=True)
+
+
+@check("charset", order=60, options=CharsetOptions)
+def build_charset(checks: CheckOptions) -> CharsetCheck | None:
+    o = checks.of(CharsetOptions)
+    if not o.charset_file or o.charset_policy == "keep":
         return None
-    cs = charsets.load(spec, opts.get("charset_encoding") or "utf-8")
+    cs = charsets.load(o.charset_file, o.charset_encoding)
     return CharsetCheck(cs.unique, cs.source)
-
-
-@check("dedupe", order=0, options=(
-    click.option("--dedupe", is_flag=True,
-                 help="Write byte-identical images once: the first in input order wins, later "
-                      "copies are rejected as duplicate_image."),
-))
-def build_dedupe(opts: Mapping[str, Any]) -> None:
-    return None  # decided globally by the pipeline's hashing pass

@@ -6,15 +6,13 @@ produced at full size); anything else is decoded fully by Pillow.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import click
+from dataclasses import dataclass
 
 from dataconv.io import decode
 from dataconv.io.decode import DEFAULT_MAX_PIXELS
-from dataconv.cli.options import Number
+from dataconv.optionspec import Range, option
 from dataconv.validators import _fastdecode
-from dataconv.validators.base import Item, check
+from dataconv.validators.base import CheckOptions, Item, check
 
 # Item.extra flag: the decoder saw an 8-bit image without alpha or palette transparency.
 PLAIN_PIXELS = "plain_pixels"
@@ -43,10 +41,15 @@ class DecodeCheck:
             item.extra[PLAIN_PIXELS] = True
 
 
-@check("decode", order=10, options=(
-    click.option("--max-pixels", type=Number(int, 1), default=DEFAULT_MAX_PIXELS, show_default=True,
-                 help="Reject images with more pixels than this (decompression bombs); no "
-                      "image, page or crop larger than this is ever decoded."),
-))
-def build_decode(opts: Mapping[str, Any]) -> DecodeCheck:
-    return DecodeCheck(int(opts.get("max_pixels") or DEFAULT_MAX_PIXELS))
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Also the bound of every other decode of the run (pages, crops, pixel checks)."""
+
+    max_pixels: int = option(DEFAULT_MAX_PIXELS, "Reject images with more pixels than this (decompression "
+                                                 "bombs); no image, page or crop larger than this is ever decoded.",
+                             type=Range(int, 1, strict=True), show_default=True)
+
+
+@check("decode", order=10, options=DecodeOptions)
+def build_decode(checks: CheckOptions) -> DecodeCheck:
+    return DecodeCheck(checks.of(DecodeOptions).max_pixels)

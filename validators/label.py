@@ -3,13 +3,12 @@ and empty labels."""
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Mapping
-
-import click
+from dataclasses import dataclass
 
 from dataconv.errors import SampleRejected
 from dataconv.io.paths import has_lone_surrogate
-from dataconv.validators.base import Item, check
+from dataconv.optionspec import Choice, option
+from dataconv.validators.base import Check, CheckOptions, Item, check
 
 NORMAL_FORMS = {"nfc": "NFC", "nfkc": "NFKC", "none": None}
 
@@ -46,19 +45,22 @@ def reject_empty(item: Item) -> None:
 
 
 @check("label_text", order=25)
-def build_text(opts: Mapping[str, Any]):
+def build_text(checks: CheckOptions) -> Check:
     return reject_unwritable_text
 
 
-@check("normalize", order=30, options=(
-    click.option("--normalize", type=click.Choice(sorted(NORMAL_FORMS)), default="nfc",
-                 show_default=True, help="Unicode normal form of the written labels."),
-))
-def build_normalize(opts: Mapping[str, Any]) -> Normalize | None:
-    form = NORMAL_FORMS[opts.get("normalize") or "nfc"]
+@dataclass(frozen=True)
+class NormalizeOptions:
+    normalize: str = option("nfc", "Unicode normal form of the written labels.",
+                            type=Choice(tuple(sorted(NORMAL_FORMS))), show_default=True)
+
+
+@check("normalize", order=30, options=NormalizeOptions)
+def build_normalize(checks: CheckOptions) -> Normalize | None:
+    form = NORMAL_FORMS[checks.of(NormalizeOptions).normalize]
     return Normalize(form) if form else None
 
 
 @check("empty_label", order=40)
-def build_empty(opts: Mapping[str, Any]):
+def build_empty(checks: CheckOptions) -> Check:
     return reject_empty

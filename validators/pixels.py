@@ -21,15 +21,15 @@ decide whether a sample is written.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import dataclass
 
-import click
 from PIL import Image
 
 from dataconv.io import decode
 from dataconv.errors import SampleRejected
-from dataconv.validators.base import Item, check
-from dataconv.validators.image import PLAIN_PIXELS
+from dataconv.optionspec import Choice, option
+from dataconv.validators.base import CheckOptions, Item, check
+from dataconv.validators.image import PLAIN_PIXELS, DecodeOptions
 
 DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -80,16 +80,18 @@ class PixelCheck:
                                                  "trainers ignore it, OpenCV applies it")
 
 
-@check("pixels", order=12, options=(
-    click.option("--keep-unsafe-images", is_flag=True,
-                 help="Also write 16-bit and transparent images (trainers clip or blacken them)."),
-    click.option("--exif-rotated", type=click.Choice(["keep", "reject"]), default="keep",
-                 show_default=True, help="Images with an EXIF orientation other than 1."),
-))
-def build_pixels(opts: Mapping[str, Any]) -> PixelCheck | None:
-    keep_unsafe = bool(opts.get("keep_unsafe_images"))
-    reject_rotated = opts.get("exif_rotated") == "reject"
-    if keep_unsafe and not reject_rotated:
+@dataclass(frozen=True)
+class PixelOptions:
+    keep_unsafe_images: bool = option(False, "Also write 16-bit and transparent images (trainers clip "
+                                             "or blacken them).")
+    exif_rotated: str = option("keep", "Images with an EXIF orientation other than 1.",
+                               type=Choice(("keep", "reject")), show_default=True)
+
+
+@check("pixels", order=12, options=PixelOptions)
+def build_pixels(checks: CheckOptions) -> PixelCheck | None:
+    o = checks.of(PixelOptions)
+    reject_rotated = o.exif_rotated == "reject"
+    if o.keep_unsafe_images and not reject_rotated:
         return None
-    return PixelCheck(keep_unsafe, reject_rotated,
-                      int(opts.get("max_pixels") or decode.DEFAULT_MAX_PIXELS))
+    return PixelCheck(o.keep_unsafe_images, reject_rotated, checks.of(DecodeOptions).max_pixels)

@@ -34,12 +34,13 @@ from dataconv.outputs import manifest
 from dataconv.outputs import samples_table
 from dataconv.outputs.accounting import Accounts, finish
 from dataconv.io.dataset_reader import split_folder
-from dataconv.io.decode import DEFAULT_MAX_PIXELS
 from dataconv.errors import DataconvError
 from dataconv.build.executors import Executor, open_executor
 from dataconv.outputs.atomic import atomic_output
 from dataconv.sample import ReadContext, Reject, Sample
 from dataconv.build import splits as splitter
+from dataconv.validators.base import CheckOptions
+from dataconv.validators.image import DecodeOptions
 
 # tqdm's monitor thread only retunes the refresh rate of stalled bars; off, so that no
 # thread of ours ever runs when a local pool forks this process (executors.LocalPool).
@@ -61,14 +62,15 @@ class Config:
     workers: int = 1
     dask: str | None = None  # a scheduler address, or "local"
     follow_symlinks: bool = False
-    check_opts: dict[str, Any] = field(default_factory=dict)
+    dedupe: bool = False  # write byte-identical images once (the first in input order)
+    checks: CheckOptions = field(default_factory=CheckOptions)
     manifest_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
 
     def read_context(self) -> ReadContext:
         """How this run opens and decodes images (every read of the run uses it)."""
         return ReadContext(follow_symlinks=self.follow_symlinks,
-                           max_pixels=int(self.check_opts.get("max_pixels") or DEFAULT_MAX_PIXELS))
+                           max_pixels=self.checks.of(DecodeOptions).max_pixels)
 
 
 @dataclass
@@ -109,7 +111,7 @@ def plan(collected: Collected, config: Config, tmp: str,
         folder = os.path.join(tmp, split_folder(split, config.layout))
         for number, start in enumerate(range(0, len(members), config.shard_size)):
             tasks.append(ShardTask(split, number, folder, members[start:start + config.shard_size],
-                                   config.check_opts, ctx, config.shard_bytes,
+                                   config.checks, ctx, config.shard_bytes,
                                    samples_table.part_path(tmp, split, number)))
     return tasks
 
@@ -153,7 +155,7 @@ def hash_pass(collected: Collected, config: Config, executor: Executor) -> dict[
     """Image digests, read once before planning, when a global decision needs them:
     --dedupe, or a split (byte-identical images must not straddle splits). Chunks of
     samples are hashed on ``executor``, in parallel where it has workers."""
-    if config.split is None and not config.check_opts.get("dedupe"):
+    if config.split is None and not config.dedupe:
         return {}
     ctx = config.read_context()
     return build.hash_samples(collected.samples, ctx, executor, config.progress)
@@ -169,7 +171,7 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
         if collected.total == 0:
             raise DataconvError(f"{config.src}: {converter.none_found}")
         digests = hash_pass(collected, config, executor)
-        if config.check_opts.get("dedupe"):
+        if config.dedupe:
             kept, dups = splitter.drop_duplicates(collected.samples, digests)
             collected = Collected(kept, collected.rejects + dups, collected.total)
         tasks = plan(collected, config, tmp, digests)

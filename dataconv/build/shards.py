@@ -18,7 +18,7 @@ from dataconv.outputs.shard_writer import RotatingWriter, ShardFactory, ShardRec
 from dataconv.errors import SampleRejected
 from dataconv.build.executors import Executor
 from dataconv.sample import ImageRef, ReadContext, Reject, Sample
-from dataconv.validators.base import Check, Item, build_checks, run_checks
+from dataconv.validators.base import Check, CheckOptions, Item, build_checks, run_checks
 
 
 @dataclass
@@ -29,7 +29,7 @@ class ShardTask:
     number: int
     folder: str  # the split's folder inside the temporary output
     samples: list[tuple[int, Sample]]  # (seq, sample)
-    check_opts: dict[str, Any]
+    checks: CheckOptions
     read_ctx: ReadContext
     shard_bytes: int
     part: str  # the part file its samples.parquet rows are streamed to
@@ -57,7 +57,7 @@ class Chunk:
     """Consecutive samples of one shard task, with what a worker needs to check them."""
 
     samples: list[tuple[int, Sample]]  # (seq, sample)
-    check_opts: dict[str, Any]
+    checks: CheckOptions
     read_ctx: ReadContext
 
 
@@ -75,14 +75,13 @@ class Refused(NamedTuple):
 
 
 Outcome = Accepted | Refused
-_CHECKS: dict[str, list[Check]] = {}  # per process: checks built once per option set
+_CHECKS: dict[CheckOptions, list[Check]] = {}  # per process: checks built once per option set
 
 
-def _checks(opts: dict[str, Any]) -> list[Check]:
-    key = repr(sorted(opts.items()))
-    if key not in _CHECKS:
-        _CHECKS[key] = build_checks(opts)
-    return _CHECKS[key]
+def _checks(options: CheckOptions) -> list[Check]:
+    if options not in _CHECKS:
+        _CHECKS[options] = build_checks(options)
+    return _CHECKS[options]
 
 
 def check_sample(sample: Sample, checks: list[Check], ctx: ReadContext) -> Outcome:
@@ -101,7 +100,7 @@ def check_sample(sample: Sample, checks: list[Check], ctx: ReadContext) -> Outco
 
 def check_chunk(chunk: Chunk) -> list[Outcome]:
     """The work item: runs in a worker process, a Dask worker, or in-process."""
-    checks = _checks(chunk.check_opts)
+    checks = _checks(chunk.checks)
     return [check_sample(sample, checks, chunk.read_ctx) for _, sample in chunk.samples]
 
 
@@ -148,7 +147,7 @@ def hash_samples(samples: list[tuple[int, Sample]], ctx: ReadContext, executor: 
 
 
 def chunks_of(task: ShardTask, size: int) -> list[Chunk]:
-    return [Chunk(task.samples[i:i + size], task.check_opts, task.read_ctx)
+    return [Chunk(task.samples[i:i + size], task.checks, task.read_ctx)
             for i in range(0, len(task.samples), size)]
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-import click
-
-from dataconv.errors import DataconvError, SampleRejected
+from dataconv.errors import DataconvError, SampleRejected, UsageError
 from dataconv.sample import ImageRef, ReadContext, Reject, Sample
 
 SPLITS = ("train", "val", "test")
@@ -92,14 +90,14 @@ def check_grouping(samples: list[tuple[int, Sample]], group_by: str | None,
     name = meta_name(group_by)
     if name is not None and not any(s.meta.get(name) not in (None, "") for _, s in samples):
         seen = sorted({k for _, s in samples for k in s.meta})
-        raise click.UsageError(f"--group-by {group_by}: no sample has a {name!r} attribute; "
+        raise UsageError(f"--group-by {group_by}: no sample has a {name!r} attribute; "
                                f"meta keys seen: {', '.join(seen[:20]) or 'none'}")
     if group_by == "group" and all(s.group in (None, "") for _, s in samples):
-        raise click.UsageError("--group-by group: this format gives its samples no group; "
+        raise UsageError("--group-by group: this format gives its samples no group; "
                                "try --group-by id|source|label|meta:NAME with --group-regex")
     if pattern is not None and not any(pattern.search(group_value(s, group_by)) for _, s in samples):
         examples = ", ".join(repr(group_value(s, group_by)) for _, s in samples[:3])
-        raise click.UsageError(f"--group-regex {pattern.pattern!r} matches no "
+        raise UsageError(f"--group-regex {pattern.pattern!r} matches no "
                                f"{group_by or 'id'}; for example {examples}")
 
 

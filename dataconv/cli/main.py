@@ -1,31 +1,26 @@
-"""The ``dataconv`` command: one click group, one subcommand per source format, plus the
-commands in ``dataconv/cli/commands/`` (validate, charset, report, train, export, ...).
+"""The ``dataconv`` command: one click group, one subcommand per source format
+(``dataconv/cli/convert.py``), plus the commands in ``dataconv/cli/commands/`` (validate,
+charset, report, train, export, ...).
 
-Both kinds are discovered: a new format or command module needs no change here.
+Subcommands load lazily: every name is known without importing anything (the formats from
+``dataconv.converters.MODULES``, the other commands from the module names in
+``dataconv/cli/commands/``, each module's command named as its module), and a command's
+module is imported only when that command runs or its help is shown. So ``dataconv
+--version`` and ``dataconv validate`` import no converter and no OpenCV.
 """
 from __future__ import annotations
 
+import functools
 import importlib
-import os
 import pkgutil
 import sys
-from typing import Any
+from typing import Any, Callable, Iterator, MutableMapping
 
 import click
 
 from dataconv import __version__
 from dataconv.build import interrupts
-from dataconv.outputs import manifest
-from dataconv.cli import options
-from dataconv.cli.commands._extras import require
-from dataconv.converters import base as converters
-from dataconv.errors import DataconvError
-from dataconv.outputs.atomic import check_target, input_paths
-from dataconv.build import pipeline
-from dataconv.build.pipeline import Config
-from dataconv.outputs.summary import format_summary
-from dataconv.build import splits as splitter
-from dataconv.validators.base import check_options
+from dataconv.errors import DataconvError, UsageError
 
 
 class Group(click.Group):
@@ -48,55 +43,75 @@ class Group(click.Group):
             sys.exit(1)
 
 
-def _convert_command(info: converters.FormatInfo) -> click.Command:
-    common = options.param_names(options.COMMON_OPTIONS)
-    checks = check_options()
-    check_names = options.param_names(checks)
-    fmt_names = options.param_names(info.cls.options)
-    clash = (set(common) | set(check_names)) & set(fmt_names)
-    if clash:
-        raise RuntimeError(f"format {info.name!r} redefines common options {sorted(clash)}")
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The group's command table (click's ``Group.commands``, read by its ``get_command``
+    and ``list_commands``): every name listed up front, each command built the first time
+    it is looked up."""
 
-    def callback(**kw: Any) -> None:
-        if kw["report"] and info.cls.output == "lmdb":  # before any work: the report comes last
-            require("report", "matplotlib")
-        check_target(os.path.abspath(kw["out"]), kw["overwrite"],
-                     input_paths(click.get_current_context(), exclude={"out"}))
-        fmt_opts = {k: kw[k] for k in fmt_names}
-        check_opts = {k: kw[k] for k in check_names}
-        recorded = {k: v for k, v in kw.items() if k not in options.RUN_ONLY}
-        config = Config(
-            src=kw["src"], out=kw["out"], overwrite=kw["overwrite"],
-            split=splitter.parse_ratios(kw["split"]), seed=kw["seed"],
-            group_by=kw["group_by"], group_regex=kw["group_regex"],
-            shard_size=kw["shard_size"], shard_bytes=kw["shard_bytes"], layout=kw["layout"],
-            workers=options.resolve_workers(kw["workers"]), dask=kw["dask"],
-            follow_symlinks=kw["follow_symlinks"],
-            check_opts=check_opts, progress=not kw["quiet"],
-            manifest_options=manifest.portable_options(recorded, kw["src"]),
-        )
-        converter = info.cls(kw["src"], fmt_opts, follow_symlinks=kw["follow_symlinks"])
-        card = pipeline.run(converter, config)
-        click.echo(format_summary(card, os.path.abspath(kw["out"])))
-        if kw["report"] and info.cls.output == "lmdb":
-            from dataconv.reporting.build import report_after_conversion  # imports matplotlib
+    def __init__(self, loaders: dict[str, Callable[[], click.Command]]) -> None:
+        self._loaders = loaders
+        self._loaded: dict[str, click.Command] = {}
 
-            click.echo(f"  report: {report_after_conversion(converter, kw['out'])}")
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            if name not in self._loaders:
+                raise KeyError(name)
+            self._loaded[name] = usage_errors_reported(self._loaders[name]())
+        return self._loaded[name]
 
-    fn = options.apply(options.COMMON_OPTIONS + list(info.cls.options) + checks, callback)
-    return click.Command(info.name, callback=fn, params=fn.__click_params__[::-1],
-                         help=f"{info.help}\n\nExample: {info.example}", short_help=info.help)
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaders or name in self._loaded
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._loaders.pop(name, None)
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(set(self._loaders) | set(self._loaded)))
+
+    def __len__(self) -> int:
+        return len(set(self._loaders) | set(self._loaded))
 
 
-def _extra_commands() -> list[click.Command]:
+def usage_errors_reported(command: click.Command) -> click.Command:
+    """Make ``dataconv.errors.UsageError`` (raised outside the CLI, which imports no click)
+    read exactly as click's own usage errors: the command's usage line, exit code 2."""
+    callback = command.callback
+    if callback is not None:
+        @functools.wraps(callback)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return callback(*args, **kwargs)
+            except UsageError as e:
+                raise click.UsageError(str(e)) from None
+
+        command.callback = run
+    return command
+
+
+def _format_loaders() -> dict[str, Callable[[], click.Command]]:
+    from dataconv.converters import MODULES
+
+    def load(name: str) -> click.Command:
+        from dataconv.cli.convert import convert_command  # imports the pipeline
+
+        return convert_command(name)
+
+    return {name: functools.partial(load, name) for name in MODULES}
+
+
+def _command_loaders() -> dict[str, Callable[[], click.Command]]:
     import dataconv.cli.commands as pkg
 
-    found = []
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if not mod.name.startswith("_"):
-            module = importlib.import_module(f"{pkg.__name__}.{mod.name}")
-            found.extend(getattr(module, "COMMANDS", []))
-    return found
+    def load(module_name: str) -> click.Command:
+        module = importlib.import_module(f"{pkg.__name__}.{module_name}")
+        return next(c for c in module.COMMANDS if c.name == module_name)
+
+    return {mod.name: functools.partial(load, mod.name) for mod in pkgutil.iter_modules(pkg.__path__)
+            if not mod.name.startswith("_")}
 
 
 HELP = """Turn OCR annotation datasets into validated, split, sharded LMDB datasets that
@@ -111,13 +126,9 @@ Train:     dataconv train OUT --out RUN; dataconv export RUN/checkpoints/best.ck
 
 
 def build_cli() -> click.Group:
-    group = Group(name="dataconv", help=HELP)
-    group = click.version_option(__version__, prog_name="dataconv")(group)
-    for info in converters.formats().values():
-        group.add_command(_convert_command(info))
-    for command in _extra_commands():
-        group.add_command(command)
-    return group
+    group = Group(name="dataconv", help=HELP,
+                  commands=LazyCommands({**_format_loaders(), **_command_loaders()}))
+    return click.version_option(__version__, prog_name="dataconv")(group)
 
 
 cli = build_cli()

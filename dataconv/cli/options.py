@@ -1,13 +1,20 @@
-"""Options every conversion command takes (CONVENTIONS.md: command line)."""
+"""The command line of the conversions: the run's own switches, and the one builder that
+turns any options class (``dataconv.optionspec``: a format's, a check's, the run's) into
+click options and click's values back into the typed object."""
 from __future__ import annotations
 
+import os
 import re
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, TypeVar
 
 import click
 
 from dataconv.build.executors import default_workers
 from dataconv.numbers import parse_float, parse_int
+from dataconv.optionspec import Choice, Path, Range, Size, Switch, from_values, option, switches
+
+T = TypeVar("T")
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
           "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3, "t": 1024**4, "tb": 1024**4}
@@ -26,55 +33,123 @@ def parse_size(ctx: Any, param: Any, value: str | int) -> int:
     return size
 
 
-COMMON_OPTIONS: list[Callable] = [
-    click.option("-i", "--input", "src", required=True, type=click.Path(exists=True),
-                 help="Source file or folder."),
-    click.option("-o", "--output", "out", required=True, type=click.Path(),
-                 help="Dataset folder to create (must not exist unless --overwrite)."),
-    click.option("--overwrite", is_flag=True, help="Replace OUT if it is a previous dataconv output."),
-    click.option("--split", "split", default="0.9,0.05,0.05", show_default=True,
-                 help="train,val,test ratios, or 'none' to write everything to train."),
-    click.option("--seed", type=int, default=0, show_default=True,
-                 help="Seed of the deterministic split."),
-    click.option("--group-by", default=None,
-                 help="Keep each group in one split: meta:NAME (a format attribute, e.g. "
-                      "meta:image for detection crops), or id|source|label|group [default: "
-                      "the format's group, else the id]."),
-    click.option("--group-regex", default=None,
-                 help="Group by this regex's first group (or match) of the --group-by value, "
-                      r"e.g. '^(\w+)_line' for a page id in line-crop ids."),
-    click.option("--shard-size", type=click.IntRange(min=1), default=50_000, show_default=True,
-                 help="At most this many samples per LMDB shard."),
-    click.option("--shard-bytes", default="2GB", show_default=True, callback=parse_size,
-                 help="Start a new shard when one reaches this many bytes of payload."),
-    click.option("--layout", type=click.Choice(["standard", "parseq"]), default="standard",
-                 show_default=True, help="'parseq' puts training shards under train/real."),
-    click.option("--workers", type=click.IntRange(min=1), default=None,
-                 help="Processes checking images while this one writes [default: every "
-                      "core]; 1 checks in this process (docs/scale.md)."),
-    click.option("--dask", "dask", default=None, metavar="ADDRESS",
-                 help="Check images on a Dask cluster (tcp://host:8786, or 'local' for a "
-                      "LocalCluster of --workers processes); needs dataconv[dask]."),
-    click.option("--follow-symlinks", is_flag=True,
-                 help="Open images through symlinks that point outside the source folder."),
-    click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
-    click.option("--report", is_flag=True, help="Also write OUT/report.html (docs/report.md)."),
-]
+@dataclass(frozen=True)
+class RunOptions:
+    """The switches every conversion takes, before the format's own (CONVENTIONS.md)."""
+
+    src: str = option(help="Source file or folder.", flags=("-i", "--input"), type=Path(exists=True))
+    out: str = option(help="Dataset folder to create (must not exist unless --overwrite).",
+                      flags=("-o", "--output"), type=Path())
+    overwrite: bool = option(False, "Replace OUT if it is a previous dataconv output.")
+    split: str = option("0.9,0.05,0.05", "train,val,test ratios, or 'none' to write everything to train.",
+                        show_default=True)
+    seed: int = option(0, "Seed of the deterministic split.", type=int, show_default=True)
+    group_by: str | None = option(
+        None, "Keep each group in one split: meta:NAME (a format attribute, e.g. meta:image for "
+              "detection crops), or id|source|label|group [default: the format's group, else the id].")
+    group_regex: str | None = option(
+        None, "Group by this regex's first group (or match) of the --group-by value, "
+              r"e.g. '^(\w+)_line' for a page id in line-crop ids.")
+    shard_size: int = option(50_000, "At most this many samples per LMDB shard.", type=Range(int, 1),
+                             show_default=True)
+    shard_bytes: int = option(2 * 1024**3, "Start a new shard when one reaches this many bytes of payload.",
+                              type=Size(), show_default=True)
+    layout: str = option("standard", "'parseq' puts training shards under train/real.",
+                         type=Choice(("standard", "parseq")), show_default=True)
+    workers: int | None = option(None, "Processes checking images while this one writes [default: every "
+                                       "core]; 1 checks in this process (docs/scale.md).", type=Range(int, 1))
+    dask: str | None = option(None, "Check images on a Dask cluster (tcp://host:8786, or 'local' for a "
+                                    "LocalCluster of --workers processes); needs dataconv[dask].",
+                              metavar="ADDRESS")
+    follow_symlinks: bool = option(False, "Open images through symlinks that point outside the source folder.")
+    quiet: bool = option(False, "No progress bars.", flags=("-q", "--quiet"))
+    report: bool = option(False, "Also write OUT/report.html (docs/report.md).")
+
+
+@dataclass(frozen=True)
+class DedupeOptions:
+    """A decision over the whole input, taken by the pipeline before any check (listed
+    after the format's own switches)."""
+
+    dedupe: bool = option(False, "Write byte-identical images once: the first in input order wins, "
+                                 "later copies are rejected as duplicate_image.")
+
 
 # Options that change how the work runs, not what it produces: kept out of the manifest.
 RUN_ONLY = {"src", "out", "overwrite", "workers", "dask", "quiet", "report"}
 
 
-def apply(options: list[Callable], fn: Callable) -> Callable:
-    for opt in reversed(options):
-        fn = opt(fn)
-    return fn
+def click_params(cls: type) -> list[click.Parameter]:
+    """The click options of an options class (``dataconv.optionspec``), in its order."""
+    return [_click_option(s) for s in switches(cls)]
 
 
-def param_names(options: list[Callable]) -> list[str]:
-    """The Python names click gives the parameters that ``options`` declare."""
-    probe = apply(options, lambda **kw: None)
-    return [p.name for p in getattr(probe, "__click_params__", [])]
+def from_kwargs(cls: type[T], kwargs: Mapping[str, Any]) -> T:
+    """The options object of ``cls`` from a click callback's keyword arguments (click has
+    already checked and converted every value)."""
+    names = {s.name for s in switches(cls)}
+    return from_values(cls, {k: v for k, v in kwargs.items() if k in names}, trusted=True)
+
+
+def _click_option(s: Switch) -> click.Option:
+    spec = s.spec
+    decls = [*(spec.flags or ("--" + s.name.replace("_", "-"),)), s.name]
+    kw: dict[str, Any] = {"help": spec.help, "show_default": spec.show_default,
+                          "multiple": spec.multiple, "required": spec.required, "metavar": spec.metavar}
+    if not spec.required:
+        kw["default"] = s.default
+    if s.is_flag:
+        kw["is_flag"] = True
+    elif spec.type is not None:
+        kw["type"] = _click_type(spec.type)
+    if isinstance(spec.type, Size):
+        kw["callback"] = parse_size
+        kw["default"] = size_text(s.default)
+    elif spec.check is not None:
+        check = spec.check
+        kw["callback"] = lambda ctx, param, value: check(value)
+    return click.Option(decls, **kw)
+
+
+def size_text(size: int) -> str:
+    """A byte count the way a user writes it (``2GB``), as ``parse_size`` reads it back."""
+    for unit in ("TB", "GB", "MB", "KB"):
+        if size % _UNITS[unit.lower()] == 0:
+            return f"{size // _UNITS[unit.lower()]}{unit}"
+    return str(size)
+
+
+def _click_type(kind: Any) -> Any:
+    if isinstance(kind, Path):
+        return click.Path(exists=kind.exists, file_okay=kind.file_okay, dir_okay=kind.dir_okay)
+    if isinstance(kind, Choice):
+        return click.Choice(kind.values)
+    if isinstance(kind, Range) and kind.strict:
+        return Number(kind.kind, kind.low, kind.high)
+    if isinstance(kind, Range):
+        rng = click.IntRange if kind.kind is int else click.FloatRange
+        return rng(min=kind.low, max=kind.high, min_open=kind.low_open)
+    if isinstance(kind, Size):
+        return None
+    return kind
+
+
+def input_paths(ctx: click.Context, exclude: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """Every path the running command reads, found from its parameters: the value of each
+    ``click.Path`` parameter, and each other text value that names an existing path (a
+    ``--charset`` that is a file or the characters themselves, a list file). ``exclude``
+    names the parameters that are outputs (or, like ``train --resume``, live in one).
+    dataconv.outputs.atomic keeps every output clear of these."""
+    found = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if param.name in exclude or value is None:
+            continue
+        label = param.opts[0] if isinstance(param, click.Option) else (param.name or "").upper()
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(v, str) and v and (isinstance(param.type, click.Path) or os.path.lexists(v)):
+                found.append((label, v))
+    return found
 
 
 def resolve_workers(value: int | None) -> int:

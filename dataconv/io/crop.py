@@ -22,16 +22,15 @@ because the boxes of one page arrive one after another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Sequence
 
-import click
 import cv2
 import numpy as np
 
 from dataconv.io import decode
 from dataconv.errors import SampleRejected
 from dataconv.numbers import finite
-from dataconv.cli.options import Number
+from dataconv.optionspec import Choice, Range, option
 from dataconv.sample import FileImage, ImageRef, ReadContext
 
 Point = tuple[float, float]
@@ -47,42 +46,23 @@ MAX_PAD = 1.0  # --pad: a crop at most 3x the box's height
 
 @dataclass(frozen=True)
 class CropSpec:
-    """How crops are made; one per conversion, shared by every CropImage."""
+    """How crops are made: the crop switches of every cropping format (a group of its
+    options, ``dataconv.optionspec``); one per conversion, shared by every CropImage."""
 
-    pad: float = 0.0  # grow the box by this fraction of its height on every side
-    rotate_vertical: bool = False  # turn tall crops 90 degrees counter-clockwise
-    vertical_ratio: float = 1.5  # "tall" means height >= ratio * width (and > width)
-    max_height: int | None = None  # downscale crops taller than this, keeping the aspect
-    encoding: str = "png"
-
-    @classmethod
-    def from_opts(cls, opts: Mapping[str, Any]) -> "CropSpec":
-        return cls(pad=float(opts.get("pad") or 0.0),
-                   rotate_vertical=bool(opts.get("rotate_vertical")),
-                   vertical_ratio=float(opts.get("vertical_ratio") or 1.5),
-                   max_height=opts.get("max_height") or None,
-                   encoding=opts.get("crop_format") or "png")
+    pad: float = option(0.0, f"Grow each box by this fraction of its height on every side (0 to {MAX_PAD}).",
+                        type=Range(float, 0.0, MAX_PAD, strict=True), show_default=True)
+    rotate_vertical: bool = option(False, "Turn tall crops (see --vertical-ratio) 90 degrees counter-clockwise.")
+    vertical_ratio: float = option(1.5, "A crop is tall when height >= this x width.",
+                                   type=Range(float, 1.0), show_default=True)
+    max_height: int | None = option(None, "Downscale crops taller than this many pixels (aspect kept).",
+                                    type=Range(int, 1))
+    crop_format: str = option("png", "Encoding of cropped or transformed images.",
+                              type=Choice(tuple(sorted(ENCODINGS))), show_default=True)
 
     @property
     def changes_whole_images(self) -> bool:
         """Whether an uncropped image must be re-encoded (rotated or resized)."""
         return self.rotate_vertical or self.max_height is not None
-
-
-def crop_options(vertical_ratio: float = 1.5) -> list[Callable]:
-    """The crop switches, the same in every crop-producing format."""
-    return [
-        click.option("--pad", type=Number(float, 0.0, MAX_PAD), default=0.0, show_default=True,
-                     help=f"Grow each box by this fraction of its height on every side (0 to {MAX_PAD})."),
-        click.option("--rotate-vertical", is_flag=True,
-                     help="Turn tall crops (see --vertical-ratio) 90 degrees counter-clockwise."),
-        click.option("--vertical-ratio", type=click.FloatRange(min=1.0), default=vertical_ratio,
-                     show_default=True, help="A crop is tall when height >= this x width."),
-        click.option("--max-height", type=click.IntRange(min=1), default=None,
-                     help="Downscale crops taller than this many pixels (aspect kept)."),
-        click.option("--crop-format", type=click.Choice(sorted(ENCODINGS)), default="png",
-                     show_default=True, help="Encoding of cropped or transformed images."),
-    ]
 
 
 @dataclass(frozen=True)
@@ -111,7 +91,7 @@ class CropImage:
             out = rectify(page, quad, self.spec.pad)
         out = orient(out, self.spec, self.vertical)
         out = limit_height(out, self.spec.max_height)
-        return encode(out, self.spec.encoding)
+        return encode(out, self.spec.crop_format)
 
 
 def image_ref(root: str, rel: str, spec: CropSpec, polygon: Sequence[Sequence[float]] | None = None,

@@ -12,7 +12,8 @@ replace, and how the result appears (atomically).
 - A folder written in place (``train --out RUN``, which Lightning fills and ``--resume``
   continues; ``check_folder_target``) may exist, but only as a real folder.
 - No output is ever an input of its run, nor inside or around one. The inputs are found
-  from the command's parameters (``input_paths``), not from a list of option names.
+  from the command's parameters (``dataconv.cli.options.input_paths``), not from a list
+  of option names.
 
 Two runs into one OUT never silently replace each other: a run holds an exclusive lock on
 its temporary folder, a second run that finds a locked sibling is refused, and the final
@@ -31,11 +32,9 @@ import shutil
 import stat
 from typing import Any, Iterable, Iterator
 
-import click
-
 from dataconv.build import interrupts
 from dataconv.outputs import manifest
-from dataconv.errors import DataconvError
+from dataconv.errors import DataconvError, UsageError
 
 TMP_MARK = ".dataconv-tmp-"
 MANIFEST_LIMIT = 64 * 1024**2  # a manifest.json bigger than this is not one dataconv wrote
@@ -103,23 +102,6 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 # --- inputs ---------------------------------------------------------------------------------
 
-def input_paths(ctx: click.Context, exclude: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """Every path the running command reads, found from its parameters: the value of each
-    ``click.Path`` parameter, and each other text value that names an existing path (a
-    ``--charset`` that is a file or the characters themselves, a list file). ``exclude``
-    names the parameters that are outputs (or, like ``train --resume``, live in one)."""
-    found = []
-    for param in ctx.command.params:
-        value = ctx.params.get(param.name or "")
-        if param.name in exclude or value is None:
-            continue
-        label = param.opts[0] if isinstance(param, click.Option) else (param.name or "").upper()
-        for v in value if isinstance(value, (tuple, list)) else (value,):
-            if isinstance(v, str) and v and (isinstance(param.type, click.Path) or os.path.lexists(v)):
-                found.append((label, v))
-    return found
-
-
 def _contains(folder: str, path: str) -> bool:
     folder, path = os.path.realpath(folder), os.path.realpath(path)
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
@@ -129,9 +111,9 @@ def _refuse_overlap(out: str, inputs: Inputs) -> None:
     """OUT is not an input, does not hold one, and does not lie inside one."""
     for label, path in inputs:
         if _contains(out, path) or _same_file(out, path):
-            raise click.UsageError(f"{out} is or contains the source {path} ({label}); choose another output")
+            raise UsageError(f"{out} is or contains the source {path} ({label}); choose another output")
         if _contains(path, out):
-            raise click.UsageError(f"{out} lies inside the source {path} ({label}); choose another output")
+            raise UsageError(f"{out} lies inside the source {path} ({label}); choose another output")
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -153,11 +135,11 @@ def check_target(out: str, overwrite: bool, inputs: Inputs = ()) -> None:
         return
     if not is_dataconv_output(out):
         what = "a folder without dataconv's manifest.json" if kind == "folder" else f"a {kind}"
-        raise click.UsageError(
+        raise UsageError(
             f"{out} exists and is not a dataconv output ({what}); --overwrite replaces only a "
             f"previous dataconv output, so it is left untouched: choose another -o")
     if not overwrite:
-        raise click.UsageError(f"{out} already exists; pass --overwrite to replace it")
+        raise UsageError(f"{out} already exists; pass --overwrite to replace it")
 
 
 def _make_parent(parent: str) -> None:
@@ -237,7 +219,7 @@ def _refuse_live_runs(parent: str, name: str, out: str) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise click.UsageError(f"another dataconv run (pid {pid}) is writing {out} now; "
+            raise UsageError(f"another dataconv run (pid {pid}) is writing {out} now; "
                                    "wait for it to end or choose another -o") from None
         finally:
             os.close(fd)
@@ -308,9 +290,9 @@ def check_file_target(out: str, inputs: Inputs = (), home: str | None = None) ->
     _refuse_special(out)
     for label, path in inputs:
         if _same_file(out, path) or os.path.realpath(out) == os.path.realpath(path):
-            raise click.UsageError(f"{out} is the input {path} ({label}); choose another -o")
+            raise UsageError(f"{out} is the input {path} ({label}); choose another -o")
         if _contains(path, out) and not _allowed_in_home(out, path, home):
-            raise click.UsageError(f"{out} lies inside the input {path} ({label}); choose another -o")
+            raise UsageError(f"{out} lies inside the input {path} ({label}); choose another -o")
 
 
 def _allowed_in_home(out: str, folder: str, home: str | None) -> bool:
@@ -323,7 +305,7 @@ def _allowed_in_home(out: str, folder: str, home: str | None) -> bool:
 def _refuse_special(out: str) -> None:
     kind = kind_of(out)
     if kind not in (None, "regular file"):
-        raise click.UsageError(f"{out} is a {kind}; dataconv writes only a new file or over a "
+        raise UsageError(f"{out} is a {kind}; dataconv writes only a new file or over a "
                                "regular file, so it is left untouched: choose another -o")
 
 
@@ -332,7 +314,7 @@ def check_folder_target(out: str, inputs: Inputs = ()) -> None:
     but only as a real folder (not a symlink, file or device), and it overlaps no input."""
     kind = kind_of(out)
     if kind not in (None, "folder"):
-        raise click.UsageError(f"{out} is a {kind}, not a folder; it is left untouched: choose another --out")
+        raise UsageError(f"{out} is a {kind}, not a folder; it is left untouched: choose another --out")
     _refuse_overlap(out, inputs)
 
 

@@ -13,31 +13,24 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-import click
-
 from dataconv.io import decode
-from dataconv.cli import options
 from dataconv.converters import base as converters
 from dataconv.errors import DataconvError, SampleRejected
+from dataconv.optionspec import from_values, switches
 from dataconv.sample import ReadContext, Sample
 
 
 def converter_from_card(card: Mapping[str, Any], src: str) -> converters.Converter:
     """The converter that made a dataset, rebuilt from its manifest and source folder."""
     fmt = card.get("format")
-    info = converters.formats().get(str(fmt))
+    info = converters.load(fmt) if isinstance(fmt, str) else None
     if info is None:
         raise DataconvError(f"manifest.json: unknown format {fmt!r}; cannot re-read the source")
-    recorded = card.get("options", {})
-    opts = {name: _resolve(recorded.get(name, default), src)
-            for name, default in _defaults(info.cls.options).items()}
-    return info.cls(src, opts)
-
-
-def _defaults(decorators: list) -> dict[str, Any]:
-    probe = options.apply(decorators, lambda **kw: None)
-    params: list[click.Parameter] = getattr(probe, "__click_params__", [])
-    return {p.name: p.default for p in params if p.name}
+    recorded = card.get("options")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    names = {s.name for s in switches(info.cls.Options)}
+    given = {name: _resolve(value, src) for name, value in recorded.items() if name in names}
+    return info.cls(src, from_values(info.cls.Options, given))  # the defaults: the class's own
 
 
 def _resolve(value: Any, src: str) -> Any:

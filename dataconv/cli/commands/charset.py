@@ -7,6 +7,7 @@ from collections import Counter
 
 import click
 
+from dataconv.cli.options import input_paths
 from dataconv.io.dataset_reader import SPLITS, open_dataset
 from dataconv.outputs import atomic as output
 from dataconv.validators.trainers import clovaai_safe, yaml_quote
@@ -48,7 +49,7 @@ STYLE_NOTES = {
 @click.option("--order", type=click.Choice(["codepoint", "frequency"]), default="codepoint",
               show_default=True, help="Order of the characters (token ids follow it).")
 def charset_command(data: str, out: str, style: str, order: str) -> None:
-    output.check_file_target(out, output.input_paths(click.get_current_context(), exclude={"out"}), home=data)
+    output.check_file_target(out, input_paths(click.get_current_context(), exclude={"out"}), home=data)
     counts = count_chars(data)
     total = sum(counts.values(), Counter())
     ranked = sorted(total, key=lambda ch: (-total[ch], ch)) if order == "frequency" else sorted(total)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import click
 
 from dataconv.cli.commands._extras import require
-from dataconv.outputs.atomic import check_file_target, input_paths
+from dataconv.cli.options import input_paths
+from dataconv.outputs.atomic import check_file_target
 
 
 @click.command("export", help="Export a training checkpoint to ONNX (dynamic batch and width, charset and "

@@ -7,7 +7,8 @@ import time
 import click
 
 from dataconv.cli.commands._extras import require
-from dataconv.outputs.atomic import check_file_target, input_paths
+from dataconv.cli.options import input_paths
+from dataconv.outputs.atomic import check_file_target
 from dataconv.reporting import DEFAULT_CAP
 
 

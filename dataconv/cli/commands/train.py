@@ -12,7 +12,8 @@ import click
 
 from dataconv.cli.commands._extras import require
 from dataconv.numbers import parse_int
-from dataconv.outputs.atomic import check_folder_target, input_paths
+from dataconv.cli.options import input_paths
+from dataconv.outputs.atomic import check_folder_target
 from dataconv.train.settings import HEIGHT_STRIDE, MAX_HEIGHT, MAX_WIDTH, MIN_HEIGHT, MIN_WIDTH, SIZES
 
 
