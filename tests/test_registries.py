@@ -17,8 +17,11 @@ from click.testing import CliRunner
 import dataconv.validators.trainers as trainers_pkg
 from conftest import clovaai_tree, run_cli
 from dataconv.build.executors import base as executors_base
+from dataconv.build import pipeline
 from dataconv.build.executors import bounded_ordered, executors, open_executor, register
+from dataconv.build.pipeline import Config
 from dataconv.cli.commands import validate as validate_cli
+from dataconv.converters import base as converters
 from dataconv.errors import DataconvError
 from dataconv.fixtures.ocr_mix import make_ocr_mix
 from dataconv.outputs.lmdb_writer import ShardWriter
@@ -167,6 +170,21 @@ def test_a_toy_executor_by_name_converts_exactly_as_workers_1(toy_executor, tmp_
     assert ThreadedToy.used and all(name.startswith("ThreadPoolExecutor") for name in ThreadedToy.used)
     one, toy = output_of(str(tmp_path / "w1")), output_of(str(tmp_path / "toy"))
     assert len(one["lmdb"]) >= 4 and toy == one
+
+
+def test_a_run_names_its_executor_in_its_config(toy_executor, tmp_path):
+    """The Python API: ``Config.executor`` picks an executor by name for the whole run."""
+    src = str(tmp_path / "src")
+    make_ocr_mix(src, n=30, lines=3, corrupt=2, seed=3)
+    info = converters.load("gt-txt")
+    outputs = {}
+    for name in ("inprocess", "toy-threads"):
+        out = str(tmp_path / name)
+        config = Config(src=src, out=out, shard_size=10, executor=name, progress=False)
+        card = pipeline.run(info.cls(src, info.cls.Options()), config)
+        assert card["counts"]["input"] == card["counts"]["written"] + card["counts"]["rejected"]
+        outputs[name] = output_of(out)
+    assert ThreadedToy.used and outputs["toy-threads"] == outputs["inprocess"]
 
 
 def test_an_unknown_executor_name_is_one_line():

@@ -43,7 +43,7 @@ from dataconv.validators.base import CheckOptions
 from dataconv.validators.image import DecodeOptions
 
 # tqdm's monitor thread only retunes the refresh rate of stalled bars; off, so that no
-# thread of ours ever runs when a local pool forks this process (executors.LocalPool).
+# thread of ours ever runs when a local pool forks this process (executors/local.py).
 tqdm.monitor_interval = 0
 
 
@@ -61,6 +61,7 @@ class Config:
     layout: str = "standard"
     workers: int = 1
     dask: str | None = None  # a scheduler address, or "local"
+    executor: str | None = None  # a registered executor's name [default: what workers and dask choose]
     follow_symlinks: bool = False
     dedupe: bool = False  # write byte-identical images once (the first in input order)
     checks: CheckOptions = field(default_factory=CheckOptions)
@@ -166,7 +167,7 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
 
     The executor starts first: a local pool's workers are forked before the sample index
     exists, so they never hold a copy of it (only the chunks they are sent)."""
-    with open_executor(config.workers, config.dask) as executor:
+    with open_executor(config.workers, config.dask, config.executor) as executor:
         collected = collect(converter.samples(), config.progress)
         if collected.total == 0:
             raise DataconvError(f"{config.src}: {converter.none_found}")
