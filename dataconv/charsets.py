@@ -12,7 +12,7 @@ Entries keep their file order and their duplicates, which are reported, never hi
 This module reads what the USER meant (``load_user_charset``: used by validate, train,
 report, charset and the conversion filter). How each trainer reads the same bytes (its
 encoding, BOM handling, line splitting, YAML or not) lives with that trainer's simulation in
-``validators/trainers.py``, which keeps ``Charset.raw`` for the purpose.
+``validators/trainers/`` (one module per trainer), which keeps ``Charset.raw`` for the purpose.
 """
 from __future__ import annotations
 
