@@ -8,7 +8,7 @@ import os
 def main() -> None:
     # dataconv does no linear algebra. OpenBLAS, loaded with NumPy and OpenCV, would start
     # a thread per core at import, and a process running threads is not forked for the
-    # worker pool (executors.pool_start_method): it would get the slower fork server.
+    # worker pool (executors.local.pool_start_method): it would get the slower fork server.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from dataconv.cli.main import main as cli_main
 
