@@ -19,7 +19,7 @@ from dataconv.io import textfile
 from dataconv.outputs import lmdb_writer as writer
 from dataconv.cli.main import cli
 from dataconv.converters import base as converters
-from dataconv.converters.aihub import AiHub
+from dataconv.converters.aihub import AiHub, AiHubOptions
 from dataconv.converters.gt_txt import label_file_samples, split_line
 from dataconv.errors import DataconvError
 from dataconv.fixtures.base import fixtures
@@ -109,8 +109,7 @@ def test_load_json_on_arbitrary_bytes(tmp_path, data):
 
 def run_aihub(root: str, document) -> list:
     src = aihub_source(root, document)
-    opts = {"type": "htr", "labels": None, "kinds": (), "encoding": "utf-8"}
-    got = consume(AiHub(src, opts).samples)
+    got = consume(AiHub(src, AiHubOptions()).samples)
     shutil.rmtree(src)
     return got
 
