@@ -47,10 +47,15 @@ def split_shards(data: str, split: str) -> list[dataset_reader.Shard]:
 
 
 def iter_split(data: str, split: str) -> Iterator[SplitSample]:
-    """Every sample of ``split``, shard by shard in index order; one image in memory at a time."""
+    """Every sample of ``split``, shard by shard in index order; one image in memory at a
+    time. Read through this process's shared handles (``dataset_reader.read_sample``), so
+    a handle a training or export run left open in the same process is reused, not
+    refused by LMDB as a second open."""
     for shard in split_shards(data, split):
-        for record in shard.records():
-            yield SplitSample(f"{shard.rel}:{record.index}", shard.rel, record.index, record.label, record.image)
+        for index in range(1, shard.count() + 1):
+            image, label = dataset_reader.read_sample(shard.path, index)
+            text = (label or b"").decode("utf-8", errors="replace")
+            yield SplitSample(f"{shard.rel}:{index}", shard.rel, index, text, image)
 
 
 def split_images(samples: Iterable[SplitSample]) -> Iterator[tuple[str, bytes] | Failure]:

@@ -40,8 +40,8 @@ class Transform(Protocol):
     def label(self, text: str, image: bytes | None) -> str | None:
         """The label as the trainer tests on it; None when it drops the sample."""
 
-    def prediction(self, text: str, image: bytes | None) -> str:
-        """The prediction after the same steps."""
+    def prediction(self, text: str) -> str:
+        """The prediction after the same steps (it has no image of its own)."""
 
 
 @dataclass
@@ -76,14 +76,15 @@ def evaluate_model(data: str, split: str, predictor: Predictor, transform: Trans
                    max_pixels: int | None = None) -> Evaluation:
     """Predict every sample of ``split`` with ``predictor`` and score it. An image that
     cannot be decoded is left out and counted (its failure is not the label's)."""
+    left_out: Counter = Counter()
     samples: dict[str, SplitSample] = {}
 
     def remembered() -> Iterator[SplitSample]:
         for sample in iter_split(data, split):  # the labels are kept, the images are not
-            samples[sample.key] = SplitSample(sample.key, sample.shard, sample.index, sample.label, None)
+            samples[sample.key] = _normalised(sample, transform)
             yield sample
 
-    rows, left_out = [], Counter()
+    rows = []
     for outcome in predict_images(predictor, split_images(remembered()), max_pixels):
         if isinstance(outcome, Failure):
             left_out["image could not be read"] += 1
@@ -95,7 +96,7 @@ def evaluate_model(data: str, split: str, predictor: Predictor, transform: Trans
 def evaluate_predictions(data: str, split: str, path: str, transform: Transform | None = None) -> Evaluation:
     """Score a predictions file (``eval_data.read_predictions``) against ``split``;
     samples it does not predict are left out and counted."""
-    samples = [SplitSample(s.key, s.shard, s.index, s.label, None) for s in iter_split(data, split)]
+    samples = [_normalised(s, transform) for s in iter_split(data, split)]
     found = read_predictions(path, key_resolver([s.key for s in samples], sample_metadata(data)))
     rows = [_Row(s, found[s.key].text, found[s.key].confidence) for s in samples if s.key in found]
     if not rows:
@@ -104,31 +105,28 @@ def evaluate_predictions(data: str, split: str, path: str, transform: Transform 
     return _score(data, split, rows, transform, left_out)
 
 
+def _normalised(sample: SplitSample, transform: Transform | None) -> SplitSample:
+    """The sample without its image, its label as the trainer tests on it (None: the
+    trainer drops the sample). The image is looked at here, while it is in memory."""
+    label = sample.label if transform is None else transform.label(sample.label, sample.image)
+    return SplitSample(sample.key, sample.shard, sample.index, label, None)  # type: ignore[arg-type]
+
+
 def _score(data: str, split: str, rows: list[_Row], transform: Transform | None, left_out: Counter) -> Evaluation:
     metadata = sample_metadata(data)
     records = []
     for row in rows:
-        label, prediction = row.sample.label, row.prediction
-        if transform is not None:
-            image = _image_for(transform, data, row.sample)
-            normalised = transform.label(label, image)
-            if normalised is None:
-                left_out[f"dropped by {transform.name}"] += 1
-                continue
-            label, prediction = normalised, transform.prediction(prediction, image)
+        if row.sample.label is None:
+            left_out[f"dropped by {transform.name if transform else 'the trainer'}"] += 1
+            continue
+        prediction = row.prediction if transform is None else transform.prediction(row.prediction)
         meta = metadata.get(row.sample.key, {})
-        records.append(score_row(row.sample.key, label, prediction, row.confidence, meta))
+        records.append(score_row(row.sample.key, row.sample.label, prediction, row.confidence, meta))
     if not records:
         raise DataconvError(f"{data}: no sample of the {split} split is left to score")
-    return Evaluation(split, pd.DataFrame.from_records(records, columns=COLUMNS), left_out)
-
-
-def _image_for(transform: Transform, data: str, sample: SplitSample) -> bytes | None:
-    """The image bytes a transform may look at (clovaai's dummy label for an image
-    Pillow refuses); read again only when a transform is used."""
-    from dataconv.io import dataset_reader
-
-    return dataset_reader.read_sample(os.path.join(data, sample.shard), sample.index)[0]
+    frame = pd.DataFrame.from_records(records, columns=COLUMNS).astype(
+        {"confidence": "float64", "cer": "float64", "exact": "bool", "label_length": "int64"})
+    return Evaluation(split, frame, left_out)
 
 
 def score_row(key: str, label: str, prediction: str, confidence: float,
@@ -144,8 +142,7 @@ def score_row(key: str, label: str, prediction: str, confidence: float,
 def write_eval_dir(out: str, overwrite: bool, evaluation: Evaluation, page: str, options: dict[str, Any]) -> None:
     """EVAL_DIR with eval.parquet, eval.html and a manifest.json (counts and scores; it
     also lets ``--overwrite`` recognise a previous eval output), all appearing at once."""
-    frame = evaluation.frame.astype({"confidence": "float64", "cer": "float64", "exact": "bool",
-                                     "label_length": "int64"})
+    frame = evaluation.frame
     card = {"format": "eval", "options": options, "dataconv_version": __version__,
             "counts": {"input": len(frame) + sum(evaluation.left_out.values()), "written": len(frame),
                        "rejected": sum(evaluation.left_out.values())},

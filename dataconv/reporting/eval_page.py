@@ -8,6 +8,7 @@ error is a confident prediction that disagrees with the label: a model that is s
 """
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from typing import Any
@@ -16,7 +17,8 @@ import pandas as pd
 
 from dataconv.io.dataset_reader import split_of
 from dataconv.reporting import html as h
-from dataconv.reporting.thumbs import thumbnails
+from dataconv.io import dataset_reader
+from dataconv.reporting.thumbs import thumbnail
 
 _LINE_SUFFIX = re.compile(r"[:#]\d+$")  # gt.txt:17, labels.json#3: the file, not the line
 
@@ -88,6 +90,14 @@ def align(label: str, prediction: str) -> list[tuple[str, str]]:
     return ops[::-1]
 
 
+def _thumbnail(root: str, key: str) -> str | None:
+    """The thumbnail of the sample at SHARD:INDEX, read through the process's shared LMDB
+    handle (the one the evaluation read the split with)."""
+    shard, index = key.rsplit(":", 1)
+    image, _ = dataset_reader.read_sample(os.path.join(root, shard), int(index))
+    return thumbnail(image) if image else None
+
+
 def _shown(ch: str) -> str:
     return "∅" if ch == "" else {" ": "␣"}.get(ch, ch)
 
@@ -131,8 +141,7 @@ def _suspects(frame: pd.DataFrame, root: str, top: int) -> tuple[str, str, str]:
     ranked = suspected_label_errors(frame, top)
     if ranked.empty:
         return "suspects", "Suspected label errors", h.note("Every prediction matches its label.")
-    where = ranked["key"].str.rsplit(":", n=1, expand=True)
-    uris = thumbnails(root, pd.DataFrame({"shard": where[0].values, "index": where[1].astype(int).values}))
+    uris = [_thumbnail(root, key) for key in ranked["key"]]
     rows = [(i + 1, h.image(uri), h.Raw(f'<span class="label">{h.esc(r.label)}</span>'),
              h.Raw(f'<span class="label">{h.esc(r.prediction)}</span>'),
              "" if pd.isna(r.confidence) else f"{r.confidence:.3f}", f"{r.cer:.2f}", r.key, r.source_id or "")

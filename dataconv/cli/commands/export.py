@@ -4,11 +4,28 @@ torch and onnx are imported inside the callback: the rest of the CLI works witho
 """
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from dataconv.cli.commands._extras import require
+from dataconv.numbers import parse_int
 from dataconv.cli.options import input_paths
 from dataconv.outputs.atomic import check_file_target
+
+
+def _static(ctx: Any, param: Any, value: str | None) -> tuple[int, int, int, int] | None:
+    """``BxCxHxW`` as four positive integers (range checks against the model come later)."""
+    if value is None:
+        return None
+    parts = value.lower().split("x")
+    try:
+        dims = tuple(parse_int(part) for part in parts)
+    except ValueError:
+        dims = ()
+    if len(dims) != 4 or min(dims) < 1:
+        raise click.BadParameter(f"{value!r}: expected BATCHxCHANNELSxHEIGHTxWIDTH, e.g. 1x1x32x100")
+    return dims  # type: ignore[return-value]
 
 
 @click.command("export", help="Export a training checkpoint to ONNX (dynamic batch and width, charset and "
@@ -24,13 +41,19 @@ from dataconv.outputs.atomic import check_file_target
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True)
 @click.option("--samples", type=click.IntRange(min=1), default=64, show_default=True,
               help="Validation images to compare on.")
-def export_command(checkpoint: str, out: str, data: str | None, opset: int, samples: int) -> None:
+@click.option("--static", "static", metavar="BxCxHxW", callback=_static,
+              help="Fixed input shape instead of dynamic batch and width, for runtimes that need "
+              "one (TensorRT, Ascend ATC), e.g. 1x1x32x100; C and H must be the model's. Images "
+              "are then padded (or squeezed) to W, as the preprocessing metadata says.")
+def export_command(checkpoint: str, out: str, data: str | None, opset: int, samples: int,
+                   static: tuple[int, int, int, int] | None) -> None:
     check_file_target(out, input_paths(click.get_current_context(), exclude={"out"}))
     require("export", "torch", "lightning", "onnx", "onnxruntime")
-    from dataconv.export.onnx import TOLERANCE, export_verified
+    from dataconv.export.onnx import TOLERANCE, StaticShape, export_verified
 
-    parity = export_verified(checkpoint, out, data=data, opset=opset, samples=samples)
-    click.echo(f"wrote {out} (opset {opset}, dynamic batch and width)")
+    shape = StaticShape(*static) if static else None
+    parity = export_verified(checkpoint, out, data=data, opset=opset, samples=samples, static=shape)
+    click.echo(f"wrote {out} (opset {opset}, " + (f"static shape {shape})" if shape else "dynamic batch and width)"))
     click.echo(f"onnxruntime matches PyTorch on {parity.images} {'validation' if data else 'generated'} "
                f"images at widths "
                f"{', '.join(map(str, parity.widths))}: max |diff| {parity.max_abs_diff:.2e} "

@@ -71,10 +71,18 @@ def _height(ctx: Any, param: Any, value: int) -> int:
               help="gpu/cuda needs a CUDA build of torch and a visible GPU.")
 @click.option("--devices", default="auto", show_default=True, callback=_devices, help=DEVICES_FORMS + ".")
 @click.option("--resume", help="Checkpoint to continue from, or 'last' for RUN/checkpoints/last.ckpt.")
+@click.option("--init-from", type=click.Path(exists=True, dir_okay=False),
+              help="Fine-tune from this dataconv checkpoint, on data whose charset may differ: "
+              "every layer's weights are copied, the output layer is rebuilt for the new charset "
+              "with rows copied by character. Architecture and preprocessing come from the "
+              "checkpoint. Keep the pretrained order with 'dataconv charset DATA --base OLD'.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--stop-at-acc", type=click.FloatRange(0, 1), default=None,
               help="Stop as soon as val/acc reaches this (e.g. 0.98) instead of running every epoch.")
 def train_command(data: str, run: str, stretch: bool, color: str, workers: int | None, **kw: Any) -> None:
+    if kw["init_from"] and kw["resume"]:
+        raise click.UsageError("--init-from starts a new run from pretrained weights; --resume "
+                               "continues a run: give one of them")
     check_folder_target(run, input_paths(click.get_current_context(), exclude={"run", "resume"}))
     require("train", "torch", "lightning")
     from dataconv.train.fit import TrainSettings, check_devices, train
@@ -84,6 +92,11 @@ def train_command(data: str, run: str, stretch: bool, color: str, workers: int |
     workers = workers if workers is not None else min(4, max(0, (os.cpu_count() or 1) - 1))
     result = train(TrainSettings(data=data, run=run, keep_ratio=not stretch,
                                  channels=1 if color == "gray" else 3, workers=workers, **kw))
+    if result.carried:
+        c = result.carried
+        click.echo(f"initialised from {kw['init_from']}: {c.tensors} weight tensors copied; output layer: "
+                   f"{len(c.kept)} character(s) carried over, {len(c.added)} added"
+                   + (f" ({c.added[:60]})" if c.added else ""))
     click.echo(f"best val/acc {result.best_accuracy:.4f} after {result.epochs} epoch(s): "
                f"{result.best_checkpoint}")
 
