@@ -306,7 +306,8 @@ def test_parseq_reads_val_with_charset_test(tmp_path):
 
 def readme_recipe_commands() -> list[str]:
     text = README.read_text("utf-8")
-    section = text[text.index("## Pointing trainers at the output"):text.index("## Big datasets")]
+    start = text.index("## Pointing trainers at the output")
+    section = text[start:text.index("\n## ", start)]  # up to the next section
     return [line.strip() for line in section.splitlines() if line.strip().startswith("dataconv ")]
 
 
