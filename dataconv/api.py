@@ -1,0 +1,212 @@
+"""dataconv from Python: what the commands do, for notebooks and pipelines.
+
+``dataconv.convert(format, src, out, **options)`` runs a conversion with the options of
+``dataconv <format>`` (same names, same defaults: both are built from the typed options
+classes) and returns the manifest; ``dataconv.open(path)`` reads any LMDB tree back;
+``dataconv.validate(path, trainer, **options)`` returns what ``validate --json`` prints;
+``dataconv.report(path, out)`` writes the HTML report. Bad input raises
+``dataconv.errors.DataconvError`` (a bad option: ``dataconv.errors.UsageError``), the same
+one line the command prints.
+
+Everything heavy is imported inside the functions, so ``import dataconv`` stays cheap.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from dataconv.errors import DataconvError
+from dataconv.io import dataset_reader, lmdb_keys, lmdb_tree, safeopen
+
+METADATA_COLUMNS = ("source_id", "source", "group")
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """One stored sample: ``key`` is ``SHARD:INDEX`` (the shard folder relative to the tree
+    and the 1-based ``image-%09d`` number, as ``dataconv show`` and ``eval`` name it);
+    ``label`` is None when the LMDB has no ``label-`` key, ``image`` None without an
+    ``image-`` key; ``metadata`` holds ``source_id``/``source``/``group`` from
+    samples.parquet (empty for a tree dataconv did not write)."""
+
+    key: str
+    split: str | None
+    shard: str
+    index: int
+    label: str | None
+    image: bytes | None
+    metadata: dict[str, str | None] = field(default_factory=dict)
+    label_bytes: bytes | None = None  # the label exactly as stored
+
+
+class Dataset:
+    """An LMDB tree opened for reading (``dataconv.open``): a dataconv output, PARSeq's
+    ``train/real`` layout or any folder of LMDBs. ``len()`` counts the samples; iterating
+    yields ``DatasetRecord`` shard by shard, one image in memory at a time;
+    ``split("val")`` or ``splits()`` restrict it; ``dataset["test/shard-00000:3"]`` (or a
+    sample id from samples.parquet) reads one sample."""
+
+    def __init__(self, root: str, shards: list[dataset_reader.Shard] | None = None) -> None:
+        self.root = root
+        self.shards = shards if shards is not None else dataset_reader.open_dataset(root).shards
+        self._metadata: dict[str, dict[str, str | None]] | None = None
+
+    def __repr__(self) -> str:
+        return f"<dataconv.Dataset {self.root!r}: {len(self.shards)} shard(s)>"
+
+    def close(self) -> None:
+        """Close this process's LMDB handles (``dataset_reader.close_handles``): LMDB refuses
+        a second open of the same file in one process, so close before another program
+        part (or lmdb.open) opens these shards."""
+        dataset_reader.close_handles()
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return sum(shard.count() for shard in self.shards)
+
+    def __iter__(self) -> Iterator[DatasetRecord]:
+        for shard in self.shards:
+            for index in range(1, shard.count() + 1):
+                yield self._record(shard, index)
+
+    def split(self, name: str) -> Dataset:
+        """The shards of one split (``train``, ``val``, ``test``; ``valid``/``validation``
+        folders count as ``val``); DataconvError when the tree has none."""
+        chosen = [s for s in self.shards if s.split == name]
+        if not chosen:
+            raise DataconvError(f"{self.root}: no {name} split (found: {', '.join(self.split_names()) or 'none'})")
+        view = Dataset(self.root, chosen)
+        view._metadata = self._metadata
+        return view
+
+    def split_names(self) -> list[str]:
+        """The splits present, in output order, then ``none`` for shards under no split folder."""
+        names = [s for s in dataset_reader.SPLITS if any(sh.split == s for sh in self.shards)]
+        return names + (["none"] if any(sh.split is None for sh in self.shards) else [])
+
+    def splits(self) -> dict[str, Dataset]:
+        return {name: self.split(name) for name in self.split_names() if name != "none"}
+
+    def __getitem__(self, key: str) -> DatasetRecord:
+        shard_rel, index = self.resolve(key)
+        shard = next(s for s in self.shards if s.rel == shard_rel)
+        return self._record(shard, index)
+
+    def resolve(self, key: str) -> tuple[str, int]:
+        """(shard, index) of ``SHARD:INDEX`` or of a sample id / source of samples.parquet;
+        DataconvError naming the key when it names no sample (or several)."""
+        shard_rel, sep, number = key.rpartition(":")
+        shard = next((s for s in self.shards if sep and s.rel == shard_rel), None)
+        if shard is not None:
+            index = _index(number)
+            if index is not None and 1 <= index <= shard.count():
+                return shard.rel, index
+            raise DataconvError(f"{key}: {shard.rel} holds samples 1..{shard.count()}")
+        found = [k for k, meta in self.metadata().items()
+                 if key in (meta.get("source_id"), meta.get("source"))]
+        if len(found) > 1:
+            raise DataconvError(f"{key}: names {len(found)} samples ({', '.join(sorted(found)[:3])}, ...); use SHARD:INDEX")
+        if not found:
+            shards = ", ".join(s.rel for s in self.shards[:3]) + (", ..." if len(self.shards) > 3 else "")
+            raise DataconvError(f"{key}: no such sample (keys are SHARD:INDEX with SHARD one of {shards}, "
+                                "or a sample id or source from samples.parquet)")
+        shard_rel, _, number = found[0].rpartition(":")
+        return shard_rel, int(number)
+
+    def metadata(self) -> dict[str, dict[str, str | None]]:
+        """SHARD:INDEX -> source_id, source, group from samples.parquet (read once)."""
+        if self._metadata is None:
+            self._metadata = read_metadata(self.root)
+        return self._metadata
+
+    def labels(self) -> Iterator[str | None]:
+        """Every label, without reading the images."""
+        for shard in self.shards:
+            total = shard.count()
+            with lmdb_tree.read_errors(shard.path), dataset_reader.handle(shard.path).begin() as txn:
+                for index in range(1, total + 1):
+                    raw = txn.get(lmdb_keys.label_key(index))
+                    yield None if raw is None else raw.decode("utf-8", errors="replace")
+
+    def summary(self) -> dict[str, Any]:
+        """What ``dataconv ls`` shows: per split (``none``: LMDBs under no split folder) its
+        shards and counts, the total, and the number of distinct label characters (from
+        manifest.json's charset when dataconv wrote the tree, else read from the labels)."""
+        splits: dict[str, Any] = {}
+        for name in self.split_names():
+            shards = [s for s in self.shards if (s.split or "none") == name]
+            rows = [{"path": s.rel, "count": s.count()} for s in shards]
+            splits[name] = {"count": sum(r["count"] for r in rows), "shards": rows}
+        recorded = _manifest_charset(self.root)
+        charset = recorded if recorded is not None else {ch for label in self.labels() if label for ch in label}
+        return {"root": self.root, "dataconv_output": recorded is not None,
+                "count": sum(s["count"] for s in splits.values()), "splits": splits,
+                "charset_size": len(charset)}
+
+    def _record(self, shard: dataset_reader.Shard, index: int) -> DatasetRecord:
+        image, raw = dataset_reader.read_sample(shard.path, index)
+        key = f"{shard.rel}:{index}"
+        label = None if raw is None else raw.decode("utf-8", errors="replace")
+        return DatasetRecord(key, shard.split, shard.rel, index, label, image, self.metadata().get(key, {}), raw)
+
+
+def _index(text: str) -> int | None:
+    from dataconv.numbers import parse_int
+
+    try:
+        return parse_int(text)
+    except ValueError:
+        return None
+
+
+def read_metadata(root: str) -> dict[str, dict[str, str | None]]:
+    """SHARD:INDEX -> the metadata columns of ``root/samples.parquet``; empty when the
+    tree has no such table. A damaged table is a one-line DataconvError."""
+    from dataconv.outputs import manifest  # the file's name only
+
+    path = os.path.join(root, manifest.SAMPLES)
+    if not os.path.lexists(path):
+        return {}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        with os.fdopen(safeopen.open_user_path(path), "rb") as f:
+            table = pq.ParquetFile(f)
+            present = [c for c in METADATA_COLUMNS if c in table.schema_arrow.names]
+            columns = table.read(columns=["shard", "index", *present]).to_pydict()
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as e:
+        first = (str(e) or type(e).__name__).splitlines()[0][:160]
+        raise DataconvError(f"{path}: not a readable samples table ({first})") from None
+    rows = zip(columns["shard"], columns["index"], *(columns[c] for c in present))
+    return {f"{shard}:{index}": {c: _text(v) for c, v in zip(present, values)}
+            for shard, index, *values in rows}
+
+
+def _manifest_charset(root: str) -> set[str] | None:
+    """The characters manifest.json records, when ``root`` is a dataconv output."""
+    from dataconv.outputs import atomic, manifest  # the manifest's reader only
+
+    if not atomic.is_dataconv_output(root):
+        return None
+    charset = manifest.read(root).get("charset")
+    return set(charset) if isinstance(charset, str) else None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def open_dataset(path: str) -> Dataset:
+    """``dataconv.open``: any LMDB tree at ``path``, for reading (DataconvError when it
+    holds no LMDB)."""
+    if not os.path.isdir(path):
+        raise DataconvError(f"{path}: not a folder (dataconv.open reads an LMDB tree)")
+    return Dataset(path)
