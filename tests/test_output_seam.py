@@ -153,6 +153,25 @@ def test_reader_returns_what_lmdb_holds_with_one_split_table(tmp_path):
         "val": ["val/shard-00000", "valid/x", "validation/y"], "test": ["test/shard-00000"]}
 
 
+def test_reads_while_this_process_holds_a_handle(tmp_path):
+    """A training run or a random-access read leaves a handle open in this process, and
+    LMDB refuses a second environment on the same file: every read borrows that handle,
+    and a read with none open leaves none behind."""
+    root = str(tmp_path / "tree")
+    written = make_tree(root)
+    shard = dataset_reader.open_dataset(root).shards[0]
+    expected = [(label.encode(), data) for label, data in written[shard.rel]]
+    assert [(r.label_bytes, r.image) for r in shard.records()] == expected
+    assert (os.getpid(), shard.path) not in dataset_reader._HANDLES
+    dataset_reader.handle(shard.path)
+    try:
+        assert [(r.label_bytes, r.image) for r in shard.records()] == expected
+        assert shard.count() == len(expected)
+        assert [r.image for r in shard.read([1])] == [expected[0][1]]
+    finally:
+        dataset_reader.close_handles()
+
+
 def test_every_reading_command_uses_the_same_splits(tmp_path):
     """charset and validate read an LMDB under no split folder as train, the report shows
     it as 'all', train leaves it out; each from the same table."""

@@ -18,6 +18,7 @@ Every LMDB is opened by ``lmdb_tree.open_readonly`` (the checked open).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -72,10 +73,24 @@ os.register_at_fork(before=close_handles)
 def count(path: str) -> int:
     """``num-samples`` of the LMDB in ``path``, checked; through this process's handle if
     one is open, without leaving one open otherwise."""
+    with borrowed(path) as env:
+        return lmdb_tree.num_samples(env, path)
+
+
+@contextlib.contextmanager
+def borrowed(path: str) -> Iterator[lmdb.Environment]:
+    """A read-only environment on ``path``: this process's handle when one is open (LMDB
+    refuses a second environment on one file in a process), else one opened for this
+    read and closed after it."""
     env = _HANDLES.get((os.getpid(), path))
-    if env is None:
-        return lmdb_tree.count(path)
-    return lmdb_tree.num_samples(env, path)
+    if env is not None:
+        yield env
+        return
+    env = lmdb_tree.open_readonly(path)
+    try:
+        yield env
+    finally:
+        env.close()
 
 
 @dataclass(frozen=True)
@@ -92,11 +107,13 @@ class Shard:
 
     def records(self) -> Iterator[Record]:
         """Every sample, in index order."""
-        return lmdb_tree.iter_records(self.path)
+        with borrowed(self.path) as env, lmdb_tree.read_errors(self.path), env.begin() as txn:
+            for i in range(1, lmdb_tree.num_samples(env, self.path) + 1):
+                yield Record(i, txn.get(lmdb_keys.label_key(i)), txn.get(lmdb_keys.image_key(i)))
 
     def read(self, indices: Iterable[int]) -> Iterator[Record]:
         """The samples at the given 1-based indices (a missing key reads as None)."""
-        with lmdb_tree.reading(self.path) as txn:
+        with borrowed(self.path) as env, lmdb_tree.read_errors(self.path), env.begin() as txn:
             for i in indices:
                 yield Record(i, txn.get(lmdb_keys.label_key(i)), txn.get(lmdb_keys.image_key(i)))
 
