@@ -1,10 +1,13 @@
 """Property-based tests: every parser, fed arbitrary bytes or JSON, yields Sample/Reject or
-raises DataconvError, nothing else; labels of arbitrary Unicode survive write and read
-byte-exact (through the LMDB writer, AI Hub JSON, and gt-txt lines)."""
+raises DataconvError, nothing else; fed valid input generated here, it must accept it and
+give exactly the lines, values, samples and counts the generator put in (a refusal of
+valid input fails); labels of arbitrary Unicode survive write and read byte-exact
+(through the LMDB writer, AI Hub JSON, and gt-txt lines)."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from functools import lru_cache
 from typing import Callable, Iterable
@@ -47,11 +50,15 @@ json_values = st.recursive(
 ids = st.one_of(st.integers(-3, 12), st.text(max_size=6), st.sampled_from(["0001", "1", "01"]))
 
 
-def consume(stream: Callable[[], Iterable]) -> list:
-    """Every item of a converter's stream; only Sample/Reject, or a DataconvError."""
+def consume(stream: Callable[[], Iterable], refusable: bool = True) -> list:
+    """Every item of a converter's stream; only Sample/Reject, or a one-line DataconvError
+    where the input may be invalid (``refusable``): on valid input the error propagates
+    and fails the test."""
     try:
         got = list(stream())
     except DataconvError as e:
+        if not refusable:
+            raise
         assert str(e) and "\n" not in str(e)
         return []
     for item in got:
@@ -73,6 +80,32 @@ def test_split_line_never_raises(line, sep):
         assert "\t".join(parts) == line and "\t" not in parts[0]
 
 
+# Text no reader may refuse: no surrogate (not encodable), no U+FEFF (a leading one is a BOM).
+valid_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufeff"))
+# A gt-txt field: no line end, no NUL (corruption), and for the image path no tab.
+label_field = valid_text.filter(lambda s: not set(s) & {"\n", "\r", "\x00"})
+path_field = label_field.filter(lambda s: "\t" not in s and s.strip() != "")
+
+
+def expected_lines(text: str) -> list[str]:
+    """The lines of ``text`` as the docs define them: CRLF, LF and a lone CR end a line; a
+    final line ending starts no new line. Written without textfile's own splitter."""
+    lines = re.split("\r\n|\r|\n", text)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+@SETTINGS
+@given(valid_text.filter(lambda s: s != ""), st.sampled_from(["utf-8", "cp949", "euc-kr", "utf-16", "utf-8-sig"]))
+def test_read_lines_returns_every_line_of_valid_text(tmp_path, text, encoding):
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError:
+        assume(False)
+    path = tmp_path / "gt.txt"
+    path.write_bytes(data)
+    assert list(textfile.read_lines(str(path), encoding)) == list(enumerate(expected_lines(text), start=1))
+
+
 @SETTINGS
 @given(hostile_bytes, st.sampled_from(["utf-8", "cp949", "euc-kr", "utf-16", "utf-8-sig"]))
 def test_read_lines_yields_clean_lines_or_one_error(tmp_path, data, encoding):
@@ -88,10 +121,31 @@ def test_read_lines_yields_clean_lines_or_one_error(tmp_path, data, encoding):
 
 
 @SETTINGS
+@given(path_field, label_field)
+def test_split_line_splits_valid_lines_exactly(path, label):
+    assert split_line(f"{path}\t{label}", "tab") == (path, label)
+    word = re.sub(r"\s", "_", path)  # --sep space: a path without whitespace, a label not starting with one
+    assume(not label[:1].isspace() and not re.match(r"\s", label))
+    if label:
+        assert split_line(f"{word} {label}", "space") == (word, label)
+
+
+@SETTINGS
 @given(hostile_bytes, st.sampled_from(["tab", "space"]))
 def test_gt_txt_parser_on_arbitrary_bytes(tmp_path, data, sep):
     (tmp_path / "gt.txt").write_bytes(data)
     consume(lambda: label_file_samples(str(tmp_path), str(tmp_path / "gt.txt"), sep, "utf-8"))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(path_field, label_field), min_size=1, max_size=8), st.sampled_from(["\n", "\r\n", "\r"]))
+def test_gt_txt_parser_on_valid_lines(tmp_path, rows, newline):
+    """Each line is one Sample with the path and label as written, sourced to its line."""
+    (tmp_path / "gt.txt").write_bytes(newline.join(f"{p}\t{lab}" for p, lab in rows).encode("utf-8"))
+    got = consume(lambda: label_file_samples(str(tmp_path), str(tmp_path / "gt.txt"), "tab", "utf-8"),
+                  refusable=False)
+    assert [(s.id, s.label, s.source) for s in got] == [
+        (p, lab, f"gt.txt:{n}") for n, (p, lab) in enumerate(rows, start=1)]
 
 
 # --- JSON loading, schema, AI Hub joining ----------------------------------------------
@@ -105,6 +159,20 @@ def test_load_json_on_arbitrary_bytes(tmp_path, data):
         schema.load_json(str(path))
     except DataconvError as e:
         assert "\n" not in str(e)
+
+
+valid_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | valid_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(valid_text, inner, max_size=4),
+    max_leaves=20)
+
+
+@SETTINGS
+@given(valid_json, st.booleans())
+def test_load_json_returns_valid_documents_exactly(tmp_path, document, ascii_only):
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(document, ensure_ascii=ascii_only), encoding="utf-8")
+    assert schema.load_json(str(path)) == document
 
 
 def run_aihub(root: str, document) -> list:
@@ -124,13 +192,16 @@ def test_aihub_on_arbitrary_json(tmp_path, document):
 @given(st.lists(st.tuples(ids, ids, st.text(max_size=8)), max_size=6),
        st.dictionaries(ids, st.text(min_size=1, max_size=10), max_size=6))
 def test_aihub_on_schema_shaped_documents(tmp_path, pairs, files):
-    """Whatever the ids and names, each annotation and unannotated image is one item."""
+    """Whatever the ids and names, a schema-valid document is read (never refused) and each
+    annotation and each unannotated image is one item."""
     document = aihub_document(pairs, files={k: v for k, v in files.items()})
-    got = run_aihub(str(tmp_path / "src"), document)
-    if got:
-        joined = {str(i) for _, i, _ in pairs}
-        unannotated = sum(1 for k in files if str(k) not in joined)
-        assert len(got) == len(pairs) + unannotated
+    src = aihub_source(str(tmp_path / "src"), document)
+    got = consume(AiHub(src, AiHubOptions()).samples, refusable=False)
+    shutil.rmtree(src)
+    joined = {str(i) for _, i, _ in pairs}
+    unannotated = [str(k) for k in files if str(k) not in joined]
+    assert len(got) == len(pairs) + len(unannotated)
+    assert sorted(r.id for r in got if isinstance(r, Reject) and r.reason == "unannotated_image") == sorted(unannotated)
 
 
 # --- every converter, its fixture's annotation files mutated ---------------------------
@@ -195,6 +266,22 @@ def mutated_source(fmt: str, base: str, data) -> tuple[str, tuple[str, ...]]:
 def test_every_converter_on_mutated_annotations(tmp_path_factory, fmt, data):
     src, extra = mutated_source(fmt, str(tmp_path_factory.getbasetemp()), data)
     consume(converter_for(fmt, src, extra).samples)
+
+
+@settings(SETTINGS, max_examples=max(1, EXAMPLES // 4))
+@given(st.sampled_from(sorted(FUZZED)), st.integers(1, 4), st.integers(0, 10_000))
+def test_every_fixture_converts_to_its_stated_counts(tmp_path_factory, fmt, n, seed):
+    """Unmutated, any size and seed: exit 0 and exactly the input count and rejects per
+    reason that the generator states from what it wrote."""
+    fixture, extra = FUZZED[fmt]
+    src = str(tmp_path_factory.mktemp("valid") / fixture)
+    want = fixtures()[fixture][0](src, n=n, seed=seed)["expected"]
+    out = src + ".out"
+    convert(fmt, src, out, *(a.format(src=src) for a in extra))
+    card = accounted(out)
+    assert (card["counts"]["input"], card["rejects"]) == (want["input"], want["rejects"])
+    shutil.rmtree(src)
+    shutil.rmtree(out)
 
 
 @settings(SETTINGS, max_examples=max(1, EXAMPLES // 4))
