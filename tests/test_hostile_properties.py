@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import unicodedata
 from functools import lru_cache
 from typing import Callable, Iterable
 
@@ -337,3 +338,19 @@ def test_gt_txt_labels_round_trip(tmp_path, texts):
     out = str(tmp_path / "out")
     convert("gt-txt", src, out, "--normalize", "none", "--overwrite")
     assert sorted(written_labels(out)) == sorted(texts)
+
+
+@SLOW
+@given(st.lists(line_labels, min_size=1, max_size=6), st.sampled_from(["nfc", "nfkc"]))
+def test_gt_txt_labels_are_written_in_the_asked_normal_form(tmp_path, texts, form):
+    """``--normalize nfkc`` folds compatibility characters (①, ｶ, ﬁ) where nfc keeps them;
+    a label that normalises to whitespace is an empty_label reject."""
+    texts = texts + ["①ｶﬁ\u1100\u1161"]  # one label that NFC and NFKC write differently
+    gt = "".join(f"{i}.png\t{t}\n" for i, t in enumerate(texts)).encode()
+    src = gt_source(str(tmp_path / "src"), gt, {f"{i}.png": png() for i in range(len(texts))})
+    out = str(tmp_path / "out")
+    convert("gt-txt", src, out, "--normalize", form, "--overwrite")
+    want = [unicodedata.normalize(form.upper(), t) for t in texts]
+    assert sorted(written_labels(out)) == sorted(w for w in want if w.strip())
+    assert accounted(out)["rejects"] == ({"empty_label": sum(not w.strip() for w in want)}
+                                         if any(not w.strip() for w in want) else {})
