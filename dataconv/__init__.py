@@ -15,7 +15,8 @@ if _os.path.isfile(_os.path.join(_ROOT, "setup.py")) and _os.path.isdir(_os.path
 # The Python API (dataconv/api.py), loaded on first use so that ``import dataconv`` and
 # ``dataconv --version`` stay cheap: ``dataconv.convert``, ``open``, ``validate``, ``report``.
 _API = {"convert": "convert", "open": "open_dataset", "validate": "validate", "report": "report",
-        "Dataset": "Dataset", "DatasetRecord": "DatasetRecord"}
+        "Dataset": "Dataset", "DatasetRecord": "DatasetRecord",
+        "DataconvError": "DataconvError", "UsageError": "UsageError"}
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from dataconv.errors import DataconvError
+from dataconv.errors import DataconvError, UsageError
 from dataconv.io import dataset_reader, lmdb_keys, lmdb_tree, safeopen
 
 METADATA_COLUMNS = ("source_id", "source", "group")
@@ -210,3 +210,113 @@ def open_dataset(path: str) -> Dataset:
     if not os.path.isdir(path):
         raise DataconvError(f"{path}: not a folder (dataconv.open reads an LMDB tree)")
     return Dataset(path)
+
+
+def _plain(value: Any) -> Any:
+    """A path object as the text the CLI would receive; lists of them likewise."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _check_paths(obj: Any) -> list[tuple[str, str]]:
+    """The existing paths an options object names (the run's inputs, as the CLI finds
+    them: every Path option and every text naming an existing path); a Path option that
+    must exist and does not is a UsageError, as the CLI's exit 2."""
+    from dataconv.optionspec import Path, switches, values
+
+    specs = {s.name: s.spec for s in switches(type(obj))}
+    found = []
+    for name, value in values(obj).items():
+        for v in value if isinstance(value, tuple) else (value,):
+            if not isinstance(v, str) or not v:
+                continue
+            is_path = isinstance(specs[name].type, Path)
+            if is_path and specs[name].type.exists and not os.path.lexists(v):
+                raise UsageError(f"option {name}: {v}: no such file or folder")
+            if is_path or os.path.lexists(v):
+                found.append((name, v))
+    return found
+
+
+def convert(format: str, src: str | os.PathLike, out: str | os.PathLike, **options: Any) -> dict[str, Any]:
+    """``dataconv <format> -i SRC -o OUT [options]`` from Python; the manifest as a dict.
+
+    ``options`` are the command's switches by their Python names (``--shard-size`` is
+    ``shard_size``, ``--gt`` is ``gt``), with the command's defaults; ``workers=1`` checks
+    in this process. Bad input raises DataconvError, a bad option UsageError."""
+    from dataconv.build import conversion
+    from dataconv.converters import MODULES, base as converters
+    from dataconv.optionspec import from_values, switches
+    from dataconv.validators.base import CheckOptions, option_classes
+
+    if format not in MODULES:
+        raise UsageError(f"unknown format {format!r}; one of {', '.join(sorted(MODULES))}")
+    info = converters.load(format)
+    assert info is not None
+    checks = option_classes()
+    given = {name: _plain(v) for name, v in {**options, "src": src, "out": out}.items()}
+    classes = [conversion.RunOptions, info.cls.Options, conversion.DedupeOptions, *checks]
+    unknown = set(given) - {s.name for cls in classes for s in switches(cls)}
+    if unknown:
+        raise UsageError(f"dataconv {format} has no option {', '.join(sorted(unknown))}")
+    try:
+        run, fmt, dedupe, *check_objects = (from_values(cls, given) for cls in classes)
+    except DataconvError as e:  # a value the command line would refuse: a usage error there too
+        raise UsageError(str(e)) from None
+    inputs = [pair for obj in (run, fmt, dedupe, *check_objects) for pair in _check_paths(obj)
+              if pair[0] != "out"]
+    card, _ = conversion.convert(info, run, fmt, dedupe, CheckOptions(tuple(check_objects)), inputs)
+    return card
+
+
+def validate(path: str | os.PathLike, trainer: str, *, charset: str | None = None, charset_encoding: str = "utf-8",
+             max_label_length: int | None = None, quiet: bool = True, **switches: Any) -> dict[str, Any]:
+    """``dataconv validate PATH --for TRAINER --json`` from Python: the same dict. The
+    trainer's switches go by their Python names (``--sensitive`` is ``sensitive=True``)."""
+    from dataconv import charsets
+    from dataconv.validators.trainer_report import validate as simulate
+    from dataconv.validators.trainers import Settings, trainers
+
+    registry = trainers()
+    if trainer not in registry:
+        raise UsageError(f"unknown trainer {trainer!r}; one of {', '.join(sorted(registry))}")
+    own = {s.param: s for s in registry[trainer].switches}
+    unknown = set(switches) - set(own)
+    if unknown:
+        raise UsageError(f"validate for {trainer} has no switch {', '.join(sorted(unknown))}")
+    fields = {}
+    for param, value in switches.items():
+        switch = own[param]
+        if switch.choices and value not in switch.choices:
+            raise UsageError(f"{param}: {value!r} is not one of {', '.join(switch.choices)}")
+        if switch.minimum is not None and (not isinstance(value, int) or value < switch.minimum):
+            raise UsageError(f"{param}: {value!r} is not an integer >= {switch.minimum}")
+        if value != switch.unset():
+            fields[switch.field] = switch.setting(value)
+    if max_label_length is not None and (not isinstance(max_label_length, int) or max_label_length < 1):
+        raise UsageError(f"max_label_length: {max_label_length!r} is not an integer >= 1")
+    cs = charsets.load_user_charset(charset, charset_encoding) if charset is not None else None
+    simulation = registry[trainer](Settings(charset=cs, max_length=max_label_length, switches=fields))
+    try:
+        return simulate(simulation, os.fspath(path), progress=not quiet).to_json()
+    finally:
+        dataset_reader.close_handles()
+
+
+def report(path: str | os.PathLike, out: str | os.PathLike, **options: Any) -> dict[str, Any]:
+    """``dataconv report PATH -o OUT`` from Python (needs dataconv[report]); a few figures
+    of the page (samples, rejected, bytes). ``options``: charset, source, max_samples,
+    per_split, seed, as ``build_report`` takes them."""
+    from dataconv.outputs.atomic import check_file_target
+    from dataconv.reporting.build import build_report  # imports matplotlib
+
+    path, out = os.fspath(path), os.fspath(out)
+    check_file_target(out, [("PATH", path)], home=path)
+    dataset_reader.close_handles()  # the report opens each LMDB itself; LMDB refuses a second open
+    try:
+        return build_report(path, out, **options)
+    finally:
+        dataset_reader.close_handles()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
@@ -54,6 +55,21 @@ class Range:
 @dataclass(frozen=True)
 class Size:
     """A byte count written like ``2GB`` or ``512MiB`` on the command line."""
+
+
+SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
+              "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3, "t": 1024**4, "tb": 1024**4}
+
+
+def parse_size_text(value: str) -> int:
+    """``2GB``, ``512MiB``, ``1000000`` to a positive byte count (binary units), or ValueError."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not m or m.group(2).lower() not in SIZE_UNITS:
+        raise ValueError(f"{value!r} is not a size like 2GB or 512MB")
+    size = int(float(m.group(1)) * SIZE_UNITS[m.group(2).lower()])
+    if size <= 0:
+        raise ValueError("must be positive")
+    return size
 
 
 @dataclass(frozen=True)
@@ -168,6 +184,10 @@ def _checked_one(switch: Switch, value: Any) -> Any:
     name, spec = switch.name, switch.spec
     if isinstance(spec.type, Range):
         value = _in_range(name, spec.type, value)
+    elif isinstance(spec.type, Size):
+        value = _size(name, value)
+    elif spec.type in (int, float):
+        value = _in_range(name, Range(spec.type), value)
     elif not isinstance(value, bool if switch.is_flag else str):
         raise DataconvError(f"option {name}: {value!r:.40} is not {'true or false' if switch.is_flag else 'text'}")
     if isinstance(spec.type, Choice) and value not in spec.type.values:
@@ -186,6 +206,18 @@ def _in_range(name: str, rng: Range, value: Any) -> Any:
     if too_low or (rng.high is not None and number > rng.high):
         raise DataconvError(f"option {name}: {value} is out of range")
     return number
+
+
+def _size(name: str, value: Any) -> int:
+    """A byte count: a positive integer, or text like ``2GB``."""
+    try:
+        if isinstance(value, str):
+            return parse_size_text(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{value!r:.40} is not a positive byte count")
+        return value
+    except ValueError as e:
+        raise DataconvError(f"option {name}: {e}") from None
 
 
 def _number(kind: type, value: Any) -> int | float:

@@ -13,15 +13,11 @@ from typing import Any
 
 import click
 
-from dataconv.build import pipeline
-from dataconv.build import splits as splitter
-from dataconv.build.pipeline import Config
+from dataconv.build import conversion
 from dataconv.cli import options
 from dataconv.cli.commands._extras import require
 from dataconv.converters import base as converters
-from dataconv.optionspec import switches, values
-from dataconv.outputs import manifest
-from dataconv.outputs.atomic import check_target
+from dataconv.optionspec import switches
 from dataconv.outputs.summary import format_summary
 from dataconv.validators.base import CheckOptions, option_classes
 
@@ -49,25 +45,12 @@ def convert_command(name: str) -> click.Command:
 
 def convert(info: converters.FormatInfo, run: options.RunOptions, fmt: Any,
             dedupe: options.DedupeOptions, checks: CheckOptions, inputs: list[tuple[str, str]]) -> None:
-    """Check OUT, run the pipeline, print the summary (and write the report if asked)."""
+    """Run the conversion (``dataconv.build.conversion``), print the summary (and write
+    the report if asked)."""
     report = run.report and info.cls.output == "lmdb"
     if report:  # before any work: the report comes last
         require("report", "matplotlib")
-    check_target(os.path.abspath(run.out), run.overwrite, inputs)
-    recorded = {k: v for obj in (run, fmt, dedupe, *checks.given) for k, v in values(obj).items()
-                if k not in options.RUN_ONLY}
-    config = Config(
-        src=run.src, out=run.out, overwrite=run.overwrite,
-        split=splitter.parse_ratios(run.split), seed=run.seed,
-        group_by=run.group_by, group_regex=run.group_regex,
-        shard_size=run.shard_size, shard_bytes=run.shard_bytes, layout=run.layout,
-        workers=options.resolve_workers(run.workers), dask=run.dask,
-        follow_symlinks=run.follow_symlinks, dedupe=dedupe.dedupe,
-        checks=checks, progress=not run.quiet,
-        manifest_options=manifest.portable_options(recorded, run.src),
-    )
-    converter = info.cls(run.src, fmt, follow_symlinks=run.follow_symlinks)
-    card = pipeline.run(converter, config)
+    card, converter = conversion.convert(info, run, fmt, dedupe, checks, inputs)
     click.echo(format_summary(card, os.path.abspath(run.out)))
     if report:
         from dataconv.reporting.build import report_after_conversion  # imports matplotlib

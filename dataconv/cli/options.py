@@ -4,79 +4,26 @@ click options and click's values back into the typed object."""
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, TypeVar
 
 import click
 
+# The run's own options are declared beside the run (shared with dataconv.convert).
+from dataconv.build.conversion import RUN_ONLY, DedupeOptions, RunOptions  # noqa: F401
 from dataconv.build.executors import default_workers
 from dataconv.numbers import parse_float, parse_int
-from dataconv.optionspec import Choice, Path, Range, Size, Switch, from_values, option, switches
+from dataconv.optionspec import Choice, Path, Range, Size, SIZE_UNITS, Switch, from_values, parse_size_text, switches
 
 T = TypeVar("T")
-
-_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
-          "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3, "t": 1024**4, "tb": 1024**4}
-
 
 def parse_size(ctx: Any, param: Any, value: str | int) -> int:
     """``2GB``, ``512MiB``, ``1000000`` to bytes (binary units)."""
     if isinstance(value, int):
         return value
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
-    if not m or m.group(2).lower() not in _UNITS:
-        raise click.BadParameter(f"{value!r} is not a size like 2GB or 512MB")
-    size = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-    if size <= 0:
-        raise click.BadParameter("must be positive")
-    return size
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """The switches every conversion takes, before the format's own (CONVENTIONS.md)."""
-
-    src: str = option(help="Source file or folder.", flags=("-i", "--input"), type=Path(exists=True))
-    out: str = option(help="Dataset folder to create (must not exist unless --overwrite).",
-                      flags=("-o", "--output"), type=Path())
-    overwrite: bool = option(False, "Replace OUT if it is a previous dataconv output.")
-    split: str = option("0.9,0.05,0.05", "train,val,test ratios, or 'none' to write everything to train.",
-                        show_default=True)
-    seed: int = option(0, "Seed of the deterministic split.", type=int, show_default=True)
-    group_by: str | None = option(
-        None, "Keep each group in one split: meta:NAME (a format attribute, e.g. meta:image for "
-              "detection crops), or id|source|label|group [default: the format's group, else the id].")
-    group_regex: str | None = option(
-        None, "Group by this regex's first group (or match) of the --group-by value, "
-              r"e.g. '^(\w+)_line' for a page id in line-crop ids.")
-    shard_size: int = option(50_000, "At most this many samples per LMDB shard.", type=Range(int, 1),
-                             show_default=True)
-    shard_bytes: int = option(2 * 1024**3, "Start a new shard when one reaches this many bytes of payload.",
-                              type=Size(), show_default=True)
-    layout: str = option("standard", "'parseq' puts training shards under train/real.",
-                         type=Choice(("standard", "parseq")), show_default=True)
-    workers: int | None = option(None, "Processes checking images while this one writes [default: every "
-                                       "core]; 1 checks in this process (docs/scale.md).", type=Range(int, 1))
-    dask: str | None = option(None, "Check images on a Dask cluster (tcp://host:8786, or 'local' for a "
-                                    "LocalCluster of --workers processes); needs dataconv[dask].",
-                              metavar="ADDRESS")
-    follow_symlinks: bool = option(False, "Open images through symlinks that point outside the source folder.")
-    quiet: bool = option(False, "No progress bars.", flags=("-q", "--quiet"))
-    report: bool = option(False, "Also write OUT/report.html (docs/report.md).")
-
-
-@dataclass(frozen=True)
-class DedupeOptions:
-    """A decision over the whole input, taken by the pipeline before any check (listed
-    after the format's own switches)."""
-
-    dedupe: bool = option(False, "Write byte-identical images once: the first in input order wins, "
-                                 "later copies are rejected as duplicate_image.")
-
-
-# Options that change how the work runs, not what it produces: kept out of the manifest.
-RUN_ONLY = {"src", "out", "overwrite", "workers", "dask", "quiet", "report"}
+    try:
+        return parse_size_text(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 def click_params(cls: type) -> list[click.Parameter]:
@@ -114,8 +61,8 @@ def _click_option(s: Switch) -> click.Option:
 def size_text(size: int) -> str:
     """A byte count the way a user writes it (``2GB``), as ``parse_size`` reads it back."""
     for unit in ("TB", "GB", "MB", "KB"):
-        if size % _UNITS[unit.lower()] == 0:
-            return f"{size // _UNITS[unit.lower()]}{unit}"
+        if size % SIZE_UNITS[unit.lower()] == 0:
+            return f"{size // SIZE_UNITS[unit.lower()]}{unit}"
     return str(size)
 
 

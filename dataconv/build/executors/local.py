@@ -47,7 +47,7 @@ class LocalPool:
 
     def __init__(self, settings: ExecutorSettings) -> None:
         workers = settings.workers
-        ctx = multiprocessing.get_context(pool_start_method())
+        ctx = pool_context(pool_start_method())
         if ctx.get_start_method() == "forkserver":
             ctx.set_forkserver_preload(POOL_PRELOAD)
         self.forked = ctx.get_start_method() == "fork"
@@ -130,6 +130,57 @@ def pool_start_method() -> str:
     if sys.platform.startswith("linux") and _os_threads() == 1:
         return "fork"
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def pool_context(method: str) -> multiprocessing.context.BaseContext:
+    """The multiprocessing context of the pool. A fork server's or spawn's worker would
+    first run the caller's main script again (as ``__mp_main__``) to find what it pickled;
+    a script or notebook that calls ``dataconv.convert`` without an ``if __name__ ==
+    "__main__"`` guard would then start a conversion in every worker, and the pool would
+    break. The workers run only dataconv's own functions, so theirs are not told about
+    the main module (a forked worker has it already)."""
+    return _NO_MAIN_CONTEXTS[method]() if method in _NO_MAIN_CONTEXTS else multiprocessing.get_context(method)
+
+
+class _NoMainProcess(multiprocessing.process.BaseProcess):
+    def start(self) -> None:
+        with _main_module_hidden():
+            super().start()
+
+
+class _SpawnProcess(_NoMainProcess, multiprocessing.context.SpawnProcess):
+    pass
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    Process = _SpawnProcess
+
+
+_NO_MAIN_CONTEXTS: dict[str, type] = {"spawn": _SpawnContext}
+if hasattr(multiprocessing.context, "ForkServerContext"):  # POSIX
+    class _ForkServerProcess(_NoMainProcess, multiprocessing.context.ForkServerProcess):
+        pass
+
+    class _ForkServerContext(multiprocessing.context.ForkServerContext):
+        Process = _ForkServerProcess
+
+    _NO_MAIN_CONTEXTS["forkserver"] = _ForkServerContext
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While a worker is started, ``__main__`` names no file and no module, so the worker
+    is told nothing to import (multiprocessing.spawn.get_preparation_data)."""
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
+    if main is not None:
+        main.__dict__.pop("__file__", None)
+        main.__spec__ = None
+    try:
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)
 
 
 def _os_threads() -> int:
