@@ -26,6 +26,7 @@ setup(
         "pyarrow>=14",
         "jsonschema>=4.18",
         "ijson>=3.2",  # streaming big JSON label files (dataconv/io/jsonstream.py)
+        "deflate>=0.7",  # libdeflate: the PNG check's inflate (validators/_fastdecode.py; zlib without it)
         "tqdm>=4.60",
         "pyyaml>=6",
     ],

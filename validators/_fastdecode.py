@@ -1,9 +1,13 @@
 """Complete but cheap decoding of the two formats OCR datasets are made of.
 
-* PNG: every chunk's CRC, the whole zlib stream inflated (its Adler-32 checked) a step at
-  a time and never past the size the header promises (more is an inflate bomb), every
-  row's filter byte valid and the IEND chunk present. Everything a decoder reads is read; only the un-filtering of rows
-  into pixels is skipped (about half of Pillow's time on text-line images).
+* PNG: every chunk's CRC, the whole zlib stream inflated (its Adler-32 checked) and never
+  past the size the header promises (more is an inflate bomb), every row's filter byte
+  valid and the IEND chunk present. Everything a decoder reads is read; only the
+  un-filtering of rows into pixels is skipped (about half of Pillow's time on text-line
+  images). The inflate is libdeflate's one-shot decompress (the ``deflate`` package; 2-3x
+  zlib's speed, see docs/scale.md) into a buffer of the declared size when that is at most
+  ``ONE_SHOT_MAX_BYTES``; larger images, or an install without ``deflate``, are inflated by
+  zlib a step at a time (``RowCheck``), so memory never grows with what a file claims.
 * JPEG: OpenCV's 1/8-scale grayscale decode (``IMREAD_REDUCED_GRAYSCALE_8``): libjpeg
   still entropy-decodes every block, so a cut or broken scan fails, but skips most of the
   inverse DCT and the colour conversion. A scan without a following EOI marker is
@@ -21,6 +25,11 @@ from typing import Iterator
 
 import cv2
 import numpy as np
+
+try:  # libdeflate: the fastest inflate measured here; zlib does the same work without it
+    import deflate as _libdeflate
+except ImportError:  # pragma: no cover - exercised by monkeypatching _libdeflate to None
+    _libdeflate = None
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
@@ -90,23 +99,57 @@ def _png_chunks(data: bytes) -> Iterator[tuple[bytes, memoryview]]:
 PNG_PLAIN = {(0, 1), (0, 2), (0, 4), (0, 8), (2, 8), (3, 1), (3, 2), (3, 4), (3, 8)}
 
 
-INFLATE_STEP = 1 << 20  # bytes of image data inflated at a time
+INFLATE_STEP = 1 << 20  # bytes of image data inflated at a time by the streaming path
+ONE_SHOT_MAX_BYTES = 64 << 20  # the largest declared image data inflated in one buffer
 
 
 def _verify_png(data: bytes) -> bool:
     width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
     stride = (width * PNG_CHANNELS[colour] * depth + 7) // 8 + 1
-    rows, trns = RowCheck(stride * height, stride), False
+    idat: list[memoryview] = []
+    trns = False
+    for kind, body in _png_chunks(data):
+        if kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"tRNS":
+            trns = True
+    expected = stride * height
+    if _libdeflate is not None and expected <= ONE_SHOT_MAX_BYTES:
+        _inflate_one_shot(b"".join(idat), expected, stride)
+    else:
+        _inflate_streamed(idat, expected, stride)
+    return (colour, depth) in PNG_PLAIN and not (colour == 3 and trns)
+
+
+def _inflate_one_shot(compressed: bytes, expected: int, stride: int) -> None:
+    """libdeflate into a buffer one byte larger than declared: a longer stream fails (or
+    fills the extra byte), a shorter one returns fewer bytes; the Adler-32 is checked."""
     try:
-        for kind, body in _png_chunks(data):
-            if kind == b"IDAT":
-                rows.feed(body)
-            elif kind == b"tRNS":
-                trns = True
+        out = _libdeflate.zlib_decompress(compressed, expected + 1)
+    except _libdeflate.DeflateError:
+        raise Corrupt("PNG corrupt: image data does not inflate (or is longer than the "
+                      f"{expected} bytes its header allows)") from None
+    if len(out) > expected:
+        raise Corrupt(f"PNG corrupt: image data longer than the {expected} bytes its header allows")
+    if len(out) < expected:
+        raise Corrupt(f"PNG truncated: image data ends early ({len(out)} of {expected} bytes)")
+    _check_filters(out[::stride])
+
+
+def _inflate_streamed(idat: list[memoryview], expected: int, stride: int) -> None:
+    rows = RowCheck(expected, stride)
+    try:
+        for body in idat:
+            rows.feed(body)
     except zlib.error as e:
         raise Corrupt(f"PNG corrupt: image data: {e}") from None
     rows.finish()
-    return (colour, depth) in PNG_PLAIN and not (colour == 3 and trns)
+
+
+def _check_filters(filters: bytes | bytearray) -> None:
+    """Every row starts with a filter type byte, 0 to 4."""
+    if filters and max(filters) > 4:
+        raise Corrupt("PNG corrupt: invalid row filter type")
 
 
 class RowCheck:
@@ -127,16 +170,11 @@ class RowCheck:
             if len(out) > room:
                 raise Corrupt(f"PNG corrupt: image data longer than the {self.expected} "
                               "bytes its header allows")
-            self._check_filters(out)
+            _check_filters(out[(-self.done) % self.stride::self.stride])  # rows starting in ``out``
             self.done += len(out)
             if not out and len(self.inflater.unconsumed_tail) == len(pending):
                 raise Corrupt("PNG corrupt: image data makes no progress")
             pending = self.inflater.unconsumed_tail
-
-    def _check_filters(self, out: bytes) -> None:
-        filters = out[(-self.done) % self.stride::self.stride]  # the rows starting in ``out``
-        if filters and max(filters) > 4:
-            raise Corrupt("PNG corrupt: invalid row filter type")
 
     def finish(self) -> None:
         if not self.inflater.eof or self.done != self.expected:
