@@ -7,6 +7,11 @@ tests/test_options_typed.py checks it against what the modules register.
 
 MODULES = {
     "aihub": "aihub",
+    "aihub-admin": "aihub_admin",
+    "aihub-forms": "aihub_forms",
+    "aihub-nia": "aihub_nia",
+    "aihub-outdoor": "aihub_outdoor",
+    "aihub-tiw": "aihub_tiw",
     "coco-text": "coco_text",
     "gt-txt": "gt_txt",
     "icdar2015": "icdar2015",

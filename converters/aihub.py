@@ -11,15 +11,23 @@ Join policy: ``image_id`` and ``images[].id`` join by exact text. A JSON number 
 decimal text (``2`` and ``"2"`` join), but ``2`` never joins ``"00000002"``: zero-padded
 ids are names, and guessing across padding could pair a label with the wrong image. Such
 a near miss is rejected as ``unknown_image_id`` with a detail naming the padded id.
+
+``--type auto`` recognises every AI Hub OCR set by the key shape of its label files
+(``aihub_detect``): handwriting and printed are read here, the other sets by their own
+format (``aihub-tiw``, ``aihub-outdoor``, ``aihub-forms``, ``aihub-admin``,
+``aihub-nia``) with its default options and this command's ``--encoding``; their own
+switches (``--kind``, crop options) are on their own commands.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from dataconv.converters.base import Converter, encoding_option, register
+from dataconv.converters.aihub_detect import detect
+from dataconv.converters.base import Converter, encoding_option, load, register
 from dataconv.errors import DataconvError, UsageError
 from dataconv.io.jsonstream import JsonArrays
 from dataconv.io.imagefind import lookup, walk_files
@@ -29,6 +37,9 @@ from dataconv.sample import FileImage, Item, Reject, Sample
 
 LABEL_FILES = {"htr": "handwriting_data_info1.json", "printed": "printed_data_info.json"}
 KINDS = {"sentence": "문장", "word": "단어(어절)", "syllable": "글자(음절)"}
+AUTO = "auto"
+FAMILY = {"tiw": "aihub-tiw", "outdoor": "aihub-outdoor", "forms": "aihub-forms", "admin": "aihub-admin",
+          "nia": "aihub-nia"}  # what --type auto may find, besides handwriting/printed
 
 
 def find_label_file(src: str, name: str) -> str:
@@ -101,8 +112,9 @@ def check_kinds(wanted: set[str], seen: Counter[str]) -> None:
 
 @dataclass(frozen=True)
 class AiHubOptions:
-    type: str = option("htr", "htr: handwriting_data_info1.json; printed: printed_data_info.json.",
-                       type=Choice(tuple(sorted(LABEL_FILES))), show_default=True)
+    type: str = option("htr", "htr: handwriting_data_info1.json; printed: printed_data_info.json; "
+                              "auto: any AI Hub OCR set, recognised by the key shape of its label files.",
+                       type=Choice((AUTO, *sorted(LABEL_FILES))), show_default=True)
     labels: str | None = option(None, "The label JSON [default: found by name under SRC].",
                                 type=Path(exists=True, dir_okay=False))
     kinds: tuple[str, ...] = option((), "Keep only these attributes.type values (repeatable) [default: all].",
@@ -120,8 +132,18 @@ class AiHub(Converter):
         if not os.path.isdir(self.src):
             raise DataconvError(f"{self.src}: -i must be the unzipped AI Hub folder")
         labels = self.options.labels
-        source = InputFile.user(labels) if labels else self.inside(
-            find_label_file(self.src, LABEL_FILES[self.options.type]))
+        if self.options.type == AUTO and not labels:
+            kind, files = detect(self.src, self.follow_symlinks)
+            if kind in FAMILY:
+                yield from self._delegate(FAMILY[kind])
+                return
+            if len(files) > 1:
+                raise DataconvError(f"{self.src}: several handwriting/printed label files ({', '.join(files[:3])}); "
+                                    "choose one with --labels")
+            source = self.inside(files[0])
+        else:
+            source = InputFile.user(labels) if labels else self.inside(
+                find_label_file(self.src, LABEL_FILES[self.options.type]))
         label_path = source.path
         name = os.path.basename(label_path)
         label_file = JsonArrays(source, self.schema, name, self.options.encoding)
@@ -140,6 +162,16 @@ class AiHub(Converter):
                 for pos, file_name in entries:
                     yield Reject(f"{name}:images[{pos}]", "unannotated_image",
                                  f"image {image_id!r} ({file_name}) has no annotation", image_id)
+
+    def _delegate(self, name: str) -> Iterator[Item]:
+        """The samples of the set's own format, with its defaults and this ``--encoding``."""
+        cls = load(name).cls
+        options = dataclasses.replace(cls.Options(), encoding=self.options.encoding)
+        converter = cls(self.src, options, self.follow_symlinks)
+        try:
+            yield from converter.samples()
+        finally:
+            converter.close()
 
     def _sample(self, pos: int, ann: dict[str, Any], table: ImageTable,
                 files: dict[str, list[str]], wanted: set[str], name: str) -> Item:

@@ -51,6 +51,9 @@ _ALL = (
            "keeps it)", ("check",)),
     Reason("exif_rotated", "EXIF orientation other than 1, with `--exif-rotated reject`", ("check",)),
     Reason("empty_label", "the label is empty or whitespace after normalisation", ("check",)),
+    Reason("broken_label", "a label that cannot be what the image shows: one holding Hangul "
+           "compatibility jamo (`국ㅇㄴ`, a half-typed syllable; `--jamo-labels keep` keeps it), or "
+           "a character box labelled with several characters (aihub-tiw)", ("parse", "check")),
     Reason("nul_byte", "a label-file line, or any label, holding a NUL byte", ("parse", "check")),
     Reason("invalid_unicode", "a lone surrogate in a label, id, source or group", ("check",)),
     Reason("too_small", "smaller than `--min-height` / `--min-width`", ("check",)),
@@ -65,24 +68,33 @@ _ALL = (
     Reason("malformed_line", "a box line that does not parse as `x1,y1,...,x4,y4,text`", ("parse",),
            "icdar2015"),
     Reason("unknown_image_id", "an annotation's image id has no image entry (near misses named)",
-           ("parse",), "aihub, coco-text, textocr"),
+           ("parse",), "aihub, aihub-tiw, coco-text, textocr"),
+    Reason("duplicate_file_name", "an `images[]` entry naming a file an earlier entry already names "
+           "(the first is kept)", ("parse",), "aihub-tiw"),
     Reason("ambiguous_image_id", "an `image_id` named by several `images[]` entries", ("parse",), "aihub"),
     Reason("ambiguous_image", "a file name found at several places under SRC, or several images "
-           "sharing one minhon label", ("parse",), "aihub, minhon, coco-text, textocr, ndl-layout"),
-    Reason("unannotated_image", "an `images[]` entry no annotation refers to", ("parse",), "aihub"),
-    Reason("excluded_kind", "`attributes.type` not selected by `--kind`", ("parse",), "aihub"),
+           "sharing one minhon label", ("parse",), "aihub and its family, minhon, coco-text, textocr, "
+           "ndl-layout, labelme"),
+    Reason("unannotated_image", "an `images[]` entry no annotation refers to; a Label Studio task "
+           "with no annotation left to use", ("parse",), "aihub, aihub-tiw, label-studio"),
+    Reason("excluded_kind", "`attributes.type` (`attributes.class` in aihub-tiw) not selected by "
+           "`--kind`", ("parse",), "aihub, aihub-tiw"),
     Reason("excluded_set", "an entry of another `--set`", ("parse",), "coco-text"),
-    Reason("dont_care", "a `###` region", ("parse",), "icdar2015, paddle-det"),
-    Reason("illegible", "an illegible word", ("parse",), "coco-text, textocr"),
+    Reason("dont_care", "a `###` region, an `ignored` box or a region whose text is null",
+           ("parse",), "icdar2015, paddle-det, aihub family, labelme, label-studio"),
+    Reason("illegible", "an illegible word (`xxx` in AI Hub sets)", ("parse",),
+           "coco-text, textocr, aihub-outdoor, aihub-nia"),
     Reason("degenerate_box", "a crop that cannot be made: a coordinate that is not a finite number, "
-           "zero area, self-intersecting", ("read",), "crop formats, ndl-layout"),
+           "zero area, self-intersecting; a box with the wrong count of numbers or a zero or negative size "
+           "(never made positive)", ("parse", "read"), "crop formats, ndl-layout"),
     Reason("box_outside_image", "a corner beyond the page by more than 10% of its side",
            ("parse", "read"), "crop formats, ndl-layout"),
     Reason("unencodable_crop", "the crop cannot be encoded in the page's image format", ("read",),
            "crop formats"),
     Reason("unmapped_class", "a box whose class `--classes` does not map", ("parse",), "ndl-layout"),
     Reason("missing_label", "no label for the image: no `.txt`, `.gt.txt` or `.json` beside a line "
-           "image; no `label-` key for an LMDB record", ("parse",), "minhon, lmdb"),
+           "image; no `label-` key for an LMDB record; a Label Studio region without a transcription",
+           ("parse",), "minhon, lmdb, label-studio"),
     Reason("ambiguous_label", "several label files beside one line image", ("parse",), "minhon"),
     Reason("unreadable_label", "a label file the OS refused to read, or not text in `--encoding`",
            ("parse",), "minhon"),

@@ -18,6 +18,11 @@ from dataconv.fixtures.hostile import make_hostile_images
 # fixture name -> (dataconv command, extra options, generator keywords)
 RUNS: dict[str, tuple[str, tuple[str, ...], dict]] = {
     "aihub-htr": ("aihub", (), {"n": 30}),
+    "aihub-tiw": ("aihub-tiw", (), {}),
+    "aihub-outdoor": ("aihub-outdoor", (), {}),
+    "aihub-forms": ("aihub-forms", (), {}),
+    "aihub-admin": ("aihub-admin", (), {}),
+    "aihub-nia": ("aihub-nia", (), {}),
     "coco-text": ("coco-text", (), {}),
     "textocr": ("textocr", (), {}),
     "icdar2015": ("icdar2015", (), {}),

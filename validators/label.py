@@ -1,7 +1,8 @@
-"""Label checks: text that can be written at all, Unicode normalisation (NFC by default)
-and empty labels."""
+"""Label checks: text that can be written at all, Hangul left half-typed, Unicode
+normalisation (NFC by default) and empty labels."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -47,6 +48,33 @@ def reject_empty(item: Item) -> None:
 @check("label_text", order=25)
 def build_text(checks: CheckOptions) -> Check:
     return reject_unwritable_text
+
+
+# Hangul compatibility jamo (U+3131-U+318E): the loose letters an IME shows before a
+# syllable is complete. Written text composes them into syllables (U+AC00-U+D7A3), so a
+# label holding one (국ㅇㄴ, ㅇㄴ) is a transcription slip, not what the image shows.
+COMPATIBILITY_JAMO = re.compile("[\u3131-\u318e]")
+
+
+def reject_loose_jamo(item: Item) -> None:
+    """Refuse a label holding a Hangul compatibility jamo as ``broken_label``; checked
+    before normalisation, since NFKC would turn them into conjoining jamo."""
+    found = COMPATIBILITY_JAMO.search(item.label)
+    if found:
+        raise SampleRejected("broken_label", f"loose Hangul letter {found.group()!r} "
+                                             f"(U+{ord(found.group()):04X}) in {item.label[:80]!r}")
+
+
+@dataclass(frozen=True)
+class JamoOptions:
+    jamo_labels: str = option("reject", "Labels holding Hangul compatibility jamo (ㅇ, ㄴ, ...), a "
+                                        "half-typed syllable: reject them as broken_label, or keep them.",
+                              type=Choice(("keep", "reject")), show_default=True)
+
+
+@check("jamo", order=27, options=JamoOptions)
+def build_jamo(checks: CheckOptions) -> Check | None:
+    return reject_loose_jamo if checks.of(JamoOptions).jamo_labels == "reject" else None
 
 
 @dataclass(frozen=True)

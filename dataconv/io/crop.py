@@ -73,6 +73,9 @@ class CropImage:
     PaddleOCR reading order) unless ``reading_order`` is False, in which case they are
     ordered geometrically. More than four points are reduced to their minimum-area
     rectangle. ``vertical`` overrides the aspect-ratio test when the annotation knows.
+    ``clamp`` moves corners that overshoot the page (within the margin) onto its edge,
+    for formats whose tools let boxes spill over; ``upright`` applies the page's EXIF
+    orientation first, for formats whose coordinates refer to the upright photo.
     """
 
     root: str
@@ -81,12 +84,14 @@ class CropImage:
     spec: CropSpec = CropSpec()
     vertical: bool | None = None
     reading_order: bool = True
+    clamp: bool = False
+    upright: bool = False
 
     def read(self, ctx: ReadContext) -> bytes:
-        page = load_page(self.root, self.rel, ctx)
+        page = load_page(self.root, self.rel, ctx, self.upright)
         out = page
         if self.polygon is not None:
-            quad = box_quad(self.polygon, page.shape[1], page.shape[0], self.reading_order)
+            quad = box_quad(self.polygon, page.shape[1], page.shape[0], self.reading_order, self.clamp)
             check_crop_size(quad, self.spec.pad, ctx.max_pixels)
             out = rectify(page, quad, self.spec.pad)
         out = orient(out, self.spec, self.vertical)
@@ -95,12 +100,13 @@ class CropImage:
 
 
 def image_ref(root: str, rel: str, spec: CropSpec, polygon: Sequence[Sequence[float]] | None = None,
-              vertical: bool | None = None, reading_order: bool = True) -> ImageRef:
+              vertical: bool | None = None, reading_order: bool = True, clamp: bool = False,
+              upright: bool = False) -> ImageRef:
     """A crop reference, or the file itself when nothing would change its bytes."""
     if polygon is None and not spec.changes_whole_images:
         return FileImage(root, rel)
     poly = None if polygon is None else tuple((x, y) for x, y in polygon)  # checked when read
-    return CropImage(root, rel, poly, spec, vertical, reading_order)
+    return CropImage(root, rel, poly, spec, vertical, reading_order, clamp, upright)
 
 
 # --- geometry (pure functions of the points) ---------------------------------------
@@ -167,15 +173,21 @@ def quad_size(quad: np.ndarray) -> tuple[int, int]:
     return round(max(side(0, 1), side(3, 2))), round(max(side(0, 3), side(1, 2)))
 
 
-def box_quad(polygon: Polygon, width: int, height: int, reading_order: bool = True) -> np.ndarray:
+def box_quad(polygon: Polygon, width: int, height: int, reading_order: bool = True,
+             clamp: bool = False) -> np.ndarray:
     """The box's four corners (``to_quad``) once its coordinates are known to be finite
     numbers on the ``width`` x ``height`` page; else SampleRejected. Checked before any
-    geometry, so nothing downstream meets 1e308, NaN or a box larger than the page."""
+    geometry, so nothing downstream meets 1e308, NaN or a box larger than the page.
+    ``clamp`` then moves every corner onto the page (a box wholly off it is left with
+    zero area: ``degenerate_box``)."""
     try:
         points = np.array([[finite(x), finite(y)] for x, y in polygon], dtype=np.float64)
     except (ValueError, TypeError) as e:
         raise SampleRejected("degenerate_box", f"bad coordinate: {e}") from None
-    check_inside(points.reshape(-1, 2), width, height)
+    points = points.reshape(-1, 2)
+    check_inside(points, width, height)
+    if clamp:
+        points = np.stack([points[:, 0].clip(0, width), points[:, 1].clip(0, height)], axis=1)
     return to_quad(tuple(map(tuple, points)), reading_order)
 
 
@@ -243,25 +255,29 @@ def encode(img: np.ndarray, encoding: str) -> bytes:
     return buf.tobytes()
 
 
-def decode_page(data: bytes, rel: str, max_pixels: int) -> np.ndarray:
+def decode_page(data: bytes, rel: str, max_pixels: int, upright: bool = False) -> np.ndarray:
     """The whole page as an 8-bit gray or RGB array (transparency over white), refused
-    from its header over ``max_pixels``."""
+    from its header over ``max_pixels``; turned by its EXIF orientation when ``upright``
+    (a transpose keeps the pixel count, so the limit still holds)."""
     try:
-        return np.asarray(decode.decode_plain(data, max_pixels))
+        page = decode.decode_plain(data, max_pixels)
+        if upright:
+            page = decode.exif_upright(data, page)
+        return np.asarray(page)
     except SampleRejected as e:
         raise SampleRejected(e.reason, f"{rel}: {e.detail}"[:300]) from None
 
 
-_LAST: dict[tuple[str, str, ReadContext], np.ndarray | SampleRejected] = {}
+_LAST: dict[tuple[str, str, ReadContext, bool], np.ndarray | SampleRejected] = {}
 
 
-def load_page(root: str, rel: str, ctx: ReadContext) -> np.ndarray:
+def load_page(root: str, rel: str, ctx: ReadContext, upright: bool = False) -> np.ndarray:
     """The decoded page, from the one-page cache of this process when it is the last one."""
-    key = (root, rel, ctx)
+    key = (root, rel, ctx, upright)
     if key not in _LAST:
         _LAST.clear()
         try:
-            _LAST[key] = decode_page(FileImage(root, rel).read(ctx), rel, ctx.max_pixels)
+            _LAST[key] = decode_page(FileImage(root, rel).read(ctx), rel, ctx.max_pixels, upright)
         except SampleRejected as e:
             _LAST[key] = e
     cached = _LAST[key]

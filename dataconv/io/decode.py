@@ -94,6 +94,22 @@ def decode_plain(data: bytes, max_pixels: int, draft: tuple[int, int] | None = N
         return _plain(im)
 
 
+# EXIF orientation tag value -> the transpose that makes the stored pixels upright (EXIF 2.3).
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+           4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+           6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+ORIENTATION_TAG = 0x0112
+
+
+def exif_upright(data: bytes, image: Image.Image) -> Image.Image:
+    """``image`` (decoded from ``data``) turned as its EXIF orientation says, i.e. as a
+    camera app shows the photo; unchanged without the tag or with an unknown value."""
+    with opened(data, None) as im:
+        orientation = im.getexif().get(ORIENTATION_TAG, 1)
+    method = UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+    return image.transpose(method) if method is not None else image
+
+
 def decode_rgb(data: bytes, max_pixels: int, draft: tuple[int, int] | None = None) -> Image.Image:
     """Mode ``RGB``, transparency composed over white."""
     return _to(decode_plain(data, max_pixels, draft), "RGB")
