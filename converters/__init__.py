@@ -16,6 +16,8 @@ MODULES = {
     "gt-txt": "gt_txt",
     "icdar2015": "icdar2015",
     "icdar2015-rec": "icdar2015_rec",
+    "label-studio": "label_studio",
+    "labelme": "labelme",
     "lmdb": "lmdb_source",
     "minhon": "minhon",
     "mjsynth": "mjsynth",

@@ -95,6 +95,10 @@ _ALL = (
     Reason("missing_label", "no label for the image: no `.txt`, `.gt.txt` or `.json` beside a line "
            "image; no `label-` key for an LMDB record; a Label Studio region without a transcription",
            ("parse",), "minhon, lmdb, label-studio"),
+    Reason("unsupported_shape", "a labelme shape that is no text box (circle, line, point, mask)",
+           ("parse",), "labelme"),
+    Reason("rotated_in_tool", "a Label Studio region drawn on an image the annotator rotated in the "
+           "UI (`image_rotation` not 0)", ("parse",), "label-studio"),
     Reason("ambiguous_label", "several label files beside one line image", ("parse",), "minhon"),
     Reason("unreadable_label", "a label file the OS refused to read, or not text in `--encoding`",
            ("parse",), "minhon"),

@@ -23,6 +23,8 @@ RUNS: dict[str, tuple[str, tuple[str, ...], dict]] = {
     "aihub-forms": ("aihub-forms", (), {}),
     "aihub-admin": ("aihub-admin", (), {}),
     "aihub-nia": ("aihub-nia", (), {}),
+    "labelme": ("labelme", (), {}),
+    "label-studio": ("label-studio", ("--export", "export.json"), {}),
     "coco-text": ("coco-text", (), {}),
     "textocr": ("textocr", (), {}),
     "icdar2015": ("icdar2015", (), {}),
@@ -40,9 +42,10 @@ RUNS: dict[str, tuple[str, tuple[str, ...], dict]] = {
 
 def convert(command: str, src: str, out: str, *extra: str) -> dict:
     args = list(extra)
-    if "--labels" in args:  # the label file sits in the source
-        k = args.index("--labels") + 1
-        args[k] = os.path.join(src, args[k])
+    for flag in ("--labels", "--export"):  # the label file sits in the source
+        if flag in args:
+            k = args.index(flag) + 1
+            args[k] = os.path.join(src, args[k])
     run_cli(command, "-i", src, "-o", out, "-q", "--workers", "1", "--split", "none", *args)
     return load_json(os.path.join(out, "manifest.json"))
 

@@ -76,6 +76,8 @@ class CropImage:
     ``clamp`` moves corners that overshoot the page (within the margin) onto its edge,
     for formats whose tools let boxes spill over; ``upright`` applies the page's EXIF
     orientation first, for formats whose coordinates refer to the upright photo.
+    ``data`` holds the page's encoded bytes when the annotation embeds them (labelme's
+    ``imageData``); ``rel`` then only names the page in messages and the page cache.
     """
 
     root: str
@@ -86,9 +88,10 @@ class CropImage:
     reading_order: bool = True
     clamp: bool = False
     upright: bool = False
+    data: bytes | None = None
 
     def read(self, ctx: ReadContext) -> bytes:
-        page = load_page(self.root, self.rel, ctx, self.upright)
+        page = load_page(self.root, self.rel, ctx, self.upright, self.data)
         out = page
         if self.polygon is not None:
             quad = box_quad(self.polygon, page.shape[1], page.shape[0], self.reading_order, self.clamp)
@@ -271,13 +274,16 @@ def decode_page(data: bytes, rel: str, max_pixels: int, upright: bool = False) -
 _LAST: dict[tuple[str, str, ReadContext, bool], np.ndarray | SampleRejected] = {}
 
 
-def load_page(root: str, rel: str, ctx: ReadContext, upright: bool = False) -> np.ndarray:
-    """The decoded page, from the one-page cache of this process when it is the last one."""
+def load_page(root: str, rel: str, ctx: ReadContext, upright: bool = False,
+              data: bytes | None = None) -> np.ndarray:
+    """The decoded page (the file ``rel`` under ``root``, or ``data`` when given), from the
+    one-page cache of this process when it is the last one."""
     key = (root, rel, ctx, upright)
     if key not in _LAST:
         _LAST.clear()
         try:
-            _LAST[key] = decode_page(FileImage(root, rel).read(ctx), rel, ctx.max_pixels, upright)
+            raw = FileImage(root, rel).read(ctx) if data is None else data
+            _LAST[key] = decode_page(raw, rel, ctx.max_pixels, upright)
         except SampleRejected as e:
             _LAST[key] = e
     cached = _LAST[key]
