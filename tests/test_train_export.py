@@ -121,10 +121,31 @@ def test_predict_prints_each_images_text(trained):
     assert right >= 0.9 * len(trained.val_labels), list(zip(outputs[model_path], trained.val_labels))
 
 
+def lmdb_files_held(root: str) -> set[str]:
+    """Files under ``root`` this process holds a descriptor on or maps (Linux /proc)."""
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(root):
+            held.add(target)
+    with open("/proc/self/maps") as maps:
+        held.update(line.split()[-1] for line in maps if root in line)
+    return held
+
+
 def test_datamodule_pickles_and_opens_lmdbs_lazily_in_workers(trained):
     dm = LmdbDataModule(trained.out, batch_size=8, workers=1)
     assert dm.charset == "0123456789" and set(dm.splits) == {"train", "val", "test"}
     dm.dataset("val")[0]  # the parent reads too: its handle must not leak into the worker
+    root = os.path.realpath(trained.out)
+    assert lmdb_files_held(root)
+    child = os.fork()
+    if child == 0:  # the fork hook closed the parent's handles first: nothing inherited
+        os._exit(min(len(lmdb_files_held(root)), 100))
+    assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
     clone = pickle.loads(pickle.dumps(dm))
     batch = next(iter(clone.val_dataloader()))  # a forked worker opens its own handle
     assert batch["images"].shape == (8, 1, 32, 128) and batch["images"].dtype == torch.float32
