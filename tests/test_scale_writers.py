@@ -3,8 +3,13 @@ the output does not depend on how the work was split."""
 from __future__ import annotations
 
 import io
+import json
+import os
+import pickle
 import random
 import struct
+import subprocess
+import sys
 import zlib
 
 import pytest
@@ -12,7 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from conftest import run_cli
+from dataconv.build import shards
+from dataconv.build.executors import base as executors_base
+from dataconv.build.executors import executors, local as local_executor, register
 from dataconv.fixtures.base import encode, ink_image
+from dataconv.fixtures.ocr_mix import make_ocr_mix
 from dataconv.fixtures.hostile import blank_png, idat_bomb
 from dataconv.validators import _fastdecode
 
@@ -107,3 +117,105 @@ def test_bad_filter_byte_is_corrupt_on_both_paths(monkeypatch):
     rgb = io.BytesIO()
     Image.new("RGB", (30, 10), (1, 2, 3)).save(rgb, "PNG")
     assert _both_paths(rgb.getvalue(), monkeypatch) == (True, True)
+
+
+# --- workers write: the same output however the work is cut ------------------------------
+
+from test_scale import _fingerprint  # noqa: E402  (the output files and every shard's digest)
+
+
+@pytest.fixture(scope="module")
+def mix(tmp_path_factory) -> str:
+    src = str(tmp_path_factory.mktemp("mix") / "src")
+    make_ocr_mix(src, n=300, lines=10, corrupt=4, seed=5)
+    return src
+
+
+def _convert(src: str, out: str, *extra: str) -> dict[str, bytes | str]:
+    run_cli("gt-txt", "-i", src, "-o", out, "-q", *extra)
+    return _fingerprint(out)
+
+
+def _shards(found: dict[str, bytes | str]) -> list[str]:
+    return sorted(k for k in found if "shard-" in k)
+
+
+@pytest.mark.parametrize("layout", [
+    pytest.param(("--split", "none"), id="one-shard"),
+    pytest.param(("--split", "none", "--shard-bytes", "60KB"), id="one-task-rotating-by-bytes"),
+    pytest.param(("--shard-size", "120"), id="three-splits-several-tasks"),
+])
+def test_output_identical_for_any_workers_one_shard_or_many(mix, tmp_path, monkeypatch, layout):
+    """Fewer tasks than workers (segments spooled, then joined by one worker per task) and
+    at least as many (whole tasks per worker) write what one process writes."""
+    one = _convert(mix, str(tmp_path / "w1"), *layout, "--workers", "1")
+    if layout[-1] == "60KB":
+        assert len(_shards(one)) >= 4  # shards cut by bytes inside one task
+    for workers in ("2", "3", "8"):
+        assert _convert(mix, str(tmp_path / f"w{workers}"), *layout, "--workers", workers) == one, workers
+    monkeypatch.setattr(local_executor, "pool_start_method", lambda: "forkserver")
+    assert _convert(mix, str(tmp_path / "forkserver"), *layout, "--workers", "2") == one
+    assert json.loads(one["manifest.json"])["rejects"] == {"undecodable_image": 8}
+
+
+def test_one_shard_on_dask_and_from_the_command(mix, tmp_path):
+    one = _convert(mix, str(tmp_path / "w1"), "--split", "none", "--workers", "1")
+    assert _shards(one) == ["train/shard-00000"]
+    assert _convert(mix, str(tmp_path / "dask"), "--split", "none", "--workers", "2", "--dask", "local") == one
+    subprocess.run([sys.executable, "-m", "dataconv", "gt-txt", "-i", mix, "-o", str(tmp_path / "cli"), "-q",
+                    "--split", "none", "--workers", "2"], check=True, stdout=subprocess.DEVNULL)
+    assert _fingerprint(str(tmp_path / "cli")) == one
+
+
+class Recording:
+    """Runs the work in this process, pretending to have ``workers`` workers, and records
+    every work item and result as they would be pickled between processes."""
+
+    name = "recording"
+    chunk_samples = 16
+    workers = 1
+    sent: list[tuple[str, int]] = []  # (function, pickled size of the item)
+    received: list[tuple[object, int]] = []  # (result, pickled size)
+
+    def __init__(self, settings: executors_base.ExecutorSettings) -> None:
+        pass
+
+    def map_ordered(self, fn, items):
+        for item in items:
+            Recording.sent.append((fn.__name__, len(pickle.dumps(item))))
+            result = pickle.loads(pickle.dumps(fn(pickle.loads(pickle.dumps(item)))))
+            Recording.received.append((result, len(pickle.dumps(result))))
+            yield result
+
+    def close(self, abort: bool = False) -> None:
+        pass
+
+
+@pytest.fixture
+def recording(monkeypatch):
+    monkeypatch.setattr(executors_base, "_REGISTRY", executors())
+    register(Recording)
+    Recording.sent.clear()
+    Recording.received.clear()
+    return Recording
+
+
+@pytest.mark.parametrize("workers, used", [(1, {"hash_chunk", "write_task"}),
+                                           (4, {"hash_chunk", "spool_segment", "join_task"})])
+def test_the_driver_receives_no_image_bytes(mix, tmp_path, monkeypatch, recording, workers, used):
+    """Whole tasks (1 worker) or segments (4 workers, one train task): what comes back to
+    the driver is shard names, digests, counts and rejects - a few hundred bytes per task,
+    never the 1+ MB of images - and the output is the in-process one."""
+    one = _convert(mix, str(tmp_path / "w1"), "--shard-size", "1000", "--workers", "1")
+    monkeypatch.setattr(executors_base, "chosen_name", lambda workers, dask: "recording")
+    monkeypatch.setattr(Recording, "workers", workers)
+    assert _convert(mix, str(tmp_path / "rec"), "--shard-size", "1000") == one
+    assert {name for name, _ in Recording.sent} == used
+    images = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(mix) for f in fs)
+    assert images > 1_000_000
+    build = [(r, n) for r, n in Recording.received if not isinstance(r, list)]  # hash_chunk: digests
+    assert all(isinstance(r, (shards.ShardResult, int)) for r, _ in build)
+    assert sum(n for _, n in build) < 10_000
+    assert sum(isinstance(r, shards.ShardResult) for r, _ in build) == 3  # train, val, test
+    if workers > 1:
+        assert sum(isinstance(r, int) for r, _ in build) >= 4  # the train task in segments

@@ -9,8 +9,9 @@ the accounting check). The LMDB output runs in four steps:
    (``seq``) and rejecting duplicated ids.
 2. plan: hash every image once (for --dedupe and so that identical images share a split),
    assign each sample a split from its group key, cut each split into shard tasks.
-3. build (dataconv/build/shards.py): chunks of each task are read and checked in-process, in a
-   pool or on Dask; one writer per shard writes the outcomes in input order.
+3. build (dataconv/build/shards.py): the executor's workers read, check and write the tasks
+   (whole tasks, or segments joined in input order when there are fewer tasks than
+   workers); the driver receives only each task's accounting, never image bytes.
 4. finalize: number shards, write samples.parquet (streamed from the tasks' part files,
    see dataconv/outputs/samples_table.py) and charset.txt; ``run`` then writes
    rejects.jsonl and manifest.json, and the temporary folder is renamed into place.
@@ -67,6 +68,8 @@ class Config:
     checks: CheckOptions = field(default_factory=CheckOptions)
     manifest_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    # A folder under each split for a sample (a recipe's one folder per source), or None.
+    subfolder: Callable[[Sample], str] | None = None
 
     def read_context(self) -> ReadContext:
         """How this run opens and decodes images (every read of the run uses it)."""
@@ -109,35 +112,53 @@ def plan(collected: Collected, config: Config, tmp: str,
     ctx = config.read_context()
     tasks = []
     for split, members in by_split.items():
-        folder = os.path.join(tmp, split_folder(split, config.layout))
-        for number, start in enumerate(range(0, len(members), config.shard_size)):
-            tasks.append(ShardTask(split, number, folder, members[start:start + config.shard_size],
-                                   config.checks, ctx, config.shard_bytes,
-                                   samples_table.part_path(tmp, split, number)))
+        number = 0
+        for sub, part in by_subfolder(members, config.subfolder):
+            folder = os.path.join(tmp, split_folder(split, config.layout), sub)
+            for start in range(0, len(part), config.shard_size):
+                tasks.append(ShardTask(split, number, folder, part[start:start + config.shard_size],
+                                       config.checks, ctx, config.shard_bytes,
+                                       samples_table.part_path(tmp, split, number)))
+                number += 1
     return tasks
 
 
-def finalize(tmp: str, results: list[ShardResult], collected: Collected, config: Config) -> Accounts:
-    """Give shards their final names, write samples.parquet and charset.txt; return the
-    accounts for ``accounting.finish``."""
+def by_subfolder(members: list[tuple[int, Sample]], subfolder: Callable[[Sample], str] | None
+                 ) -> list[tuple[str, list[tuple[int, Sample]]]]:
+    """The members of one split per folder under it, in order of first appearance (one
+    folder, ``""``, without ``subfolder``)."""
+    if subfolder is None:
+        return [("", members)]
+    groups: dict[str, list[tuple[int, Sample]]] = {}
+    for seq, sample in members:
+        groups.setdefault(subfolder(sample), []).append((seq, sample))
+    return list(groups.items())
+
+
+def finalize(tmp: str, results: list[ShardResult], collected: Collected, config: Config,
+             subfolders: dict[tuple[str, int], str] | None = None) -> Accounts:
+    """Give shards their final names (numbered per folder), write samples.parquet and
+    charset.txt; return the accounts for ``accounting.finish``. ``subfolders`` names the
+    folder under its split of each task (``(split, number)``) that has one."""
     shard_entries: list[dict[str, Any]] = []
     parts: list[tuple[str, dict[str, str]]] = []  # in output row order
     chars: set[str] = set()
     split_counts: Counter[str] = Counter()
     rejects = list(collected.rejects)
     for split in splitter.SPLITS:
-        folder = split_folder(split, config.layout)
-        final_no = 0
+        final_numbers: Counter[str] = Counter()
         for result in (r for r in results if r.split == split):
+            sub = (subfolders or {}).get((split, result.number), "")
+            folder = "/".join(filter(None, (split_folder(split, config.layout), sub)))
             rejects.extend(result.rejects)
             renamed = {}
             for temp_name, count, digest in result.shards:
-                name = f"shard-{final_no:05d}"
+                name = f"shard-{final_numbers[folder]:05d}"
                 os.rename(os.path.join(tmp, folder, temp_name), os.path.join(tmp, folder, name))
                 renamed[temp_name] = f"{folder}/{name}"
                 shard_entries.append({"split": split, "path": f"{folder}/{name}", "count": count,
                                       "sha256": digest})
-                final_no += 1
+                final_numbers[folder] += 1
             parts.append((result.part, renamed))
             chars |= result.chars
             split_counts[split] += result.written
@@ -179,10 +200,12 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
         with tqdm(total=sum(len(t) for t in tasks), desc="checking and writing",
                   unit=" samples", disable=not config.progress, file=sys.stderr) as bar:
             results = list(build.build_shards(tasks, executor, lmdb_writer.ShardWriter, bar.update))
+    subfolders = {(t.split, t.number): os.path.relpath(t.folder, os.path.join(tmp, split_folder(t.split, config.layout)))
+                  for t in tasks if config.subfolder is not None}
     # The sample index is not needed any more: freed before finalize loads pyarrow.
     del tasks, digests
     collected = Collected([], collected.rejects, collected.total)
-    return finalize(tmp, results, collected, config)
+    return finalize(tmp, results, collected, config, subfolders)
 
 
 def write_coco(converter: Converter, config: Config, tmp: str) -> Accounts:
@@ -207,6 +230,7 @@ def run(converter: Converter, config: Config) -> dict[str, Any]:
     try:
         with atomic_output(config.out, config.overwrite) as tmp:
             accounts = write(converter, config, tmp)
+            accounts.extra.update(converter.accounting(accounts.rejects))
             return finish(tmp, accounts, converter.name, config.manifest_options, config.src)
     finally:
         converter.close()

@@ -1,17 +1,31 @@
-"""Building shards: check samples in chunks anywhere, write them in order in one place.
+"""Building shards: workers read, check and write; the driver only coordinates.
 
-The unit of parallel work is a *chunk* of a shard's samples (a few dozen to a few
-hundred), not the shard: reading the image and decoding it (the expensive part) runs in
-the executor's workers (``check_chunk``), and each shard is written by one writer in the
-driver, fed the outcomes in input order. So a dataset of one shard still uses every
-core, the output does not depend on how many workers there are or which finished first,
-and workers need to see only the source files, never the output.
+No image byte travels back to the process that runs the conversion (the driver): it sends
+work items (samples, never bytes) and receives each shard task's small ``ShardResult``
+(shard names and digests, reject list, label characters). Two ways, both giving the output
+``--workers 1`` gives, byte for byte:
+
+* **whole tasks** (at least as many shard tasks as workers, which is every dataset of
+  ``workers x --shard-size`` samples or more): each worker checks and writes whole shard
+  tasks, exactly as one process would (``write_task``);
+* **segments** (fewer tasks than workers, e.g. a dataset of one shard): every task is cut
+  into ``Segment``s that workers check in parallel, spooling the outcomes (image bytes
+  included) to a file in the temporary folder (``spool_segment``); then one worker per
+  task writes the task's shards from its spools in input order (``join_task``).
+
+Either way each task's shards are written by one writer fed the outcomes in input order,
+so shard boundaries, keys, digests and samples.parquet rows do not depend on how the work
+was split or where it ran. Workers need to see the source and the output folder.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
+import os
+import pickle
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from dataconv.outputs import samples_table
 from dataconv.outputs.shard_writer import RotatingWriter, ShardFactory, ShardRecord
@@ -52,15 +66,6 @@ class ShardResult:
     rejects: list[tuple[int, Reject]]
 
 
-@dataclass
-class Chunk:
-    """Consecutive samples of one shard task, with what a worker needs to check them."""
-
-    samples: list[tuple[int, Sample]]  # (seq, sample)
-    checks: CheckOptions
-    read_ctx: ReadContext
-
-
 class Accepted(NamedTuple):
     label: str
     data: bytes
@@ -98,10 +103,11 @@ def check_sample(sample: Sample, checks: list[Check], ctx: ReadContext) -> Outco
                     hashlib.sha1(item.data).hexdigest())
 
 
-def check_chunk(chunk: Chunk) -> list[Outcome]:
-    """The work item: runs in a worker process, a Dask worker, or in-process."""
-    checks = _checks(chunk.checks)
-    return [check_sample(sample, checks, chunk.read_ctx) for _, sample in chunk.samples]
+def check_samples(samples: list[tuple[int, Sample]], options: CheckOptions,
+                  ctx: ReadContext) -> Iterator[Outcome]:
+    """Each sample's outcome, in order, as it is checked."""
+    checks = _checks(options)
+    return (check_sample(sample, checks, ctx) for _, sample in samples)
 
 
 @dataclass
@@ -146,11 +152,6 @@ def hash_samples(samples: list[tuple[int, Sample]], ctx: ReadContext, executor: 
     return digests
 
 
-def chunks_of(task: ShardTask, size: int) -> list[Chunk]:
-    return [Chunk(task.samples[i:i + size], task.checks, task.read_ctx)
-            for i in range(0, len(task.samples), size)]
-
-
 class ShardBuilder:
     """The one writer of a shard task: takes outcomes in input order, keeps the accounting."""
 
@@ -182,22 +183,113 @@ class ShardBuilder:
         self.records.abort()
 
 
+def write_outcomes(task: ShardTask, open_shard: ShardFactory, outcomes: Iterable[Outcome]) -> ShardResult:
+    """Write a task's shards from its samples' outcomes, in input order."""
+    builder = ShardBuilder(task, open_shard)
+    try:
+        for (seq, sample), outcome in zip(task.samples, outcomes, strict=True):
+            builder.add(seq, sample, outcome)
+    except BaseException:
+        builder.abort()
+        raise
+    return builder.close()
+
+
+# --- whole tasks ------------------------------------------------------------------------
+
+@dataclass
+class WholeTask:
+    """The work item of a task a worker checks and writes by itself."""
+
+    task: ShardTask
+    open_shard: ShardFactory
+
+
+def write_task(item: WholeTask) -> ShardResult:
+    """Check and write one shard task: runs in a worker process, a Dask worker or in-process."""
+    task = item.task
+    return write_outcomes(task, item.open_shard, check_samples(task.samples, task.checks, task.read_ctx))
+
+
+# --- segments, when there are fewer tasks than workers -----------------------------------
+
+SEGMENTS_PER_WORKER = 4  # segments per worker per wave: evens out slow and fast segments
+SPOOL_BATCH = 256  # outcomes per pickle in a spool file: what a join holds at a time
+
+
+@dataclass
+class Segment:
+    """Consecutive samples of one shard task, checked by a worker and spooled to ``path``."""
+
+    samples: list[tuple[int, Sample]]
+    checks: CheckOptions
+    read_ctx: ReadContext
+    path: str  # inside the temporary output folder
+
+
+@dataclass
+class Join:
+    """The work item that writes a task's shards from its segments' spools, in order."""
+
+    task: ShardTask
+    spools: list[str]
+    open_shard: ShardFactory
+
+
+def segments_of(task: ShardTask, count: int, min_samples: int) -> list[Segment]:
+    """``task`` cut into about ``count`` segments of at least ``min_samples`` samples."""
+    size = max(min_samples, math.ceil(len(task) / max(1, count)))
+    return [Segment(task.samples[i:i + size], task.checks, task.read_ctx, f"{task.part}.{k:04d}.spool")
+            for k, i in enumerate(range(0, len(task), size))]
+
+
+def spool_segment(segment: Segment) -> int:
+    """Check a segment and write its outcomes to its spool file (only this run's workers
+    write and read it, inside the temporary folder, like the samples.parquet parts)."""
+    os.makedirs(os.path.dirname(segment.path), exist_ok=True)
+    outcomes = check_samples(segment.samples, segment.checks, segment.read_ctx)
+    with open(segment.path, "wb") as f:
+        while batch := list(itertools.islice(outcomes, SPOOL_BATCH)):
+            pickle.dump(batch, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(segment.samples)
+
+
+def read_spool(path: str) -> Iterator[Outcome]:
+    with open(path, "rb") as f:
+        while True:
+            try:
+                batch = pickle.load(f)
+            except EOFError:
+                return
+            yield from batch
+
+
+def join_task(join: Join) -> ShardResult:
+    """Write a task's shards from its spools in input order, then remove the spools."""
+    outcomes = itertools.chain.from_iterable(read_spool(path) for path in join.spools)
+    result = write_outcomes(join.task, join.open_shard, outcomes)
+    for path in join.spools:
+        os.remove(path)
+    return result
+
+
+# --- the build ----------------------------------------------------------------------------
+
 def build_shards(tasks: list[ShardTask], executor: Executor, open_shard: ShardFactory,
                  on_samples: Callable[[int], None]) -> Iterator[ShardResult]:
-    """Check every task's chunks on ``executor``; write each task's shards in order through
-    ``open_shard`` (the output format's ``ShardWriter``); yield results."""
-    per_task = [chunks_of(task, executor.chunk_samples) for task in tasks]
-    outcomes = executor.map_ordered(check_chunk, (c for chunks in per_task for c in chunks))
-    for task, chunks in zip(tasks, per_task):
-        builder = ShardBuilder(task, open_shard)
-        try:
-            for chunk in chunks:
-                for (seq, sample), outcome in zip(chunk.samples, next(outcomes)):
-                    builder.add(seq, sample, outcome)
-                on_samples(len(chunk.samples))
-        except BaseException:
-            builder.abort()
-            raise
-        yield builder.close()
-
-
+    """Check and write every task on ``executor``'s workers through ``open_shard`` (the
+    output format's ``ShardWriter``); yield the tasks' results in task order."""
+    workers = getattr(executor, "workers", 1)
+    if len(tasks) >= workers:
+        items = (WholeTask(task, open_shard) for task in tasks)
+        for task, result in zip(tasks, executor.map_ordered(write_task, items)):
+            on_samples(len(task))
+            yield result
+        return
+    per_task = [segments_of(task, math.ceil(workers * SEGMENTS_PER_WORKER / len(tasks)),
+                            executor.chunk_samples) for task in tasks]
+    segments = [segment for segments in per_task for segment in segments]
+    for checked in executor.map_ordered(spool_segment, segments):
+        on_samples(checked)
+    joins = [Join(task, [s.path for s in segments], open_shard) for task, segments in zip(tasks, per_task)]
+    yield from executor.map_ordered(join_task, joins)

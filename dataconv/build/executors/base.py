@@ -32,7 +32,8 @@ class ExecutorSettings:
 
 class Executor(Protocol):
     name: str
-    chunk_samples: int  # how many samples one work item should hold here
+    chunk_samples: int  # the fewest samples one work item should hold here
+    workers: int  # how many items run at once (the build cuts work to keep them busy)
 
     def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]: ...
 

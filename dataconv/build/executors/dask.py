@@ -34,7 +34,8 @@ class DaskCluster:
         except (OSError, TimeoutError) as e:
             self._close_cluster()
             raise DataconvError(f"--dask {address}: cannot reach the Dask scheduler ({e})") from None
-        self.window = max(1, sum(self.client.nthreads().values())) * IN_FLIGHT_PER_WORKER
+        self.workers = max(1, sum(self.client.nthreads().values()))
+        self.window = self.workers * IN_FLIGHT_PER_WORKER
 
     def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         return bounded_ordered(lambda item: self.client.submit(fn, item, pure=False),

@@ -13,6 +13,7 @@ R = TypeVar("R")
 class InProcess:
     name = "inprocess"
     chunk_samples = 256
+    workers = 1
 
     def __init__(self, settings: ExecutorSettings) -> None:
         pass

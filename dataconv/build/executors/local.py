@@ -46,7 +46,7 @@ class LocalPool:
     chunk_samples = 128  # per pickled work item: fewer round trips, a few MB in flight
 
     def __init__(self, settings: ExecutorSettings) -> None:
-        workers = settings.workers
+        workers = self.workers = settings.workers
         ctx = pool_context(pool_start_method())
         if ctx.get_start_method() == "forkserver":
             ctx.set_forkserver_preload(POOL_PRELOAD)
