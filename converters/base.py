@@ -64,6 +64,11 @@ class Converter:
     def close(self) -> None:
         """Release what parsing kept open for the image reads; runs when the run ends."""
 
+    def accounting(self, rejects: list[Any]) -> dict[str, Any]:
+        """Manifest fields this converter adds once the run's rejects are known (a recipe's
+        per-source counts); none by default."""
+        return {}
+
 
 @dataclass(frozen=True)
 class FormatInfo:
