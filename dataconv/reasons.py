@@ -63,6 +63,7 @@ _ALL = (
     Reason("duplicate_image", "the same image bytes as an earlier sample, with `--dedupe` (the first "
            "is kept)", ("plan",)),
     Reason("duplicate_id", "the same sample id again (the first is kept)", ("collect",)),
+    Reason("sampled_out", "left out by its recipe source's `ratio` or `cap`", ("parse",), "build (recipes)"),
     Reason("no_separator", "a label-file line without the separator", ("parse",),
            "gt-txt, paddle-rec, icdar2015-rec, paddle-det"),
     Reason("malformed_line", "a box line that does not parse as `x1,y1,...,x4,y4,text`", ("parse",),

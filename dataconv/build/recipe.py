@@ -1,0 +1,255 @@
+"""``dataconv build RECIPE.yaml``: several sources, each in its own format with its own
+options, into one dataset, with the accounting kept per source.
+
+The recipe is YAML checked against ``schemas/recipe.schema.json`` (errors name the
+recipe and the path in it: ``recipe.yaml: sources[1].cap: 0 is less than the minimum
+of 1``); option values are checked as the switches declare them. Every source's samples
+get its name in front of their id and source (``tiw/00012``, ``tiw:…``), so ids never
+collide across sources and every reject is attributed. ``ratio`` keeps a deterministic
+fraction of a source (by the hash of the id and the seed), ``cap`` at most that many of
+what is left, in input order; the others are ``sampled_out`` rejects, so
+``input == written + rejected`` holds per source as for the whole run.
+
+``per_source_folders`` writes each source under its own folder in every split
+(``train/tiw/shard-00000``), which is how clovaai's ``--select_data``/``--batch_ratio``,
+PaddleOCR's ``ratio_list`` and MMOCR's concatenated datasets mix sources by ratio; the
+settings for each trainer are in the manifest's ``mixing`` and printed after the run.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from dataconv.build.splits import unit_hash
+from dataconv.converters.base import Converter, FormatInfo, load
+from dataconv.errors import DataconvError
+from dataconv.io.safeopen import InputFile
+from dataconv.io.schema import validate
+from dataconv.io.textfile import read_text
+from dataconv.optionspec import Path, from_values, switches
+from dataconv.sample import Item, Reject, Sample
+from dataconv.validators.base import CheckOptions, option_classes
+
+SOURCE_KEY = "recipe_source"  # Sample.meta key naming the sample's source
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    info: FormatInfo
+    input: str
+    options: Any
+    ratio: float = 1.0
+    cap: int | None = None
+    weight: float | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    path: str
+    out: str
+    sources: tuple[Source, ...]
+    checks: CheckOptions
+    overwrite: bool = False
+    split: str = "0.9,0.05,0.05"
+    seed: int = 0
+    layout: str = "standard"
+    per_source_folders: bool = False
+    dedupe: bool = False
+
+
+def load_recipe(path: str) -> Recipe:
+    """The recipe at ``path``, checked; a one-line DataconvError naming what is wrong."""
+    import yaml
+
+    name = os.path.basename(path)
+    try:
+        document = yaml.safe_load(read_text(InputFile.user(path)))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+        raise DataconvError(f"{where}: not YAML: {getattr(e, 'problem', None) or e}") from None
+    validate(document, "recipe", name)
+    base = os.path.dirname(os.path.abspath(path))
+    sources = tuple(_source(entry, k, base, name) for k, entry in enumerate(document["sources"]))
+    given_weights = sum(s.weight or 0 for s in sources)
+    if given_weights > 1 + 1e-9:
+        raise DataconvError(f"{name}: sources: the weights add up to {given_weights:g}; a weight is a "
+                            "share of each batch, so together they are at most 1")
+    names = [s.name for s in sources]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataconvError(f"{name}: sources: the name {repeated[0]!r} is used twice")
+    shared: dict[str, Any] = {}
+    for cls in option_classes():
+        shared.update(by_field(cls, document.get("options") or {}))
+    shared.update({k: v for k, v in (document.get("options") or {}).items() if k not in shared})
+    _refuse_unknown(shared, [s.name for cls in option_classes() for s in switches(cls)], f"{name}: options")
+    checks = CheckOptions(tuple(_options(cls, shared, f"{name}: options") for cls in option_classes()))
+    return Recipe(path=path, out=os.path.join(base, document["output"]), sources=sources, checks=checks,
+                  overwrite=document.get("overwrite", False), split=document.get("split", "0.9,0.05,0.05"),
+                  seed=document.get("seed", 0), layout=document.get("layout", "standard"),
+                  per_source_folders=document.get("per_source_folders", False),
+                  dedupe=document.get("dedupe", False))
+
+
+def _source(entry: dict[str, Any], k: int, base: str, name: str) -> Source:
+    where = f"{name}: sources[{k}]"
+    info = load(entry["format"])
+    if info is None:
+        raise DataconvError(f"{where}.format: no format {entry['format']!r} (dataconv formats lists them)")
+    given = by_field(info.cls.Options, entry.get("options") or {})
+    _refuse_unknown(given, [s.name for s in switches(info.cls.Options)], f"{where}.options")
+    for switch in switches(info.cls.Options):  # paths are relative to the recipe
+        if isinstance(switch.spec.type, Path) and isinstance(given.get(switch.name), str):
+            given[switch.name] = os.path.join(base, given[switch.name])
+    source_input = os.path.join(base, entry["input"])
+    if not os.path.exists(source_input):
+        raise DataconvError(f"{where}.input: {source_input}: no such file or folder")
+    return Source(name=entry["name"], info=info, input=source_input,
+                  options=_options(info.cls.Options, given, f"{where}.options"),
+                  ratio=entry.get("ratio", 1.0), cap=entry.get("cap"), weight=entry.get("weight"))
+
+
+def by_field(cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with each switch's name as on the command line (``kind`` for ``--kind``,
+    dashes as underscores) turned into its field name (``kinds``); other keys kept."""
+    alias = {}
+    for switch in switches(cls):
+        for flag in switch.spec.flags or ():
+            if flag.startswith("--"):
+                alias[flag[2:].replace("-", "_")] = switch.name
+    return {alias.get(key, key): value for key, value in given.items()}
+
+
+def _refuse_unknown(given: dict[str, Any], known: list[str], where: str) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise DataconvError(f"{where}.{unknown[0]}: no such option (known: {', '.join(sorted(known))})")
+
+
+def _options(cls: type, given: dict[str, Any], where: str) -> Any:
+    """``cls`` from recipe values, YAML lists as the tuples of repeatable switches."""
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+    try:
+        return from_values(cls, values)
+    except DataconvError as e:
+        raise DataconvError(f"{where}: {e}") from None
+
+
+class RecipeSources(Converter):
+    """Every source's samples in recipe order, named by source and sampled; counts what
+    each source gave, for ``accounting``."""
+
+    name = "recipe"
+    none_found = "no samples found in any source of the recipe"
+
+    def __init__(self, recipe: Recipe, follow_symlinks: bool = False) -> None:
+        super().__init__(os.path.dirname(os.path.abspath(recipe.path)), None, follow_symlinks)
+        self.recipe = recipe
+        self.inputs: Counter[str] = Counter()
+        self.converters: list[Converter] = []
+
+    def samples(self) -> Iterator[Item]:
+        for source in self.recipe.sources:
+            converter = source.info.cls(source.input, source.options, self.follow_symlinks)
+            self.converters.append(converter)
+            kept = 0
+            for item in converter.samples():
+                self.inputs[source.name] += 1
+                item = tagged(source.name, item)
+                if isinstance(item, Sample):
+                    if source.ratio < 1 and unit_hash(self.recipe.seed, item.id) >= source.ratio:
+                        item = Reject(item.source, "sampled_out", f"ratio {source.ratio:g}", item.id)
+                    elif source.cap is not None and kept >= source.cap:
+                        item = Reject(item.source, "sampled_out", f"cap {source.cap}", item.id)
+                    else:
+                        kept += 1
+                yield item
+
+    def close(self) -> None:
+        for converter in self.converters:
+            converter.close()
+
+    def accounting(self, rejects: list[Any]) -> dict[str, Any]:
+        """``sources``: input, written, rejected and rejects per reason of each source;
+        ``mixing``: each trainer's settings for the sources' weights."""
+        by_source: dict[str, Counter[str]] = {s.name: Counter() for s in self.recipe.sources}
+        for reject in rejects:
+            by_source[reject.source.split(":", 1)[0]][reject.reason] += 1
+        sources = {}
+        for s in self.recipe.sources:
+            rejected = sum(by_source[s.name].values())
+            sources[s.name] = {"format": s.info.name, "input": self.inputs[s.name],
+                               "written": self.inputs[s.name] - rejected, "rejected": rejected,
+                               "rejects": dict(sorted(by_source[s.name].items()))}
+        return {"sources": sources, "mixing": mixing(self.recipe, sources)}
+
+
+def tagged(name: str, item: Item) -> Item:
+    """``item`` with its source's name in front of its id, source and group."""
+    if isinstance(item, Reject):
+        return Reject(f"{name}:{item.source}", item.reason, item.detail,
+                      None if item.id is None else f"{name}/{item.id}")
+    item.id, item.source = f"{name}/{item.id}", f"{name}:{item.source}"
+    item.group = None if item.group is None else f"{name}/{item.group}"
+    item.meta[SOURCE_KEY] = name
+    return item
+
+
+def subfolder(sample: Sample) -> str:
+    """The folder of a sample's source under each split (``per_source_folders``)."""
+    return sample.meta[SOURCE_KEY]
+
+
+def shares(recipe: Recipe, written: dict[str, int]) -> dict[str, float]:
+    """Each source's share of a batch: its ``weight``; the sources without one split what
+    is left in proportion to their written samples (all of it when no weight is given).
+    Sources that wrote nothing get none; the shares are rescaled to add up to 1."""
+    fixed = {s.name: s.weight for s in recipe.sources if s.weight is not None and s.name in written}
+    rest = {n: c for n, c in written.items() if n not in fixed}
+    left = max(0.0, 1.0 - sum(fixed.values()))
+    raw = {**fixed, **{n: left * c / sum(rest.values()) for n, c in rest.items()}}
+    total = sum(raw.values()) or 1.0
+    return {n: raw[n] / total for n in written}
+
+
+def mixing(recipe: Recipe, sources: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The share of each source in a batch (``shares``), and the same mix in clovaai's,
+    PaddleOCR's and MMOCR's terms."""
+    names = [s.name for s in recipe.sources if sources[s.name]["written"]]
+    if not names:
+        return {}
+    written = {n: sources[n]["written"] for n in names}
+    weights = shares(recipe, written)
+    share = {n: round(weights[n], 4) for n in names}
+    per_sample = {n: weights[n] / written[n] for n in names}  # how often each sample should be seen
+    top = max(per_sample.values())
+    ratio_list = [round(per_sample[n] / top, 4) for n in names]
+    low = min(per_sample.values())
+    root = "train/real" if recipe.layout == "parseq" else "train"
+    settings: dict[str, Any] = {"share": share, "per_source_folders": recipe.per_source_folders}
+    if recipe.per_source_folders:
+        settings["clovaai"] = (f"--train_data OUT/{root} --select_data {'-'.join(names)} "
+                               f"--batch_ratio {'-'.join(f'{share[n]:g}' for n in names)}")
+        settings["paddleocr"] = {"data_dir": [f"OUT/{root}/{n}" for n in names], "ratio_list": ratio_list}
+        settings["mmocr"] = ("train_dataset = dict(type='ConcatDataset', datasets=["
+                             + ", ".join(f"dict(type='RepeatDataset', times={max(1, round(per_sample[n] / low))}, "
+                                         f"dataset=dict(type='RecogLMDBDataset', ann_file='OUT/{root}/{n}'))"
+                                         for n in names) + "])")
+    return settings
+
+
+def render_mixing(settings: dict[str, Any]) -> list[str]:
+    """The mixing settings as the lines printed after the run."""
+    if not settings:
+        return []
+    lines = ["  mixing (share of each batch): " + ", ".join(f"{n} {v:g}" for n, v in settings["share"].items())]
+    if not settings["per_source_folders"]:
+        return lines + ["    (set per_source_folders: true to mix by ratio in a trainer)"]
+    paddle = settings["paddleocr"]
+    return lines + [f"    clovaai:   {settings['clovaai']}",
+                    f"    paddleocr: data_dir: {paddle['data_dir']}  ratio_list: {paddle['ratio_list']}",
+                    f"    mmocr:     {settings['mmocr']}"]
