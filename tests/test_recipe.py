@@ -103,3 +103,56 @@ def test_a_bad_recipe_is_one_located_line(sources, text, fragments):
     result = build(root, text, expect=None)
     assert_one_line_error(result, *fragments)
     assert not (root / "x").exists()
+
+
+# --- --label-rules (a switch of every conversion, and a recipe option) ---------------------
+
+RULES = """\
+fullwidth_ascii: true
+replace: {"‘": "'", "’": "'"}
+whitespace: collapse
+case: lower
+drop:
+  - {pattern: "^[0-9]+$", name: digits_only}
+"""
+LABELS = {"a.png": "Ｆ１ Ｒａｃｅ", "b.png": "  hello   world ", "c.png": "12345", "d.png": "‘Quoted’",
+          "e.png": "한글ＡＢ　가"}  # full-width letters (to ASCII, Hangul kept), an ideographic space
+
+
+def gt_folder(root) -> str:
+    from hostile_util import png, write_files
+
+    gt = "".join(f"{name}\t{label}\n" for name, label in LABELS.items())
+    return write_files(str(root), {"gt.txt": gt.encode(), **{name: png(k) for k, name in enumerate(LABELS)}})
+
+
+def test_label_rules_rewrite_count_and_drop(tmp_path):
+    src = gt_folder(tmp_path / "src")
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    run_cli("gt-txt", "-i", src, "-o", str(tmp_path / "out"), "-q", "--workers", "1", "--split", "none",
+            "--label-rules", str(tmp_path / "rules.yaml"))
+    card = assert_accounted(str(tmp_path / "out"))
+    written = sorted(label for shard in clovaai_tree(str(tmp_path / "out")).values() for label, _ in shard)
+    assert written == sorted(["f1 race", "hello world", "'quoted'", "한글ab 가"])  # U+3000 is whitespace: collapsed
+    assert card["label_rules"] == {"changed": {"case": 3, "fullwidth_ascii": 2, "replace": 1, "whitespace": 2},
+                                   "dropped": {"digits_only": 1}}
+    [row] = rejects_of(str(tmp_path / "out"))
+    assert row["reason"] == "label_rule" and row["detail"].startswith("digits_only: '12345'")
+
+
+def test_label_rules_in_a_recipe_and_a_bad_rules_file(tmp_path):
+    gt_folder(tmp_path / "src")
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    build(tmp_path, "output: out\nsplit: none\noptions: {label_rules: rules.yaml}\n"
+                    "sources:\n  - {name: g, format: gt-txt, input: src}\n")
+    card = assert_accounted(str(tmp_path / "out"))
+    assert card["label_rules"]["dropped"] == {"digits_only": 1}
+    assert card["sources"]["g"]["rejects"] == {"label_rule": 1}
+    (tmp_path / "bad.yaml").write_text("case: title\n", encoding="utf-8")
+    result = run_cli("gt-txt", "-q", "-i", str(tmp_path / "src"), "-o", str(tmp_path / "o2"),
+                     "--label-rules", str(tmp_path / "bad.yaml"), expect=None)
+    assert_one_line_error(result, "bad.yaml", "case", "'title' is not one of")
+    (tmp_path / "bad.yaml").write_text("drop: [{pattern: '('}]\n", encoding="utf-8")
+    result = run_cli("gt-txt", "-q", "-i", str(tmp_path / "src"), "-o", str(tmp_path / "o2"),
+                     "--label-rules", str(tmp_path / "bad.yaml"), expect=None)
+    assert_one_line_error(result, "bad.yaml", "drop[0].pattern", "not a regular expression")

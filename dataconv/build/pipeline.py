@@ -42,6 +42,7 @@ from dataconv.sample import ReadContext, Reject, Sample
 from dataconv.build import splits as splitter
 from dataconv.validators.base import CheckOptions
 from dataconv.validators.image import DecodeOptions
+from dataconv.validators.label_rules import LabelRules, rules_of
 
 # tqdm's monitor thread only retunes the refresh rate of stalled bars; off, so that no
 # thread of ours ever runs when a local pool forks this process (executors/local.py).
@@ -84,7 +85,8 @@ class Collected:
     total: int
 
 
-def collect(samples: Iterator[Sample | Reject], progress: bool) -> Collected:
+def collect(samples: Iterator[Sample | Reject], progress: bool, rules: LabelRules | None = None) -> Collected:
+    """Number every parsed sample, reject repeated ids, and apply the label rules."""
     kept: list[tuple[int, Sample]] = []
     rejects: list[tuple[int, Reject]] = []
     seen: dict[str, str] = {}
@@ -96,6 +98,9 @@ def collect(samples: Iterator[Sample | Reject], progress: bool) -> Collected:
         elif item.id in seen:
             rejects.append((seq, Reject(item.source, "duplicate_id",
                                         f"id {item.id!r} already used at {seen[item.id]}", item.id)))
+        elif rules is not None and (dropped := rules.apply(item)) is not None:
+            seen[item.id] = item.source
+            rejects.append((seq, dropped))
         else:
             seen[item.id] = item.source
             kept.append((seq, item))
@@ -189,7 +194,8 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
     The executor starts first: a local pool's workers are forked before the sample index
     exists, so they never hold a copy of it (only the chunks they are sent)."""
     with open_executor(config.workers, config.dask, config.executor) as executor:
-        collected = collect(converter.samples(), config.progress)
+        rules = rules_of(config.checks)
+        collected = collect(converter.samples(), config.progress, rules)
         if collected.total == 0:
             raise DataconvError(f"{config.src}: {converter.none_found}")
         digests = hash_pass(collected, config, executor)
@@ -206,7 +212,10 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
     # The sample index is not needed any more: freed before finalize loads pyarrow.
     del tasks, digests
     collected = Collected([], collected.rejects, collected.total)
-    return finalize(tmp, results, collected, config, subfolders)
+    accounts = finalize(tmp, results, collected, config, subfolders)
+    if rules is not None:
+        accounts.extra["label_rules"] = rules.counts()
+    return accounts
 
 
 def write_coco(converter: Converter, config: Config, tmp: str) -> Accounts:

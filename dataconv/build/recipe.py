@@ -87,7 +87,8 @@ def load_recipe(path: str) -> Recipe:
         shared.update(by_field(cls, document.get("options") or {}))
     shared.update({k: v for k, v in (document.get("options") or {}).items() if k not in shared})
     _refuse_unknown(shared, [s.name for cls in option_classes() for s in switches(cls)], f"{name}: options")
-    checks = CheckOptions(tuple(_options(cls, shared, f"{name}: options") for cls in option_classes()))
+    checks = CheckOptions(tuple(_options(cls, relative_to(base, cls, shared), f"{name}: options")
+                                for cls in option_classes()))
     return Recipe(path=path, out=os.path.join(base, document["output"]), sources=sources, checks=checks,
                   overwrite=document.get("overwrite", False), split=document.get("split", "0.9,0.05,0.05"),
                   seed=document.get("seed", 0), layout=document.get("layout", "standard"),
@@ -102,9 +103,7 @@ def _source(entry: dict[str, Any], k: int, base: str, name: str) -> Source:
         raise DataconvError(f"{where}.format: no format {entry['format']!r} (dataconv formats lists them)")
     given = by_field(info.cls.Options, entry.get("options") or {})
     _refuse_unknown(given, [s.name for s in switches(info.cls.Options)], f"{where}.options")
-    for switch in switches(info.cls.Options):  # paths are relative to the recipe
-        if isinstance(switch.spec.type, Path) and isinstance(given.get(switch.name), str):
-            given[switch.name] = os.path.join(base, given[switch.name])
+    given = relative_to(base, info.cls.Options, given)
     source_input = os.path.join(base, entry["input"])
     if not os.path.exists(source_input):
         raise DataconvError(f"{where}.input: {source_input}: no such file or folder")
@@ -122,6 +121,12 @@ def by_field(cls: type, given: dict[str, Any]) -> dict[str, Any]:
             if flag.startswith("--"):
                 alias[flag[2:].replace("-", "_")] = switch.name
     return {alias.get(key, key): value for key, value in given.items()}
+
+
+def relative_to(base: str, cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with the values of ``cls``'s path switches taken relative to ``base``."""
+    paths = {s.name for s in switches(cls) if isinstance(s.spec.type, Path)}
+    return {k: os.path.join(base, v) if k in paths and isinstance(v, str) else v for k, v in given.items()}
 
 
 def _refuse_unknown(given: dict[str, Any], known: list[str], where: str) -> None:
