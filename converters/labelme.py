@@ -102,7 +102,7 @@ class Labelme(PerImageJson):
         named = (document.get("imagePath") or "").replace("\\", "/")
         if named:
             beside = posixpath.normpath(posixpath.join(posixpath.dirname(rel), named))
-            if not beside.startswith("../") and os.path.isfile(os.path.join(self.src, beside)):
+            if beside in self.index.paths:
                 return PageImage(beside)
         failure: SampleRejected | None = None
         for name in filter(None, (named, rel)):

@@ -49,8 +49,10 @@ class StemIndex:
 
     def __init__(self, root: str) -> None:
         self.by_stem: dict[str, list[str]] = {}
+        self.paths: set[str] = set()  # every image's relative path, as walked
         for rel in filter(is_image, walk_files(root)):
             self.by_stem.setdefault(stem_key(rel), []).append(rel)
+            self.paths.add(rel)
 
     def find(self, name: str) -> str:
         """The image ``name`` (a file name or a stem) pairs with, or SampleRejected."""
