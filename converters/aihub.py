@@ -129,8 +129,8 @@ class AiHub(Converter):
     Options = AiHubOptions
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
-            raise DataconvError(f"{self.src}: -i must be the unzipped AI Hub folder")
+        if not self.src.is_dir():
+            raise DataconvError(f"{self.src}: -i must be the AI Hub folder (or its .zip/.tar)")
         labels = self.options.labels
         if self.options.type == AUTO and not labels:
             kind, files = detect(self.src, self.follow_symlinks)

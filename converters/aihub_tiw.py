@@ -88,7 +88,7 @@ class AiHubTiw(Converter):
     Options = TiwOptions
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
+        if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the images")
         labels = self.options.labels
         source = InputFile.user(labels) if labels else self.inside(find_label_file(self.src, LABEL_FILE))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from dataconv.io.safeopen import InputFile
+from dataconv.io.source import Root, SourceRoot
 from dataconv.optionspec import option
 from dataconv.sample import Item, Page
 
@@ -24,8 +25,12 @@ class NoOptions:
 class Converter:
     """Parses one source into a stream of Sample or Reject. Never writes, never exits.
 
-    ``src`` is the ``-i`` path; ``options`` is an instance of the format's ``Options``, a
-    frozen dataclass declaring its switches (``dataconv.optionspec``).
+    ``src`` is the ``-i`` path, held as a ``SourceRoot``: a folder or an archive read in
+    place (``dataconv.io.source``). Go through it, never around it: ``self.inside(rel)``,
+    ``imagefind.walk_files``/``ImageIndex``, ``FileImage``/``image_ref`` with ``self.src``,
+    ``self.src.is_dir()``/``self.src.exists(rel)`` (not ``os.path.isdir``/``lexists``), and
+    every format reads archives too. ``options`` is an instance of the format's
+    ``Options``, a frozen dataclass declaring its switches (``dataconv.optionspec``).
     Raise DataconvError for a whole-input fault (unreadable annotation file, schema
     violation); yield Reject for a fault of one sample. Files found inside ``src`` are
     opened through ``self.inside(rel)`` (confined: ``dataconv.io.safeopen``).
@@ -40,8 +45,9 @@ class Converter:
     # samples(), "coco" takes pages()
     none_found: str = "no samples found"  # the error when the source yields nothing
 
-    def __init__(self, src: str, options: Any, follow_symlinks: bool = False) -> None:
-        self.src = src
+    def __init__(self, src: Root, options: Any, follow_symlinks: bool = False,
+                 name_encoding: str | None = None) -> None:
+        self.src = SourceRoot.of(src, name_encoding)
         self.options = options
         self.follow_symlinks = follow_symlinks
 

@@ -48,11 +48,11 @@ class CocoTextFamily(Converter):
         return flat_points(flat) if len(flat) >= 8 else xywh_polygon(*ann["bbox"])
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
+        if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the images")
         labels = self.options.labels
         source = InputFile.user(labels) if labels else self.inside(self.label_file)
-        if not os.path.lexists(source.path):
+        if not source.exists():
             raise DataconvError(f"{source}: no such annotation file; pass --labels FILE")
         name = os.path.basename(source.path)
         document = load_json(source)

@@ -73,10 +73,10 @@ class GtTxt(Converter):
     def label_file(self) -> InputFile:
         """``--gt`` (as given) or ROOT/gt.txt (confined), checked (subclasses with another
         line syntax reuse it); what it is (FIFO, symlink out) is decided when it is opened."""
-        if not os.path.isdir(self.src):
+        if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
         gt = InputFile.user(self.options.gt) if self.options.gt else self.inside("gt.txt")
-        if not os.path.lexists(gt.path):
+        if not gt.exists():
             raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
         return gt
 

@@ -78,7 +78,7 @@ class Icdar2015(Converter):
     Options = Icdar2015Options
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
+        if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding gt_img_N.txt and img_N.jpg")
         gt_files = find_gt_files(self.src)
         if not gt_files:

@@ -114,7 +114,7 @@ class LabelStudio(Converter):
     Options = LabelStudioOptions
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
+        if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the task images")
         source = InputFile.user(self.options.export)
         name = os.path.basename(source.path)

@@ -56,7 +56,7 @@ class LmdbSource(Converter):
         close_handles()  # the handles the labels and the images were read through
 
     def samples(self) -> Iterator[Item]:
-        trees = [self.src, *self.options.also]
+        trees = [self.src.path, *self.options.also]
         pattern = self._pattern()
         base = trees_base(trees)
         for tree in trees:

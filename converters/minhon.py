@@ -20,7 +20,8 @@ from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.io.crop import CropSpec, image_ref
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import is_image, walk_files
-from dataconv.io.safeopen import DEFAULT_LIMITS, open_inside
+from dataconv.io.safeopen import DEFAULT_LIMITS
+from dataconv.io.source import Root, SourceRoot
 from dataconv.sample import Item, Reject, Sample
 from dataconv.io.schema import load_json, validate
 from dataconv.optionspec import Choice, group, option
@@ -60,11 +61,11 @@ def book_meta(key: str) -> dict[str, str]:
     return {"book": m["book"], "page": f"{m['book']}-{m['page']}"} if m else {}
 
 
-def read_label(root: str, rel: str, encoding: str, follow_symlinks: bool = False) -> str:
+def read_label(root: Root, rel: str, encoding: str, follow_symlinks: bool = False) -> str:
     """The text of the per-image label file ``rel`` (confined to ``root``, a regular file,
     at most ``Limits.label_bytes``: one line of text, never read whole when it is not)."""
     limit = DEFAULT_LIMITS.label_bytes
-    with os.fdopen(open_inside(root, rel, follow_symlinks), "rb") as f:
+    with SourceRoot.of(root).open(rel, follow_symlinks) as f:
         raw = f.read(limit + 1)
     if len(raw) > limit:
         raise SampleRejected("label_too_big", f"{rel} is over {limit} bytes: not a line label")
@@ -106,7 +107,7 @@ class Minhon(Converter):
     Options = MinhonOptions
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
+        if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder of line images and their texts")
         self.spec = self.options.crop
         self.labels = Labels(self.options.ideographic_space)

@@ -64,11 +64,11 @@ class MjSynth(Converter):
     Options = MjSynthOptions
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
+        if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the 90kDICT32px folder")
         listing = self.options.list_file
         source = InputFile.user(listing) if os.path.lexists(listing) else self.inside(listing)
-        if not os.path.lexists(source.path):
+        if not source.exists():
             raise DataconvError(f"{listing}: no such image list (relative to -i or a path)")
         name = os.path.basename(source.path)
         for lineno, line in read_lines(source, self.options.encoding):

@@ -68,7 +68,7 @@ class PaddleDet(Converter):
     Options = PaddleDetOptions
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
+        if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
         spec = self.options.crop
         name = os.path.basename(self.options.labels)

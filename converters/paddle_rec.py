@@ -5,7 +5,6 @@ under the name PaddleOCR users look for and with the label file passed as ``--la
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -29,6 +28,6 @@ class PaddleRec(Converter):
     Options = PaddleRecOptions
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
+        if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
         return label_file_samples(self.src, self.options.labels, "tab", self.options.encoding)

@@ -151,7 +151,7 @@ class PerImageJson(Converter):
         return document
 
     def samples(self) -> Iterator[Item]:
-        if not os.path.isdir(self.src):
+        if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the label JSONs and images")
         self.index = StemIndex(self.src)
         for rel in json_files(self.src):

@@ -6,12 +6,15 @@ an image is a reference that is read where the shard is built, not in the parser
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from dataconv.errors import SampleRejected
 from dataconv.io.decode import DEFAULT_MAX_PIXELS
 from dataconv.io.paths import read_inside
 from dataconv.reasons import known
+
+if TYPE_CHECKING:
+    from dataconv.io.source import SourceRoot
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,12 @@ class ImageRef(Protocol):
 
 @dataclass(frozen=True)
 class FileImage:
-    """An image file, named relative to the source root. A name missing on disk in the
-    written Unicode normal form is looked up in the other one (``paths.name_forms``)."""
+    """An image file, named relative to the source root: a folder path, or a
+    ``SourceRoot`` (a folder or an archive; it pickles as the archive's path and each
+    process opens the archive itself). A name missing in the written Unicode normal form
+    is looked up in the other one (``paths.name_forms``)."""
 
-    root: str
+    root: str | SourceRoot
     rel: str
 
     def read(self, ctx: ReadContext) -> bytes:

@@ -16,11 +16,26 @@ if TYPE_CHECKING:
     from dataconv.validators.base import CheckOptions
 
 
+def _known_codec(value: str | None) -> str | None:
+    """``value`` when it is a text codec Python knows (or None: not given); else a
+    one-line error."""
+    from dataconv.errors import DataconvError
+
+    if value is None:
+        return None
+    try:
+        "\n".encode(value).decode(value)  # "hex", "rot13" are codecs but not text encodings
+    except (LookupError, UnicodeError):
+        raise DataconvError(f"--name-encoding {value!r}: unknown text encoding") from None
+    return value
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """The switches every conversion takes, before the format's own (CONVENTIONS.md)."""
 
-    src: str = option(help="Source file or folder.", flags=("-i", "--input"), type=Path(exists=True))
+    src: str = option(help="Source file or folder, or a .zip/.tar/.tar.gz/.tgz read in place.",
+                      flags=("-i", "--input"), type=Path(exists=True))
     out: str = option(help="Dataset folder to create (must not exist unless --overwrite).",
                       flags=("-o", "--output"), type=Path())
     overwrite: bool = option(False, "Replace OUT if it is a previous dataconv output.")
@@ -45,6 +60,9 @@ class RunOptions:
                                     "LocalCluster of --workers processes); needs dataconv[dask].",
                               metavar="ADDRESS")
     follow_symlinks: bool = option(False, "Open images through symlinks that point outside the source folder.")
+    name_encoding: str | None = option(
+        None, "Encoding of archive member names not flagged UTF-8 [default: UTF-8 when valid, "
+              "else cp949].", check=_known_codec)
     quiet: bool = option(False, "No progress bars.", flags=("-q", "--quiet"))
     report: bool = option(False, "Also write OUT/report.html (docs/report.md).")
 
@@ -85,5 +103,5 @@ def convert(info: converters.FormatInfo, run: RunOptions, fmt: Any, dedupe: Dedu
         checks=checks, progress=not run.quiet,
         manifest_options=manifest.portable_options(recorded, run.src),
     )
-    converter = info.cls(run.src, fmt, follow_symlinks=run.follow_symlinks)
+    converter = info.cls(run.src, fmt, follow_symlinks=run.follow_symlinks, name_encoding=run.name_encoding)
     return pipeline.run(converter, config), converter

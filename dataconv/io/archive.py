@@ -7,8 +7,10 @@ The same rules as for a folder (``dataconv.io.safeopen``), applied to member nam
   (default ``cp949``: Korean archives made on Windows, AI Hub's ``[라벨]...zip``);
   tar names as UTF-8 (``name_encoding`` overrides both);
 * a member whose name is absolute, has a drive letter, or climbs out with ``..`` is never
-  listed nor read (``path_outside_source``); symlinks, hard links, devices and FIFOs are
-  not files (``not_a_file``); a name given twice is ``ambiguous_image`` (neither is read);
+  listed nor read (``path_outside_source``), nor is a symlink member whose target does
+  (as a symlink out of a folder); other symlinks, hard links, devices and FIFOs are
+  not files (``not_a_file``: a symlink member is never followed); a name given twice is
+  ``ambiguous_image`` (neither is read);
 * a name missing in the written Unicode form is looked up in the other one
   (``paths.name_forms``: macOS zips hold NFD names);
 * a read is bounded: at most ``max_bytes`` are decompressed, whatever the header claims.
@@ -16,16 +18,21 @@ The same rules as for a folder (``dataconv.io.safeopen``), applied to member nam
 Handles are per process and opened lazily (like LMDB handles), so a worker process opens
 the archive itself. A ``.zip`` and a plain ``.tar`` are read at random; a gzip stream
 cannot be: each member read of a ``.tar.gz`` decompresses from the start up to that
-member, so such a source costs one pass per sample, and listing it costs one full pass.
+member that lies behind the last one read, so reads in archive order cost one pass in
+all, reads in another order up to one pass each; listing it costs one full pass.
+Annotation files are streamed through a handle of their own (``open_stream``), so reading
+images between two reads of a label file never rewinds the label file's stream.
 """
 from __future__ import annotations
 
+import io
 import os
+import posixpath
 import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
-from typing import IO, Union
+from typing import IO, BinaryIO, Union
 
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.paths import name_forms
@@ -34,6 +41,8 @@ from dataconv.io.safeopen import open_user_path, rel_parts
 SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 DEFAULT_NAME_ENCODING = "cp949"
 _UTF8_FLAG = 0x800
+MAX_LINK_BYTES = 4096  # a zip symlink member's target is its content: read no more
+Member = Union[zipfile.ZipInfo, tarfile.TarInfo]
 
 
 def is_archive(path: str) -> bool:
@@ -82,9 +91,18 @@ def _tar_kind(info: tarfile.TarInfo) -> str | None:
             else "a hard link member" if info.islnk() else "not a regular file")
 
 
-def _add(listing: Listing, name: str, member: Union[zipfile.ZipInfo, tarfile.TarInfo], kind: str | None) -> None:
-    if kind == "a directory":
-        return
+def _leaves(rel: str, target: str) -> bool:
+    """Whether the symlink member ``rel`` pointing at ``target`` leads out of the archive."""
+    try:
+        rel_parts(posixpath.join(posixpath.dirname(rel), target))
+    except SampleRejected:
+        return True
+    return False
+
+
+def _add(listing: Listing, name: str, member: Member, kind: str | None, link: str = "") -> None:
+    """File ``member`` under its decoded ``name``; ``link`` is a symlink member's target.
+    A directory entry is refused as a folder is (``not_a_file``) when a sample names it."""
     try:
         rel = "/".join(rel_parts(name))
     except SampleRejected as e:
@@ -92,7 +110,13 @@ def _add(listing: Listing, name: str, member: Union[zipfile.ZipInfo, tarfile.Tar
         return
     if not rel:  # a name for the archive's root itself ("./"): no file
         return
-    if kind is not None:
+    if kind == "a directory":
+        if rel not in listing.files:
+            listing.refused.setdefault(rel, SampleRejected("not_a_file", f"archive member {rel} is a directory"))
+    elif kind == "a symlink member" and _leaves(rel, link):
+        listing.refused[rel] = SampleRejected("path_outside_source",
+                                              f"archive member {rel} is a symlink out of the archive")
+    elif kind is not None:
         listing.refused[rel] = SampleRejected("not_a_file", f"archive member {rel} is {kind}")
     elif rel in listing.files or rel in listing.refused:
         listing.files.pop(rel, None)
@@ -138,17 +162,26 @@ class Archive:
                 if isinstance(handle, zipfile.ZipFile):
                     for info in handle.infolist():
                         name = zip_name(info, self.name_encoding).replace("\\", "/")  # Windows separators
-                        _add(listing, name, info, _zip_kind(info))
+                        kind = _zip_kind(info)
+                        _add(listing, name, info, kind, self._zip_link(handle, info, kind))
                 else:
                     for member in handle.getmembers():
                         name = member.name
                         if self.name_encoding is not None:
                             name = name.encode("utf-8", "surrogateescape").decode(self.name_encoding, "replace")
-                        _add(listing, name, member, _tar_kind(member))
-            except (tarfile.TarError, OSError, EOFError) as e:
+                        _add(listing, name, member, _tar_kind(member), member.linkname)
+            except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as e:
                 raise DataconvError(f"{self.path}: damaged archive ({e})") from None
             self._listing = listing
         return self._listing
+
+    @staticmethod
+    def _zip_link(handle: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str | None) -> str:
+        """A zip symlink member's target (its content, bounded); "" for other members."""
+        if kind != "a symlink member":
+            return ""
+        with handle.open(info) as f:
+            return f.read(MAX_LINK_BYTES).decode("utf-8", "replace")
 
     def files(self) -> list[str]:
         """Every readable regular file, sorted (what ``safeopen.walk_files`` is for a folder)."""
@@ -158,6 +191,12 @@ class Archive:
         """The bytes of member ``rel`` (its other Unicode form if missing), or the reject:
         ``missing_image``, ``path_outside_source``, ``not_a_file``, ``ambiguous_image``,
         ``unreadable_image`` (damaged or over ``max_bytes`` decompressed)."""
+        form, member = self._find(rel)
+        return self._read_member(form, member, max_bytes)
+
+    def _find(self, rel: str) -> tuple[str, Member]:
+        """The member ``rel`` names (or its other Unicode form), or why there is none; a
+        missing member reads as a missing file does (``paths.read_inside``)."""
         name = "/".join(rel_parts(rel))
         listing = self.listing()
         for form in name_forms(name):
@@ -165,8 +204,35 @@ class Archive:
                 raise listing.refused[form]
             member = listing.files.get(form)
             if member is not None:
-                return self._read_member(form, member, max_bytes)
-        raise SampleRejected("missing_image", f"{rel} not found in {os.path.basename(self.path)}")
+                return form, member
+        raise SampleRejected("missing_image", f"{rel} not found")
+
+    def open_stream(self, rel: str, max_bytes: int) -> BinaryIO:
+        """Member ``rel`` as a seekable stream (an annotation file), refused when the
+        archive says it is over ``max_bytes``; a zip member never yields more than that
+        either, a tar member never more than its header's size."""
+        form, member = self._find(rel)
+        size = member.file_size if isinstance(member, zipfile.ZipInfo) else member.size
+        if size > max_bytes:
+            raise DataconvError(f"{os.path.join(self.path, form)}: {size} bytes, over the "
+                                f"{max_bytes}-byte limit of an annotation file")
+        shown = os.path.join(self.path, form)
+        handle = self._open()
+        try:
+            if isinstance(handle, zipfile.ZipFile):
+                return io.BufferedReader(_MemberStream(shown, handle.open(member)))  # type: ignore[arg-type]
+            return self._tar_stream(shown, member)  # type: ignore[arg-type]
+        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, RuntimeError, NotImplementedError) as e:
+            raise DataconvError(f"{shown}: damaged archive member ({e})"[:300]) from None
+
+    def _tar_stream(self, shown: str, member: tarfile.TarInfo) -> BinaryIO:
+        """A tar member through a handle of its own: a gzip stream has one position, and
+        image reads between two reads of a label file would otherwise rewind it each time."""
+        f: IO[bytes] = os.fdopen(open_user_path(self.path), "rb")
+        tar = tarfile.open(fileobj=f, mode="r:*")
+        member_file = tar.extractfile(member)
+        assert member_file is not None  # a regular member always has a file object
+        return io.BufferedReader(_MemberStream(shown, member_file, (tar, f)))
 
     def _read_member(self, rel: str, member: Union[zipfile.ZipInfo, tarfile.TarInfo], max_bytes: int) -> bytes:
         handle = self._open()
@@ -180,3 +246,38 @@ class Archive:
         if len(data) > max_bytes:
             raise SampleRejected("unreadable_image", f"{rel}: over {max_bytes} bytes once decompressed")
         return data
+
+
+class _MemberStream(io.RawIOBase):
+    """A member's file object as a stream whose faults are one-line errors naming the
+    archive; closing it closes ``owned`` too (the handle opened for it)."""
+
+    def __init__(self, path: str, member_file: IO[bytes], owned: tuple[object, ...] = ()) -> None:
+        self._path, self._member, self._owned = path, member_file, owned
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+        try:
+            data = self._member.read(len(buffer))
+        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, RuntimeError) as e:
+            raise DataconvError(f"{self._path}: damaged archive member ({e})"[:300]) from None
+        buffer[:len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._member.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._member.tell()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._member.close()
+            for owned in self._owned:
+                owned.close()  # type: ignore[attr-defined]
+        super().close()

@@ -12,7 +12,7 @@ import os
 
 from dataconv.errors import SampleRejected
 from dataconv.io.paths import name_forms
-from dataconv.io.safeopen import walk_files  # the confined walk: no symlinked folder, no FIFO
+from dataconv.io.source import Root, walk_files  # a folder (the confined walk) or an archive
 
 __all__ = ["ImageIndex", "is_image", "lookup", "walk_files"]
 
@@ -40,9 +40,10 @@ def _likeness(candidate_dir: str, near: str) -> tuple[int, int]:
 
 
 class ImageIndex:
-    """Every image file under ``root``, by base name and by stem (relative paths)."""
+    """Every image file under ``root`` (a folder or an archive), by base name and by stem
+    (relative paths)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: Root) -> None:
         self.root = root
         self.by_name: dict[str, list[str]] = {}
         self.by_stem: dict[str, list[str]] = {}

@@ -14,8 +14,13 @@ import contextlib
 import os
 import unicodedata
 
+from typing import TYPE_CHECKING
+
 from dataconv.errors import SampleRejected
 from dataconv.io.safeopen import has_lone_surrogate, open_inside
+
+if TYPE_CHECKING:  # source.py builds on this module
+    from dataconv.io.source import SourceRoot
 
 __all__ = ["has_lone_surrogate", "name_forms", "read_inside"]
 
@@ -50,8 +55,11 @@ def _read_form(root: str, rel: str, follow_symlinks: bool) -> bytes:
         os.close(fd)
 
 
-def read_inside(root: str, rel: str, follow_symlinks: bool = False) -> bytes:
+def read_inside(root: str | SourceRoot, rel: str, follow_symlinks: bool = False) -> bytes:
     """The bytes of the file ``rel`` names under ``root``, or reject the sample.
+
+    ``root`` is a folder path, or a ``source.SourceRoot`` (which reads an archive's member
+    with the same rules and rejects, ``dataconv.io.archive``).
 
     The file is opened by ``safeopen.open_inside``: absolute paths and ``..`` that climb
     out of ``root`` are refused without touching the file system, and unless
@@ -61,6 +69,8 @@ def read_inside(root: str, rel: str, follow_symlinks: bool = False) -> bytes:
 
     Reads go through ``os.read`` on the descriptor rather than ``open()``: ``open()`` also
     seeks and asks whether the file is a terminal."""
+    if not isinstance(root, str):
+        return root.read(rel, follow_symlinks)
     try:
         try:
             return _read_form(root, rel, follow_symlinks)

@@ -32,9 +32,12 @@ import errno
 import os
 import stat
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Union
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Union
 
 from dataconv.errors import DataconvError, SampleRejected
+
+if TYPE_CHECKING:  # source.py builds on this module
+    from dataconv.io.source import SourceRoot
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -256,16 +259,19 @@ def open_user_path(path: str) -> int:
 class InputFile:
     """A whole-run input file: where to open it from, and the name messages show.
 
-    ``InputFile.inside(root, rel)`` for a file found in SRC (confined);
+    ``InputFile.inside(root, rel)`` for a file found in SRC (confined; ``root`` a folder
+    path, or a ``source.SourceRoot``: an archive's member is streamed from the archive);
     ``InputFile.user(path)`` for a path from the command line (opened as given)."""
 
     path: str
-    root: str | None = None
+    root: str | SourceRoot | None = None
     rel: str = ""
     follow_symlinks: bool = False
 
     @classmethod
-    def inside(cls, root: str, rel: str, follow_symlinks: bool = False) -> InputFile:
+    def inside(cls, root: str | SourceRoot, rel: str, follow_symlinks: bool = False) -> InputFile:
+        if not isinstance(root, str) and root.archive is None:
+            root = root.path  # a folder: opened by open_inside
         return cls(os.path.join(root, rel), root, rel, follow_symlinks)
 
     @classmethod
@@ -275,10 +281,19 @@ class InputFile:
     def __str__(self) -> str:
         return self.path
 
+    def exists(self) -> bool:
+        """Whether the file is there to be opened (or refused when opened: a symlink, an
+        archive's hostile member): the check before a "no such file" message."""
+        if self.root is None or isinstance(self.root, str):
+            return os.path.lexists(self.path)
+        return self.root.exists(self.rel)
+
     def open_fd(self) -> int:
         """The descriptor, or a one-line DataconvError naming the file and why."""
         if self.root is None:
             return open_user_path(self.path)
+        if not isinstance(self.root, str):
+            raise DataconvError(f"{self.path}: an archive member has no descriptor")
         try:
             return open_inside(self.root, self.rel, self.follow_symlinks)
         except SampleRejected as e:
@@ -297,6 +312,8 @@ def as_input(source: Source) -> InputFile:
 def open_input(source: Source, max_bytes: int) -> BinaryIO:
     """``source`` opened for binary reading, refused (one-line error) past ``max_bytes``."""
     source = as_input(source)
+    if source.root is not None and not isinstance(source.root, str):  # an archive member
+        return source.root.open_member(source.rel, max_bytes)
     fd = source.open_fd()
     size = os.fstat(fd).st_size
     if size > max_bytes:

@@ -1,0 +1,119 @@
+"""What ``-i`` names: a folder, or an archive (``.zip``, ``.tar``, ``.tar.gz``/``.tgz``) read
+in place. The one seam between converters and where their files live.
+
+A converter holds a ``SourceRoot`` (``Converter.src``) and never asks which kind it is: the
+io functions that take a root accept one and route through it:
+
+* ``imagefind.walk_files(root)`` / ``ImageIndex(root)``: every file under it;
+* ``InputFile.inside(root, rel)`` then ``textfile``/``jsonstream``: an annotation file,
+  streamed and capped (``safeopen.open_input``);
+* ``FileImage(root, rel)`` / ``CropImage`` / ``paths.read_inside``: an image's bytes;
+* ``root.is_dir()`` (a folder or an archive: something that holds files) and
+  ``root.exists(rel)`` instead of ``os.path.isdir``/``os.path.lexists``.
+
+A folder goes through the confined opens of ``safeopen``; an archive through
+``archive.Archive`` (the same rules on member names, reads bounded). A plain string
+root is a folder, as before; ``SourceRoot.of`` (``Converter.__init__``) is where ``-i``
+becomes an archive root: by its suffix, when it is a regular file. ``SourceRoot`` is ``os.PathLike`` (its path), so messages and
+``os.path.join`` name the archive; it pickles as (path, name encoding) and every process
+opens the archive itself.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator, Union
+
+from dataconv.errors import DataconvError, SampleRejected
+from dataconv.io import safeopen
+from dataconv.io.archive import Archive, is_archive
+from dataconv.io.paths import read_inside
+
+MAX_MEMBER_BYTES = safeopen.DEFAULT_LIMITS.whole_bytes  # an image decompressed from an archive
+
+_ARCHIVES: dict[tuple[str, str | None], Archive] = {}  # this process's handles
+
+
+@dataclass(frozen=True)
+class SourceRoot:
+    """A source folder, or an archive read as one (``archive`` is then not None)."""
+
+    path: str
+    name_encoding: str | None = None  # --name-encoding: how unflagged archive member names decode
+
+    @classmethod
+    def of(cls, src: Root, name_encoding: str | None = None) -> SourceRoot:
+        """``src`` as a root: a SourceRoot stays as it is, a string is wrapped."""
+        return src if isinstance(src, SourceRoot) else cls(os.fspath(src), name_encoding)
+
+    def __str__(self) -> str:
+        return self.path
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    @property
+    def archive(self) -> Archive | None:
+        """This process's reader of the archive; None for a folder."""
+        if not is_archive(self.path):
+            return None
+        key = (self.path, self.name_encoding)
+        if key not in _ARCHIVES:
+            _ARCHIVES[key] = Archive(self.path, self.name_encoding)
+        return _ARCHIVES[key]
+
+    def is_dir(self) -> bool:
+        """Whether files can be found under it: a folder, or an archive."""
+        return os.path.isdir(self.path) or self.archive is not None
+
+    def exists(self, rel: str) -> bool:
+        """Whether ``rel`` names something under the root (a member for an archive, even
+        one that is refused when read: the read says why)."""
+        archive = self.archive
+        if archive is None:
+            return os.path.lexists(os.path.join(self.path, rel))
+        try:
+            name = "/".join(safeopen.rel_parts(rel))
+        except SampleRejected:
+            return True  # named, and refused when opened
+        listing = archive.listing()
+        return name in listing.files or name in listing.refused
+
+    def files(self) -> Iterator[str]:
+        """Every regular file under the root, relative, in sorted order."""
+        archive = self.archive
+        if archive is None:
+            return safeopen.walk_files(self.path)
+        return iter(archive.files())
+
+    def read(self, rel: str, follow_symlinks: bool = False) -> bytes:
+        """The bytes of the file ``rel``, or the sample's reject (``paths.read_inside``)."""
+        archive = self.archive
+        if archive is None:
+            return read_inside(self.path, rel, follow_symlinks)
+        return archive.read(rel, MAX_MEMBER_BYTES)
+
+    def open(self, rel: str, follow_symlinks: bool = False,
+             max_bytes: int = safeopen.DEFAULT_LIMITS.streamed_bytes) -> BinaryIO:
+        """The file ``rel`` as a stream (a per-sample text file): SampleRejected or OSError
+        as ``safeopen.open_inside`` raises them, so the caller rejects the one sample."""
+        archive = self.archive
+        if archive is None:
+            return os.fdopen(safeopen.open_inside(self.path, rel, follow_symlinks), "rb")
+        return archive.open_stream(rel, max_bytes)
+
+    def open_member(self, rel: str, max_bytes: int) -> BinaryIO:
+        """An archive member opened as a stream, for ``safeopen.open_input`` (a whole-run
+        input): a one-line error naming it when missing, hostile or over ``max_bytes``."""
+        try:
+            return self.open(rel, max_bytes=max_bytes)
+        except SampleRejected as e:
+            raise DataconvError(f"{os.path.join(self.path, rel)}: {e.reason}: {e.detail}") from None
+
+
+Root = Union[str, SourceRoot]  # a plain string is a folder path
+
+
+def walk_files(root: Root) -> Iterator[str]:
+    """Every regular file under ``root`` (a folder or an archive), relative, sorted."""
+    return root.files() if isinstance(root, SourceRoot) else safeopen.walk_files(root)
