@@ -13,11 +13,13 @@ import unicodedata
 from functools import lru_cache
 from typing import Callable, Iterable
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import read_lmdb
+from conftest import read_lmdb, run_cli
 from dataconv.cli import options
+from dataconv.build import splits
 from dataconv.io import schema
 from dataconv.io import textfile
 from dataconv.outputs import lmdb_writer as writer
@@ -356,3 +358,35 @@ def test_gt_txt_labels_are_written_in_the_asked_normal_form(tmp_path, texts, for
     assert sorted(written_labels(out)) == sorted(w for w in want if w.strip())
     assert accounted(out)["rejects"] == ({"empty_label": sum(not w.strip() for w in want)}
                                          if any(not w.strip() for w in want) else {})
+
+
+# --- split ratios: parsed exactly, honoured per split ----------------------------------
+
+# train,val,test ratios, zeros included, val and test usually unequal (a swap shows)
+ratio_triples = st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(0, 20)).filter(
+    lambda t: sum(t) > 0).map(lambda t: tuple(x / sum(t) for x in t))
+
+
+@SLOW
+@given(ratio_triples, st.integers(0, 2**31))
+def test_split_ratios_are_parsed_and_honoured_per_split(ratios, seed):
+    """``--split a,b,c`` is (a, b, c) exactly (a zero ratio is valid), and over 20,000 ids
+    each split gets its own share within 0.02 (5 standard deviations), a zero share none."""
+    assert splits.parse_ratios(",".join(repr(r) for r in ratios)) == ratios
+    n = 20_000
+    got = [splits.assign(f"img_{i}.png", ratios, seed) for i in range(n)]
+    for name, ratio in zip(splits.SPLITS, ratios):
+        share = got.count(name) / n
+        assert abs(share - ratio) <= 0.02 and (share == 0) == (ratio == 0), (name, share, ratios)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("0.5,0.5", "--split '0.5,0.5': expected three non-negative ratios summing to 1"),
+    ("0.5,0.6,-0.1", "--split '0.5,0.6,-0.1': expected three non-negative ratios summing to 1"),
+    ("0.5,0.5,x", "--split '0.5,0.5,x': expected three numbers like 0.9,0.05,0.05 or 'none'"),
+])
+def test_a_bad_split_is_one_line_naming_the_option(tmp_path, value, message):
+    src = gt_source(str(tmp_path / "src"), b"0.png\tok\n", {"0.png": png()})
+    result = run_cli("gt-txt", "-i", src, "-o", str(tmp_path / "out"), "-q", "--split", value, expect=None)
+    assert_one_line_error(result, message)
+    assert not os.path.exists(tmp_path / "out")
