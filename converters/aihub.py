@@ -31,7 +31,6 @@ from dataconv.converters.base import Converter, encoding_option, load, register
 from dataconv.errors import DataconvError, UsageError
 from dataconv.io.jsonstream import JsonArrays
 from dataconv.io.imagefind import lookup, walk_files
-from dataconv.io.safeopen import InputFile
 from dataconv.optionspec import Choice, Path, option
 from dataconv.sample import FileImage, Item, Reject, Sample
 
@@ -116,7 +115,7 @@ class AiHubOptions:
                               "auto: any AI Hub OCR set, recognised by the key shape of its label files.",
                        type=Choice((AUTO, *sorted(LABEL_FILES))), show_default=True)
     labels: str | None = option(None, "The label JSON [default: found by name under SRC].",
-                                type=Path(exists=True, dir_okay=False))
+                                type=Path(dir_okay=False))
     kinds: tuple[str, ...] = option((), "Keep only these attributes.type values (repeatable) [default: all].",
                                     flags=("--kind",), type=Choice(tuple(sorted(KINDS))), multiple=True)
     encoding: str = encoding_option()
@@ -142,7 +141,7 @@ class AiHub(Converter):
                                     "choose one with --labels")
             source = self.inside(files[0])
         else:
-            source = InputFile.user(labels) if labels else self.inside(
+            source = self.named_file(labels, "labels") if labels else self.inside(
                 find_label_file(self.src, LABEL_FILES[self.options.type]))
         label_path = source.path
         name = os.path.basename(label_path)

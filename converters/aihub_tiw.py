@@ -29,7 +29,6 @@ from dataconv.converters.pagejson import StemIndex, box_or_reject, stem_key, xyw
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.crop import CropSpec, image_ref
 from dataconv.io.jsonstream import JsonArrays
-from dataconv.io.safeopen import InputFile
 from dataconv.optionspec import Choice, Path, group, option
 from dataconv.sample import Item, Reject, Sample
 
@@ -41,7 +40,7 @@ IGNORED = "ignored"
 @dataclass(frozen=True)
 class TiwOptions:
     labels: str | None = option(None, f"The label JSON [default: {LABEL_FILE} found under SRC].",
-                                type=Path(exists=True, dir_okay=False))
+                                type=Path(dir_okay=False))
     kinds: tuple[str, ...] = option(("word",), "Keep boxes of this attributes.class (repeatable).",
                                     flags=("--kind",), type=Choice(CLASSES), multiple=True,
                                     show_default=True)
@@ -91,7 +90,7 @@ class AiHubTiw(Converter):
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the images")
         labels = self.options.labels
-        source = InputFile.user(labels) if labels else self.inside(find_label_file(self.src, LABEL_FILE))
+        source = self.named_file(labels, "labels") if labels else self.inside(find_label_file(self.src, LABEL_FILE))
         name = os.path.basename(source.path)
         label_file = JsonArrays(source, self.schema, name, self.options.encoding)
         self.images = Images(label_file.items("images"), StemIndex(self.src))

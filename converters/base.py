@@ -7,10 +7,12 @@ formats``, the fixtures and the tests find it by name; nothing else changes.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from dataconv.errors import UsageError
 from dataconv.io.safeopen import InputFile
 from dataconv.io.source import Root, SourceRoot
 from dataconv.optionspec import option
@@ -55,6 +57,17 @@ class Converter:
         """The annotation file ``rel`` under ``src``: opened without leaving it (unless
         ``--follow-symlinks``), never a FIFO or device."""
         return InputFile.inside(self.src, rel, self.follow_symlinks)
+
+    def named_file(self, path: str, name: str) -> InputFile:
+        """The file an option names (``--labels FILE``): the path on disk as given; when
+        there is none and ``-i`` is an archive, its member of that name (a label file packed
+        with its images). A usage error when it is neither."""
+        if os.path.lexists(path):
+            return InputFile.user(path)
+        if self.src.archive is not None and self.src.exists(path):
+            return self.inside(path)
+        where = f" (on disk or in {self.src})" if self.src.archive is not None else ""
+        raise UsageError(f"option {name}: {path}: no such file or folder{where}")  # as optionspec.Path says
 
     def samples(self) -> Iterator[Item]:
         raise NotImplementedError

@@ -17,7 +17,6 @@ from dataconv.converters.base import Converter, register
 from dataconv.io.crop import CropSpec, Polygon, flat_points, image_ref, xywh_polygon
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import ImageIndex
-from dataconv.io.safeopen import InputFile
 from dataconv.sample import Item, Reject, Sample
 from dataconv.io.schema import load_json, validate
 from dataconv.optionspec import Path, group, option
@@ -26,7 +25,7 @@ from dataconv.optionspec import Path, group, option
 def labels_option(label_file: str) -> Any:
     """``--labels``: the annotation JSON, when it is not SRC/``label_file``."""
     return option(None, f"The annotation JSON [default: SRC/{label_file}].",
-                  type=Path(exists=True, dir_okay=False))
+                  type=Path(dir_okay=False))
 
 
 def sets_option() -> Any:
@@ -51,7 +50,7 @@ class CocoTextFamily(Converter):
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the images")
         labels = self.options.labels
-        source = InputFile.user(labels) if labels else self.inside(self.label_file)
+        source = self.named_file(labels, "labels") if labels else self.inside(self.label_file)
         if not source.exists():
             raise DataconvError(f"{source}: no such annotation file; pass --labels FILE")
         name = os.path.basename(source.path)

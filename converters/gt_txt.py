@@ -54,7 +54,7 @@ def label_file_samples(root: str, path: Source, sep: str, encoding: str,
 
 def gt_option() -> Any:
     """``--gt``: the label file, when it is not ROOT/gt.txt."""
-    return option(None, "The label file [default: ROOT/gt.txt].", type=Path(exists=True, dir_okay=False))
+    return option(None, "The label file [default: ROOT/gt.txt].", type=Path(dir_okay=False))
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class GtTxt(Converter):
         line syntax reuse it); what it is (FIFO, symlink out) is decided when it is opened."""
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
-        gt = InputFile.user(self.options.gt) if self.options.gt else self.inside("gt.txt")
+        gt = self.named_file(self.options.gt, "gt") if self.options.gt else self.inside("gt.txt")
         if not gt.exists():
             raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
         return gt

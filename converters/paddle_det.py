@@ -56,7 +56,7 @@ def line_items(root: str, path: str, boxes: list[dict[str, Any]], where: str,
 @dataclass(frozen=True)
 class PaddleDetOptions:
     labels: str = option(help="The detection label file (paths inside are relative to -i).",
-                         type=Path(exists=True, dir_okay=False))
+                         type=Path(dir_okay=False))
     encoding: str = encoding_option()
     crop: CropSpec = group(CropSpec)
 
@@ -72,7 +72,7 @@ class PaddleDet(Converter):
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
         spec = self.options.crop
         name = os.path.basename(self.options.labels)
-        for lineno, line in read_lines(self.options.labels, self.options.encoding):
+        for lineno, line in read_lines(self.named_file(self.options.labels, "labels"), self.options.encoding):
             where = f"{name}:{lineno}"
             parsed = parse_line(line, where) if line.strip() else None
             if parsed is None and line.strip():

@@ -18,7 +18,7 @@ from dataconv.sample import Item
 @dataclass(frozen=True)
 class PaddleRecOptions:
     labels: str = option(help="The recognition label file (paths inside are relative to -i).",
-                         type=Path(exists=True, dir_okay=False))
+                         type=Path(dir_okay=False))
     encoding: str = encoding_option()
 
 
@@ -30,4 +30,5 @@ class PaddleRec(Converter):
     def samples(self) -> Iterator[Item]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
-        return label_file_samples(self.src, self.options.labels, "tab", self.options.encoding)
+        labels = self.named_file(self.options.labels, "labels")
+        return label_file_samples(self.src, labels, "tab", self.options.encoding)

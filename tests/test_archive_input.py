@@ -163,3 +163,18 @@ def test_coco_link_needs_a_folder(tmp_path):
                                   expect=None), "--link needs a folder")
     run_cli("ndl-layout", "-i", archive, "-o", str(tmp_path / "copied"), "-q", "--workers", "1")
     assert os.listdir(tmp_path / "copied" / "images")
+
+
+def test_label_option_names_a_member_of_the_archive(tmp_path, monkeypatch):
+    """--labels/--gt: a path on disk, else the archive's member of that name."""
+    src = str(tmp_path / "src")
+    run_cli("fixture", "paddle-rec", "-o", src, "-n", "12")
+    folder = convert("paddle-rec", src, str(tmp_path / "f"), "--labels", f"{src}/rec_gt_train.txt")
+    archive = pack(src, str(tmp_path / "s.zip"))
+    monkeypatch.chdir(tmp_path)  # no rec_gt_train.txt here: the name is the member's
+    member = convert("paddle-rec", archive, str(tmp_path / "m"), "--labels", "rec_gt_train.txt")
+    assert member == folder
+    result = run_cli("paddle-rec", "-i", archive, "-o", str(tmp_path / "x"), "--labels", "nope.txt", expect=2)
+    assert "option labels: nope.txt: no such file or folder (on disk or in" in result.output + result.stderr
+    result = run_cli("gt-txt", "-i", src, "-o", str(tmp_path / "y"), "--gt", "nope.txt", expect=2)
+    assert "option gt: nope.txt: no such file or folder\n" in result.output + result.stderr

@@ -229,7 +229,11 @@ class Archive:
         """A tar member through a handle of its own: a gzip stream has one position, and
         image reads between two reads of a label file would otherwise rewind it each time."""
         f: IO[bytes] = os.fdopen(open_user_path(self.path), "rb")
-        tar = tarfile.open(fileobj=f, mode="r:*")
+        try:
+            tar = tarfile.open(fileobj=f, mode="r:*")
+        except BaseException:
+            f.close()
+            raise
         member_file = tar.extractfile(member)
         assert member_file is not None  # a regular member always has a file object
         return io.BufferedReader(_MemberStream(shown, member_file, (tar, f)))

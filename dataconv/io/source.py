@@ -9,14 +9,16 @@ io functions that take a root accept one and route through it:
   streamed and capped (``safeopen.open_input``);
 * ``FileImage(root, rel)`` / ``CropImage`` / ``paths.read_inside``: an image's bytes;
 * ``root.is_dir()`` (a folder or an archive: something that holds files) and
-  ``root.exists(rel)`` instead of ``os.path.isdir``/``os.path.lexists``.
+  ``InputFile.exists()`` instead of ``os.path.isdir``/``os.path.lexists``;
+* ``Converter.named_file(path)`` for a file option (``--labels``): a path on disk, else
+  the archive's member of that name.
 
 A folder goes through the confined opens of ``safeopen``; an archive through
 ``archive.Archive`` (the same rules on member names, reads bounded). A plain string
 root is a folder, as before; ``SourceRoot.of`` (``Converter.__init__``) is where ``-i``
-becomes an archive root: by its suffix, when it is a regular file. ``SourceRoot`` is ``os.PathLike`` (its path), so messages and
-``os.path.join`` name the archive; it pickles as (path, name encoding) and every process
-opens the archive itself.
+becomes an archive root: by its suffix, when it is a regular file. ``SourceRoot`` is
+``os.PathLike`` (its path), so messages and ``os.path.join`` name the archive; it
+pickles as (path, name encoding) and every process opens the archive itself.
 """
 from __future__ import annotations
 
