@@ -48,8 +48,8 @@ class Converter:
     none_found: str = "no samples found"  # the error when the source yields nothing
 
     def __init__(self, src: Root, options: Any, follow_symlinks: bool = False,
-                 name_encoding: str | None = None) -> None:
-        self.src = SourceRoot.of(src, name_encoding)
+                 name_encoding: str | None = None, more: tuple[str, ...] = ()) -> None:
+        self.src = SourceRoot.of(src, name_encoding, more)
         self.options = options
         self.follow_symlinks = follow_symlinks
 
@@ -64,9 +64,9 @@ class Converter:
         with its images). A usage error when it is neither."""
         if os.path.lexists(path):
             return InputFile.user(path)
-        if self.src.archive is not None and self.src.exists(path):
+        if not self.src.is_folder and self.src.exists(path):
             return self.inside(path)
-        where = f" (on disk or in {self.src})" if self.src.archive is not None else ""
+        where = f" (on disk or in {self.src})" if not self.src.is_folder else ""
         raise UsageError(f"option {name}: {path}: no such file or folder{where}")  # as optionspec.Path says
 
     def samples(self) -> Iterator[Item]:

@@ -86,6 +86,6 @@ class NdlLayout(Converter):
             yield Page(os.path.splitext(rel)[0], rel, image, parse_voc(self.inside(rel), rel))
 
     def output_options(self) -> dict[str, Any]:
-        if self.options.link and self.src.archive is not None:
+        if self.options.link and not self.src.is_folder:
             raise DataconvError(f"{self.src}: --link needs a folder: archive members cannot be linked to")
         return {"mapping": parse_classes(self.options.classes), "link": self.options.link}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tarfile
 import zipfile
 
@@ -178,3 +179,25 @@ def test_label_option_names_a_member_of_the_archive(tmp_path, monkeypatch):
     assert "option labels: nope.txt: no such file or folder (on disk or in" in result.output + result.stderr
     result = run_cli("gt-txt", "-i", src, "-o", str(tmp_path / "y"), "--gt", "nope.txt", expect=2)
     assert "option gt: nope.txt: no such file or folder\n" in result.output + result.stderr
+
+
+def test_ai_hub_label_zip_with_image_zips(tmp_path):
+    """-i [라벨].zip --also-input [원천]1.zip --also-input [원천]2.zip: as the unpacked folder."""
+    src = str(tmp_path / "src")
+    run_cli("fixture", "aihub-htr", "-o", src, "-n", "12")
+    folder = convert("aihub", src, str(tmp_path / "f"), "--type", "htr")
+    labels, words, rest = (tmp_path / n for n in ("labels", "words", "rest"))
+    for entry in os.listdir(src):
+        target = labels if entry.endswith(".json") else words if "word" in entry else rest
+        os.renames(os.path.join(src, entry), target / entry)
+    parts = [pack(str(labels), str(tmp_path / "[라벨].zip")), pack(str(words), str(tmp_path / "[원천]1.zip")),
+             pack(str(rest), str(tmp_path / "[원천]2.tar"))]
+    split = convert("aihub", parts[0], str(tmp_path / "z"), "--type", "htr",
+                    "--also-input", parts[1], "--also-input", parts[2], workers="2")
+    assert split == folder and folder["counts"]["written"] > 0
+    # the same image in two parts is no guess
+    shutil.copytree(words, rest, dirs_exist_ok=True)
+    both = convert("aihub", parts[0], str(tmp_path / "d"), "--type", "htr", "--also-input", parts[1],
+                   "--also-input", pack(str(rest), str(tmp_path / "dup.zip")))
+    assert {r[1] for r in both["rejects"]} >= {"ambiguous_image"}
+    assert both["counts"]["written"] < folder["counts"]["written"]

@@ -38,6 +38,10 @@ class RunOptions:
                       flags=("-i", "--input"), type=Path(exists=True))
     out: str = option(help="Dataset folder to create (must not exist unless --overwrite).",
                       flags=("-o", "--output"), type=Path())
+    also_input: tuple[str, ...] = option(
+        (), "Another folder or archive that, with -i, forms the source (repeatable): an AI Hub label "
+            "zip's image zips. A file found in two of them is rejected as ambiguous_image.",
+        multiple=True, type=Path(exists=True))
     overwrite: bool = option(False, "Replace OUT if it is a previous dataconv output.")
     split: str = option("0.9,0.05,0.05", "train,val,test ratios, or 'none' to write everything to train.",
                         show_default=True)
@@ -77,7 +81,7 @@ class DedupeOptions:
 
 
 # Options that change how the work runs, not what it produces: kept out of the manifest.
-RUN_ONLY = {"src", "out", "overwrite", "workers", "dask", "quiet", "report"}
+RUN_ONLY = {"src", "also_input", "out", "overwrite", "workers", "dask", "quiet", "report"}
 
 
 def convert(info: converters.FormatInfo, run: RunOptions, fmt: Any, dedupe: DedupeOptions,
@@ -103,5 +107,6 @@ def convert(info: converters.FormatInfo, run: RunOptions, fmt: Any, dedupe: Dedu
         checks=checks, progress=not run.quiet,
         manifest_options=manifest.portable_options(recorded, run.src),
     )
-    converter = info.cls(run.src, fmt, follow_symlinks=run.follow_symlinks, name_encoding=run.name_encoding)
+    converter = info.cls(run.src, fmt, follow_symlinks=run.follow_symlinks, name_encoding=run.name_encoding,
+                         more=run.also_input)
     return pipeline.run(converter, config), converter

@@ -270,8 +270,8 @@ class InputFile:
 
     @classmethod
     def inside(cls, root: str | SourceRoot, rel: str, follow_symlinks: bool = False) -> InputFile:
-        if not isinstance(root, str) and root.archive is None:
-            root = root.path  # a folder: opened by open_inside
+        if not isinstance(root, str) and root.is_folder:
+            root = root.path  # one folder: opened by open_inside
         return cls(os.path.join(root, rel), root, rel, follow_symlinks)
 
     @classmethod
@@ -312,8 +312,8 @@ def as_input(source: Source) -> InputFile:
 def open_input(source: Source, max_bytes: int) -> BinaryIO:
     """``source`` opened for binary reading, refused (one-line error) past ``max_bytes``."""
     source = as_input(source)
-    if source.root is not None and not isinstance(source.root, str):  # an archive member
-        return source.root.open_member(source.rel, max_bytes)
+    if source.root is not None and not isinstance(source.root, str):  # archives, several parts
+        return source.root.open_member(source.rel, max_bytes, source.follow_symlinks)
     fd = source.open_fd()
     size = os.fstat(fd).st_size
     if size > max_bytes:

@@ -29,7 +29,7 @@ from typing import BinaryIO, Iterator, Union
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io import safeopen
 from dataconv.io.archive import Archive, is_archive
-from dataconv.io.paths import read_inside
+from dataconv.io.paths import name_forms, read_inside
 
 MAX_MEMBER_BYTES = safeopen.DEFAULT_LIMITS.whole_bytes  # an image decompressed from an archive
 
@@ -38,15 +38,20 @@ _ARCHIVES: dict[tuple[str, str | None], Archive] = {}  # this process's handles
 
 @dataclass(frozen=True)
 class SourceRoot:
-    """A source folder, or an archive read as one (``archive`` is then not None)."""
+    """A source folder, or an archive read as one (``archive`` is then not None); with
+    ``more``, several of them that together form the source (an AI Hub label zip and its
+    image zips): each file is read from the one part that holds it."""
 
     path: str
     name_encoding: str | None = None  # --name-encoding: how unflagged archive member names decode
+    more: tuple[str, ...] = ()  # --also-input: the other parts
 
     @classmethod
-    def of(cls, src: Root, name_encoding: str | None = None) -> SourceRoot:
+    def of(cls, src: Root, name_encoding: str | None = None, more: tuple[str, ...] = ()) -> SourceRoot:
         """``src`` as a root: a SourceRoot stays as it is, a string is wrapped."""
-        return src if isinstance(src, SourceRoot) else cls(os.fspath(src), name_encoding)
+        if isinstance(src, SourceRoot):
+            return src
+        return cls(os.fspath(src), name_encoding, tuple(os.fspath(p) for p in more))
 
     def __str__(self) -> str:
         return self.path
@@ -64,13 +69,37 @@ class SourceRoot:
             _ARCHIVES[key] = Archive(self.path, self.name_encoding)
         return _ARCHIVES[key]
 
+    @property
+    def is_folder(self) -> bool:
+        """One plain folder: what ``safeopen`` opens by descriptor, as before archives."""
+        return not self.more and self.archive is None
+
+    @property
+    def parts(self) -> tuple[SourceRoot, ...]:
+        """The single folders or archives the source is made of."""
+        if not self.more:
+            return (self,)
+        return tuple(SourceRoot(p, self.name_encoding) for p in (self.path, *self.more))
+
+    def part_for(self, rel: str) -> SourceRoot:
+        """The part holding ``rel`` (the first when none does: its read says missing); a
+        file found in two parts is ``ambiguous_image``, not a guess."""
+        if not self.more:
+            return self
+        holders = [part for part in self.parts if any(part.exists(form) for form in name_forms(rel))]
+        if len(holders) > 1:
+            raise SampleRejected("ambiguous_image", f"{rel} is in both {holders[0]} and {holders[1]}")
+        return holders[0] if holders else self.parts[0]
+
     def is_dir(self) -> bool:
-        """Whether files can be found under it: a folder, or an archive."""
-        return os.path.isdir(self.path) or self.archive is not None
+        """Whether files can be found under it: folders or archives."""
+        return all(os.path.isdir(p.path) or p.archive is not None for p in self.parts)
 
     def exists(self, rel: str) -> bool:
         """Whether ``rel`` names something under the root (a member for an archive, even
         one that is refused when read: the read says why)."""
+        if self.more:
+            return any(part.exists(rel) for part in self.parts)
         archive = self.archive
         if archive is None:
             return os.path.lexists(os.path.join(self.path, rel))
@@ -83,6 +112,8 @@ class SourceRoot:
 
     def files(self) -> Iterator[str]:
         """Every regular file under the root, relative, in sorted order."""
+        if self.more:
+            return iter(sorted({rel for part in self.parts for rel in part.files()}))
         archive = self.archive
         if archive is None:
             return safeopen.walk_files(self.path)
@@ -90,6 +121,8 @@ class SourceRoot:
 
     def read(self, rel: str, follow_symlinks: bool = False) -> bytes:
         """The bytes of the file ``rel``, or the sample's reject (``paths.read_inside``)."""
+        if self.more:
+            return self.part_for(rel).read(rel, follow_symlinks)
         archive = self.archive
         if archive is None:
             return read_inside(self.path, rel, follow_symlinks)
@@ -99,16 +132,21 @@ class SourceRoot:
              max_bytes: int = safeopen.DEFAULT_LIMITS.streamed_bytes) -> BinaryIO:
         """The file ``rel`` as a stream (a per-sample text file): SampleRejected or OSError
         as ``safeopen.open_inside`` raises them, so the caller rejects the one sample."""
+        if self.more:
+            return self.part_for(rel).open(rel, follow_symlinks, max_bytes)
         archive = self.archive
         if archive is None:
             return os.fdopen(safeopen.open_inside(self.path, rel, follow_symlinks), "rb")
         return archive.open_stream(rel, max_bytes)
 
-    def open_member(self, rel: str, max_bytes: int) -> BinaryIO:
-        """An archive member opened as a stream, for ``safeopen.open_input`` (a whole-run
+    def open_member(self, rel: str, max_bytes: int, follow_symlinks: bool = False) -> BinaryIO:
+        """The file ``rel`` opened as a stream, for ``safeopen.open_input`` (a whole-run
         input): a one-line error naming it when missing, hostile or over ``max_bytes``."""
         try:
-            return self.open(rel, max_bytes=max_bytes)
+            part = self.part_for(rel)
+            if part.archive is None:  # a folder part: the confined open, its size checked
+                return safeopen.open_input(safeopen.InputFile.inside(part.path, rel, follow_symlinks), max_bytes)
+            return part.open(rel, max_bytes=max_bytes)
         except SampleRejected as e:
             raise DataconvError(f"{os.path.join(self.path, rel)}: {e.reason}: {e.detail}") from None
 
