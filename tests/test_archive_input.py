@@ -7,10 +7,12 @@ import json
 import os
 import shutil
 import tarfile
+import unicodedata
 import zipfile
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import load_json, rejects_of, run_cli
 from hostile_util import assert_one_line_error, png, write_files
@@ -201,3 +203,27 @@ def test_ai_hub_label_zip_with_image_zips(tmp_path):
                    "--also-input", pack(str(rest), str(tmp_path / "dup.zip")))
     assert {r[1] for r in both["rejects"]} >= {"ambiguous_image"}
     assert both["counts"]["written"] < folder["counts"]["written"]
+
+
+NAMES = st.sampled_from(["a.png", "b.png", "d/c.png", "d/가.png", unicodedata.normalize("NFD", "d/한.png")])
+WRITTEN = st.one_of(NAMES, st.sampled_from(["../a.png", "/etc/a.png", "d/../a.png", "d", "d/", "x.png",
+                                             "d/한.png", "./b.png", "C:/a.png", "d//c.png"]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.sets(NAMES, min_size=1), written=st.lists(WRITTEN, min_size=1, max_size=8, unique=True),
+       suffix=st.sampled_from([".zip", ".tar.gz"]))
+def test_any_label_file_reads_the_archive_as_the_folder(tmp_path_factory, files, written, suffix):
+    """Whatever paths the label file writes (climbing out, absolute, folders, missing, the
+    other Unicode form), the archive gives the folder's samples and reject reasons."""
+    base = tmp_path_factory.mktemp("prop")
+    gt = "".join(f"{w}\tlabel{i}\n" for i, w in enumerate(written)).encode()
+    src = write_files(str(base / "src"), {"gt.txt": gt, **{f: png(i) for i, f in enumerate(sorted(files))}})
+    archive = pack(src, str(base / f"src{suffix}"))
+    outcomes = []
+    for name, path in (("folder", src), ("archive", archive)):
+        result = run_cli("gt-txt", "-i", path, "-o", str(base / name), "-q", "--workers", "1",
+                         "--split", "none", expect=None)
+        outcomes.append((result.exit_code, outcome(str(base / name)) if result.exit_code == 0
+                         else result.stderr.replace(path, "SRC")))
+    assert outcomes[0] == outcomes[1]
