@@ -11,7 +11,11 @@ its own process (peak RSS = the largest sum of RSS over the process tree, sample
             cv2.imdecode, LMDB transactions of 1,000 samples (writeCache), 1 TiB map;
 * dataconv  ``dataconv gt-txt --split none`` with --workers 1 and with every core
             (and once with the default split, which adds a hashing pass over every image);
-* floor     read every file and write the LMDB, no checks at all.
+* floor     read every file and write the LMDB, no checks at all;
+* ceiling   not a run: every core busy with nothing but the floor's work and dataconv's
+            complete checks, ``cores / (floor + check)`` per sample, from the floor's
+            measured time and the checks' CPU time per sample measured on a sample of
+            the same files (``check_costs``).
 
 Then the reading side: samples/s of decode + resize to 32x128 through a PARSeq-style
 reader and through dataconv's training data module, on the LMDB dataconv wrote.
@@ -101,6 +105,7 @@ def run_dataconv(src: str, out: str, *args: str) -> dict[str, int]:
 METHODS: dict[str, Callable[[str, str], dict[str, int]]] = {
     "baseline (clovaai)": lambda src, out: _lmdb_dump(src, out, clovaai_valid),
     "dataconv --workers 1": lambda src, out: run_dataconv(src, out, "--split", "none", "--workers", "1"),
+    "dataconv --workers 2": lambda src, out: run_dataconv(src, out, "--split", "none", "--workers", "2"),
     "dataconv (every core)": lambda src, out: run_dataconv(src, out, "--split", "none"),
     "dataconv (every core, split)": lambda src, out: run_dataconv(src, out),
     "floor (read + write)": lambda src, out: _lmdb_dump(src, out, lambda data: True),
@@ -221,15 +226,47 @@ def report(rows: list[dict[str, Any]], samples: int, megabytes: float) -> None:
     base, floor = best["baseline (clovaai)"], best["floor (read + write)"]
     print(f"\n{samples} samples, {megabytes:.1f} MB; samples/s: best run (worst run); "
           "peak RSS and PSS: summed over the process tree")
-    print(f"{'method':30} {'samples/s':>18} {'MB/s':>7} {'x base':>7} {'floor/x':>8} "
+    print(f"{'method':34} {'samples/s':>18} {'MB/s':>7} {'x base':>7} {'floor/x':>8} "
           f"{'RSS MB':>7} {'PSS MB':>7} {'corrupt':>7}")
     for method, secs in best.items():
         runs = [x for x in rows if x["method"] == method]
         worst = max(x["seconds"] for x in runs)
-        print(f"{method:30} {samples / secs:9.0f} ({samples / worst:6.0f}) "
+        print(f"{method:34} {samples / secs:9.0f} ({samples / worst:6.0f}) "
               f"{megabytes / secs:7.1f} {base / secs:7.2f} {secs / floor:8.2f} "
               f"{max(x['peak_rss_mb'] for x in runs):7.0f} {max(x['peak_pss_mb'] for x in runs):7.0f} "
-              f"{runs[0]['corrupt_detected']:7d}")
+              f"{runs[0]['corrupt_detected'] if runs[0]['corrupt_detected'] >= 0 else '-':>7}")
+
+
+def check_costs(src: str, every: int) -> dict[str, float]:
+    """CPU microseconds per sample, on every ``every``-th sample of the source (so the mix
+    of JPEG crops and PNG lines is the source's): dataconv's read, its complete checks and
+    hash (``check_sample`` minus the read), and clovaai's full grayscale decode."""
+    from dataconv.build import shards
+    from dataconv.converters.base import load
+    from dataconv.sample import ReadContext, Sample
+    from dataconv.validators.base import CheckOptions
+
+    info = load("gt-txt")
+    converter = info.cls(src, info.cls.Options())
+    picked = [s for i, s in enumerate(converter.samples()) if i % every == 0 and isinstance(s, Sample)]
+    ctx, checks = ReadContext(), shards._checks(CheckOptions())
+    datas = [s.image.read(ctx) for s in picked]  # warm the page cache and the checks
+
+    def cpu_us(fn: Callable[[], object]) -> float:
+        start = time.process_time()
+        fn()
+        return (time.process_time() - start) / len(picked) * 1e6
+
+    read = cpu_us(lambda: [s.image.read(ctx) for s in picked])
+    whole = cpu_us(lambda: [shards.check_sample(s, checks, ctx) for s in picked])
+    clovaai = cpu_us(lambda: [clovaai_valid(d) for d in datas])
+    return {"samples": len(picked), "read": read, "check": max(0.0, whole - read), "clovaai_decode": clovaai}
+
+
+def ceiling_row(costs: dict[str, float], floor_s: float, samples: int, cores: int) -> dict[str, Any]:
+    per_sample_s = floor_s / samples + costs["check"] / 1e6
+    return {"method": f"ceiling ({cores} cores, floor + check)", "seconds": per_sample_s * samples / cores,
+            "peak_rss_mb": 0.0, "peak_pss_mb": 0.0, "corrupt_detected": -1}
 
 
 def main() -> None:
@@ -238,6 +275,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1000)
     parser.add_argument("--corrupt", type=int, default=8, help="broken files of each kind")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--check-samples", type=int, default=5000,
+                        help="samples whose check cost is measured for the ceiling")
     parser.add_argument("--read", type=int, default=5000, help="samples read back per reader")
     parser.add_argument("--work", help="folder for the data [default: a temporary one]")
     parser.add_argument("--one", nargs=3, metavar=("METHOD", "SRC", "OUT"), help=argparse.SUPPRESS)
@@ -252,9 +291,24 @@ def main() -> None:
 
         make_ocr_mix(src, n=args.words, lines=args.lines, corrupt=args.corrupt)
     samples = len(_gt_lines(src))
+    cores = len(os.sched_getaffinity(0))
+    methods = [m for m in METHODS if m != "dataconv --workers 2" or cores != 2]  # = every core
+    load_before = os.getloadavg()
     rows = [measure(m, src, os.path.join(work, f"out{i}"))
-            for _ in range(args.repeat) for i, m in enumerate(METHODS)]
+            for _ in range(args.repeat) for i, m in enumerate(methods)]
+    costs = check_costs(src, max(1, samples // args.check_samples))
+    floor_s = min(r["seconds"] for r in rows if r["method"] == "floor (read + write)")
+    rows.append(ceiling_row(costs, floor_s, samples, cores))
     report(rows, samples, source_bytes(src) / 2**20)
+    print(f"CPU per sample on {costs['samples']} samples: read {costs['read']:.1f} us, dataconv's checks + "
+          f"hash {costs['check']:.1f} us, clovaai's decode {costs['clovaai_decode']:.1f} us; floor "
+          f"{floor_s / samples * 1e6:.1f} us (its whole run)")
+    best = {m: min(r["seconds"] for r in rows if r["method"] == m) for m in dict.fromkeys(r["method"] for r in rows)}
+    one = best["dataconv --workers 1"]
+    for m in best:
+        if m.startswith("dataconv") and m != "dataconv --workers 1":
+            print(f"{m}: {one / best[m]:.2f}x --workers 1")
+    print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
     lmdb_path = os.path.join(work, "out1", "train", "shard-00000")
     for name, rate in read_rates(lmdb_path, args.read):
         print(f"read {name:30} " + (f"{rate:8.0f} samples/s" if isinstance(rate, float) else rate))

@@ -37,7 +37,8 @@ def index_only(src: str) -> None:
     from dataconv.converters.base import formats
     from dataconv.build.pipeline import collect
 
-    converter = formats()["gt-txt"].cls(src, {"gt": None, "sep": "tab", "encoding": "utf-8"})
+    cls = formats()["gt-txt"].cls
+    converter = cls(src, cls.Options())
     collected = collect(converter.samples(), progress=False)
     print(len(collected.samples))
 
