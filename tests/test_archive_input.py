@@ -72,6 +72,23 @@ def test_archive_converts_as_the_folder(tmp_path, fmt, fixture, args):
         assert packed == folder, name
 
 
+OTHER_FORMATS = [  # every other format: the zip, read by two workers, gives the folder's output
+    ("coco-text", ()), ("icdar2015-rec", ()), ("minhon", ()), ("paddle-det", ("--labels", "{src}/label.txt")),
+    ("textocr", ()), ("aihub-tiw", ()), ("aihub-outdoor", ()), ("aihub-forms", ()), ("aihub-admin", ()),
+    ("aihub-nia", ()), ("labelme", ()), ("label-studio", ("--export", "{src}/export.json")),
+]
+
+
+@pytest.mark.parametrize("fmt,args", OTHER_FORMATS, ids=[f[0] for f in OTHER_FORMATS])
+def test_every_other_format_reads_a_zip(tmp_path, fmt, args):
+    src = str(tmp_path / "src")
+    run_cli("fixture", fmt, "-o", src, "-n", "8")
+    extra = [a.format(src=src) for a in args]
+    folder = convert(fmt, src, str(tmp_path / "from_folder"), *extra)
+    packed = convert(fmt, pack(src, str(tmp_path / "src.zip")), str(tmp_path / "from_zip"), *extra, workers="2")
+    assert packed == folder and folder["counts"]["written"] > 0
+
+
 def test_workers_read_the_archive_themselves(tmp_path):
     src = str(tmp_path / "src")
     run_cli("fixture", "icdar2015", "-o", src, "-n", "12")
