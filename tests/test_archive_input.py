@@ -244,3 +244,15 @@ def test_any_label_file_reads_the_archive_as_the_folder(tmp_path_factory, files,
         outcomes.append((result.exit_code, outcome(str(base / name)) if result.exit_code == 0
                          else result.stderr.replace(path, "SRC")))
     assert outcomes[0] == outcomes[1]
+
+
+def test_several_parts_reject_as_one_folder(tmp_path):
+    gt = b"../up.png\tup\n/abs.png\tabs\n\tempty\nimgs/a.png\ta\nimgs/b.png\tb\nnone.png\tnone\n"
+    one = write_files(str(tmp_path / "one"), {"gt.txt": gt, "imgs/a.png": png(1), "imgs/b.png": png(2)})
+    labels = write_files(str(tmp_path / "labels"), {"gt.txt": gt})
+    first = pack(write_files(str(tmp_path / "p1"), {"imgs/a.png": png(1)}), str(tmp_path / "p1.zip"))
+    second = pack(write_files(str(tmp_path / "p2"), {"imgs/b.png": png(2)}), str(tmp_path / "p2.tgz"))
+    folder = convert("gt-txt", one, str(tmp_path / "o1"), "--split", "none")
+    parts = convert("gt-txt", labels, str(tmp_path / "o2"), "--split", "none",
+                    "--also-input", first, "--also-input", second)
+    assert parts == folder and folder["counts"]["written"] == 2

@@ -86,6 +86,7 @@ class SourceRoot:
         file found in two parts is ``ambiguous_image``, not a guess."""
         if not self.more:
             return self
+        safeopen.rel_parts(rel)  # an empty, absolute or climbing path: the folder's reject
         holders = [part for part in self.parts if any(part.exists(form) for form in name_forms(rel))]
         if len(holders) > 1:
             raise SampleRejected("ambiguous_image", f"{rel} is in both {holders[0]} and {holders[1]}")
@@ -98,15 +99,15 @@ class SourceRoot:
     def exists(self, rel: str) -> bool:
         """Whether ``rel`` names something under the root (a member for an archive, even
         one that is refused when read: the read says why)."""
-        if self.more:
-            return any(part.exists(rel) for part in self.parts)
-        archive = self.archive
-        if archive is None:
-            return os.path.lexists(os.path.join(self.path, rel))
         try:
             name = "/".join(safeopen.rel_parts(rel))
         except SampleRejected:
-            return True  # named, and refused when opened
+            return True  # named, and refused when opened: nothing outside is looked at
+        if self.more:
+            return any(part.exists(name) for part in self.parts)
+        archive = self.archive
+        if archive is None:
+            return os.path.lexists(os.path.join(self.path, name))
         listing = archive.listing()
         return name in listing.files or name in listing.refused
 
