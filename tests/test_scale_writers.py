@@ -250,3 +250,27 @@ def test_samples_under_one_root_travel_as_names():
     assert packed[0] == "files" and packed[3] == "/data/src"
     assert len(pickle.dumps(packed)) < 0.6 * len(pickle.dumps(samples))
     assert shards.unpack_samples(packed) == samples
+
+
+# --- a worker's failure is the run's one-line error ---------------------------------------
+
+@pytest.mark.parametrize("split, message", [("none", "File too large"),  # one task: a spool fails
+                                            ("0.9,0.05,0.05", "cannot write LMDB shard")])  # whole tasks
+def test_a_write_failing_in_a_worker_is_one_line_and_leaves_nothing(mix, tmp_path, split, message):
+    """The kernel refuses to grow any file past 64 KB (RLIMIT_FSIZE, inherited by the
+    forked workers): the spool or LMDB write fails in a worker; the run ends with one
+    ``error:`` line, exit 1, and no output or temporary folder."""
+    import resource
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "dataconv", "gt-txt", "-i", mix, "-o", str(out), "-q",
+                           "--workers", "2", "--split", split, "--shard-size", "100000"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=small_files, timeout=120)
+    err = proc.stderr.decode().strip()
+    assert proc.returncode == 1, err
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in err, err
+    assert message in err
+    assert os.listdir(tmp_path) == []
