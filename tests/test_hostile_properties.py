@@ -27,9 +27,11 @@ from dataconv.cli.main import cli
 from dataconv.converters import base as converters
 from dataconv.converters.aihub import AiHub, AiHubOptions
 from dataconv.converters.gt_txt import label_file_samples, split_line
-from dataconv.errors import DataconvError
+from dataconv.errors import DataconvError, SampleRejected
 from dataconv.fixtures.base import fixtures
 from dataconv.sample import Reject, Sample
+from dataconv.validators.base import Item as CheckItem
+from dataconv.validators.label import reject_unwritable_text
 from hostile_util import (accounted, aihub_document, aihub_source, assert_one_line_error, convert,
                           gt_source, png, written_labels)
 
@@ -390,3 +392,19 @@ def test_a_bad_split_is_one_line_naming_the_option(tmp_path, value, message):
     result = run_cli("gt-txt", "-i", src, "-o", str(tmp_path / "out"), "-q", "--split", value, expect=None)
     assert_one_line_error(result, message)
     assert not os.path.exists(tmp_path / "out")
+
+
+# --- the text check names the field that cannot be written ------------------------------
+
+@SETTINGS
+@given(st.sampled_from(["label", "id", "source", "group"]), valid_text, valid_text)
+def test_a_lone_surrogate_is_rejected_naming_its_field(field, before, after):
+    """rejects.jsonl tells the user which of the label, id, source or group to fix."""
+    fields = {"label": "ok", "id": "0.png", "source": "gt.txt:1", "group": None}
+    fields[field] = before + "\ud800" + after
+    sample = Sample(id=fields["id"], label=fields["label"], image=None, source=fields["source"],
+                    group=fields["group"])
+    with pytest.raises(SampleRejected) as caught:
+        reject_unwritable_text(CheckItem(sample, sample.label))
+    assert caught.value.reason == "invalid_unicode"
+    assert caught.value.detail.startswith(f"{field} ") and caught.value.detail.endswith("holds a lone surrogate")
