@@ -409,3 +409,23 @@ def test_a_lone_surrogate_is_rejected_naming_its_field(field, before, after):
         reject_unwritable_text(CheckItem(sample, sample.label))
     assert caught.value.reason == "invalid_unicode"
     assert caught.value.detail.startswith(f"{field} ") and caught.value.detail.endswith("holds a lone surrogate")
+
+
+# --- what --group-by groups by ------------------------------------------------------------
+
+@SETTINGS
+@given(st.sampled_from(["id", "source", "label", "group", "meta:book", "book"]),
+       st.one_of(st.none(), st.just(""), valid_text), valid_text, st.one_of(st.none(), valid_text))
+def test_group_by_reads_the_named_field_or_falls_back_to_the_id(group_by, value, sid, group):
+    """A Sample field is read as itself; a meta attribute (``meta:NAME`` or a bare name)
+    that is missing or empty falls back to the sample's group, else its id: never to a
+    shared "None" or "" group that would put unrelated samples in one split."""
+    meta = {} if value is None else {"book": value}
+    sample = Sample(id=sid, label="L" + sid, image=None, source="S" + sid, group=group, meta=meta)
+    fallback = group if group is not None else sid
+    fields = {"id": sid, "source": "S" + sid, "label": "L" + sid, "group": group}
+    if group_by in fields:
+        want = fields[group_by] if fields[group_by] not in (None, "") else fallback
+    else:
+        want = value if value not in (None, "") else fallback
+    assert splits.group_value(sample, group_by) == want
