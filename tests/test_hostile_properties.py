@@ -27,7 +27,7 @@ from dataconv.cli.main import cli
 from dataconv.converters import base as converters
 from dataconv.converters.aihub import AiHub, AiHubOptions
 from dataconv.converters.gt_txt import label_file_samples, split_line
-from dataconv.errors import DataconvError, SampleRejected
+from dataconv.errors import DataconvError, SampleRejected, UsageError
 from dataconv.fixtures.base import fixtures
 from dataconv.sample import Reject, Sample
 from dataconv.validators.base import Item as CheckItem
@@ -429,3 +429,27 @@ def test_group_by_reads_the_named_field_or_falls_back_to_the_id(group_by, value,
     else:
         want = value if value not in (None, "") else fallback
     assert splits.group_value(sample, group_by) == want
+
+
+@SETTINGS
+@given(st.from_regex(r"[a-z]{1,6}-[0-9]{1,4}_[0-9]{1,3}", fullmatch=True))
+def test_group_regex_keeps_its_first_group_or_else_the_whole_match(name):
+    """``--group-regex`` takes a page or book id out of a line's name: the first group when
+    the pattern has one, the whole match when it has none."""
+    sample = Sample(id=name + ".png", label="x", image=None, source="gt.txt:1")
+    book = name.split("-")[0]
+    assert splits.group_key(sample, None, re.compile(r"([a-z]+)-\d+")) == book
+    assert splits.group_key(sample, None, re.compile(r"[a-z]+-\d+")) == name.split("_")[0]
+    assert splits.group_key(sample, None, re.compile(r"^\d")) == sample.id  # no match: the id itself
+
+
+@pytest.mark.parametrize("group_by, meta, message", [
+    ("meta:book", {"book": ""}, "--group-by meta:book: no sample has a 'book' attribute"),
+    ("group", {}, "--group-by group: this format gives its samples no group"),
+])
+def test_a_grouping_that_selects_only_empty_values_is_refused(group_by, meta, message):
+    """Empty values select nothing, exactly as missing ones: refused, never a silent split by id."""
+    samples = [(i, Sample(id=f"{i}.png", label="x", image=None, source="gt.txt", group="", meta=dict(meta)))
+               for i in range(3)]
+    with pytest.raises(UsageError, match=re.escape(message)):
+        splits.check_grouping(samples, group_by, None)
