@@ -48,6 +48,14 @@ SOURCES = {
     "paddle-rec": (lambda s: make_fixture("paddle-rec", s, n=3), ["rec_gt_train.txt"],
                    ["--labels", "{src}/rec_gt_train.txt"]),
     "textocr": (lambda s: make_fixture("textocr", s, n=3), ["TextOCR_0.1_train.json"], []),
+    "aihub-tiw": (lambda s: make_fixture("aihub-tiw", s, n=3), ["textinthewild_data_info.json"], []),
+    "aihub-outdoor": (lambda s: make_fixture("aihub-outdoor", s, n=3), ["**/[[]라벨[]]*/**/*.json"], []),
+    "aihub-forms": (lambda s: make_fixture("aihub-forms", s, n=3), ["**/[[]라벨[]]*/**/*.json"], []),
+    "aihub-admin": (lambda s: make_fixture("aihub-admin", s, n=3), ["**/[[]라벨[]]*/**/*.json"], []),
+    "aihub-nia": (lambda s: make_fixture("aihub-nia", s, n=3), ["**/라벨링데이터/*.json"], []),
+    "labelme": (lambda s: make_fixture("labelme", s, n=3), ["labels/*.json"], []),
+    "label-studio": (lambda s: make_fixture("label-studio", s, n=3), ["export.json"],
+                     ["--export", "{src}/export.json"]),
 }
 
 # Expected ending: (exit code, stderr fragment or None, rejects expected {reason: count} or None).
@@ -62,9 +70,15 @@ OUT_SYMLINK = {
     "mjsynth": (1, "path_outside_source", None),
     "ndl-layout": (1, "path_outside_source", None),
     "textocr": (1, "path_outside_source", None),
+    "aihub-tiw": (1, "path_outside_source", None),
+    "aihub-outdoor": (1, "path_outside_source", None),
+    "aihub-forms": (1, "path_outside_source", None),
+    "aihub-admin": (1, "path_outside_source", None),
+    "aihub-nia": (1, "path_outside_source", None),
+    "labelme": (1, "path_outside_source", None),
 }
 # --labels FILE is a path the user named: opened as given (documented), so not listed above.
-USER_NAMED = {"paddle-det", "paddle-rec"}
+USER_NAMED = {"paddle-det", "paddle-rec", "label-studio"}
 
 FIFO = {
     "aihub": (1, "no handwriting_data_info1.json found", None),  # a FIFO is not a file: not found
@@ -79,6 +93,13 @@ FIFO = {
     "paddle-det": (1, "is a FIFO, not a regular file", None),
     "paddle-rec": (1, "is a FIFO, not a regular file", None),
     "textocr": (1, "is a FIFO", None),
+    "aihub-tiw": (1, "no textinthewild_data_info.json found", None),
+    "aihub-outdoor": (1, "no samples found", None),  # a FIFO is not listed
+    "aihub-forms": (1, "no samples found", None),  # a FIFO is not listed
+    "aihub-admin": (1, "no samples found", None),  # a FIFO is not listed
+    "aihub-nia": (1, "no samples found", None),  # a FIFO is not listed
+    "labelme": (1, "no samples found", None),  # a FIFO is not listed
+    "label-studio": (1, "is a FIFO, not a regular file", None),
 }
 
 

@@ -14,13 +14,9 @@ import contextlib
 import os
 import unicodedata
 
-from typing import TYPE_CHECKING
 
 from dataconv.errors import SampleRejected
-from dataconv.io.safeopen import has_lone_surrogate, open_inside
-
-if TYPE_CHECKING:  # source.py builds on this module
-    from dataconv.io.source import SourceRoot
+from dataconv.io.safeopen import SourceRoot, has_lone_surrogate, open_inside
 
 __all__ = ["has_lone_surrogate", "name_forms", "read_inside"]
 

@@ -32,12 +32,21 @@ import errno
 import os
 import stat
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Union
+from typing import BinaryIO, Iterator, Protocol, Union
 
 from dataconv.errors import DataconvError, SampleRejected
 
-if TYPE_CHECKING:  # source.py builds on this module
-    from dataconv.io.source import SourceRoot
+
+
+class SourceRoot(Protocol):
+    """What this module needs of a source that is not a plain folder (an archive, several
+    parts: ``dataconv.io.source.SourceRoot``, which builds on this module)."""
+
+    is_folder: bool
+
+    def read(self, rel: str, follow_symlinks: bool) -> bytes: ...
+
+    def open_member(self, rel: str, max_bytes: int, follow_symlinks: bool) -> BinaryIO: ...
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
