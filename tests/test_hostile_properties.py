@@ -453,3 +453,21 @@ def test_a_grouping_that_selects_only_empty_values_is_refused(group_by, meta, me
                for i in range(3)]
     with pytest.raises(UsageError, match=re.escape(message)):
         splits.check_grouping(samples, group_by, None)
+
+
+# --- rejects.jsonl: one JSON object per line, UTF-8 text, sorted keys --------------------
+
+@SLOW
+@given(st.lists(path_field.filter(lambda s: s != "ok.png"), min_size=1, max_size=5, unique=True))
+def test_rejects_are_written_as_utf8_json_with_sorted_keys(tmp_path, names):
+    """Every line is exactly ``json.dumps(row, ensure_ascii=False, sort_keys=True)``: the
+    bytes are reproducible and a name in any script can be searched for as written."""
+    gt = "".join(f"{name}\tx\n" for name in names) + "ok.png\tok\n"
+    src = gt_source(str(tmp_path / "src"), gt.encode("utf-8"), {"ok.png": png()})
+    out = str(tmp_path / "out")
+    convert("gt-txt", src, out, "--overwrite")
+    with open(os.path.join(out, "rejects.jsonl"), encoding="utf-8", newline="") as f:
+        lines = f.read().split("\n")[:-1]  # only LF ends a row: U+0085 or U+2028 may sit in a string
+    rows = [json.loads(line) for line in lines]
+    assert lines == [json.dumps(row, ensure_ascii=False, sort_keys=True) for row in rows]
+    assert sorted(row["source"] for row in rows) == sorted(f"gt.txt:{n}" for n in range(1, len(names) + 1))

@@ -108,3 +108,20 @@ def test_ndlocr_pages_cut_into_lines_pixel_exact(realdata, tmp_path):
     for text, crop in expected.items():
         assert got[text].shape == crop.shape and np.array_equal(got[text], crop), text
     assert sum(crop.shape[1] > crop.shape[0] for crop in expected.values()) == 11  # every line now runs left to right
+
+
+def test_ndl_layout_folder_names_with_japanese_and_brackets(realdata, tmp_path):
+    """NDL-DocL's page folders carry Japanese and ``[1]`` (a glob character class): every
+    box of every XML is counted, the pages keep their folders in images/, byte for byte,
+    and a layout dataset records no charset."""
+    root = realdata / "ndl_docl_layout"
+    pages = sorted(root.rglob("*.xml"))
+    boxes = sum(len(ET.parse(p).findall(".//object")) for p in pages)
+    out = tmp_path / "out"
+    run_cli("ndl-layout", "-i", root, "-o", out, "-q", "--split", "none")
+    card = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert (len(pages), boxes, card["counts"]["input"]) == (21, 662, 662)
+    assert card["charset"] == "" and not (out / "charset.txt").exists()
+    bracketed = sorted(p.with_suffix(".jpg").relative_to(root) for p in pages if "[1]" in str(p))
+    assert len(bracketed) == 7
+    assert all((out / "images" / rel).read_bytes() == (root / rel).read_bytes() for rel in bracketed)
