@@ -57,9 +57,19 @@ def handled() -> Iterator[None]:
     _State.received = _State.pending = None
     try:
         yield
+        check()
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+        _State.received = _State.pending = None
+
+
+def check() -> None:
+    """Raise ``Interrupted`` if a stop signal arrived and the run is still going on: the
+    handler's exception is lost when the signal lands while Python runs a ``__del__`` or a
+    weakref callback (it prints "Exception ignored" and carries on)."""
+    if _State.received is not None:
+        raise Interrupted(_State.received)
 
 
 @contextlib.contextmanager

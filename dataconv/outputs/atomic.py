@@ -170,6 +170,7 @@ def atomic_output(out: str, overwrite: bool) -> Iterator[str]:
     try:
         yield tmp
         with interrupts.deferred(), _locked(parent):
+            interrupts.check()  # a signal whose exception was lost on the way: no rename
             if _identity(out) != seen:
                 raise DataconvError(f"{out} changed while this run was writing it (another program "
                                     "wrote there); it was left as it is and this run's result discarded")
@@ -331,6 +332,7 @@ def atomic_file(out: str) -> Iterator[str]:
     try:
         yield tmp
         with interrupts.deferred():
+            interrupts.check()
             _refuse_special(out)  # again: something may have appeared there meanwhile
             os.replace(tmp, out)
     except BaseException:

@@ -74,6 +74,11 @@ class LocalPool:
         if abort:
             self._stop_workers()
         self.pool.shutdown(wait=True, cancel_futures=True)
+        # Drop the pool now: the interpreter's exit hook wakes every pool manager it still
+        # finds, and one whose workers were ended mid-task may have closed that pipe
+        # already ("Exception ignored ... _python_exit" on stderr after a signal).
+        del self.pool
+        gc.collect()
         if self.forked:
             gc.unfreeze()
 
