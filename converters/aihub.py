@@ -32,7 +32,7 @@ from dataconv.errors import DataconvError, UsageError
 from dataconv.io.jsonstream import JsonArrays
 from dataconv.io.imagefind import lookup, walk_files
 from dataconv.optionspec import Choice, Path, option
-from dataconv.sample import FileImage, Item, Reject, Sample
+from dataconv.sample import FileImage, Parsed, Reject, Sample
 
 LABEL_FILES = {"htr": "handwriting_data_info1.json", "printed": "printed_data_info.json"}
 KINDS = {"sentence": "문장", "word": "단어(어절)", "syllable": "글자(음절)"}
@@ -127,7 +127,7 @@ class AiHub(Converter):
     schema = "aihub"
     Options = AiHubOptions
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the AI Hub folder (or its .zip/.tar)")
         labels = self.options.labels
@@ -162,7 +162,7 @@ class AiHub(Converter):
                     yield Reject(f"{name}:images[{pos}]", "unannotated_image",
                                  f"image {image_id!r} ({file_name}) has no annotation", image_id)
 
-    def _delegate(self, name: str) -> Iterator[Item]:
+    def _delegate(self, name: str) -> Iterator[Parsed]:
         """The samples of the set's own format, with its defaults and this ``--encoding``."""
         cls = load(name).cls
         options = dataclasses.replace(cls.Options(), encoding=self.options.encoding)
@@ -173,7 +173,7 @@ class AiHub(Converter):
             converter.close()
 
     def _sample(self, pos: int, ann: dict[str, Any], table: ImageTable,
-                files: dict[str, list[str]], wanted: set[str], name: str) -> Item:
+                files: dict[str, list[str]], wanted: set[str], name: str) -> Parsed:
         where = f"{name}:annotations[{pos}]"
         ann_id = id_text(ann["id"])
         attributes = ann.get("attributes") or {}

@@ -30,7 +30,7 @@ from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.crop import CropSpec, image_ref
 from dataconv.io.jsonstream import JsonArrays
 from dataconv.optionspec import Choice, Path, group, option
-from dataconv.sample import Item, Reject, Sample
+from dataconv.sample import Parsed, Reject, Sample
 
 LABEL_FILE = "textinthewild_data_info.json"
 CLASSES = ("character", "sentence", "word")
@@ -86,7 +86,7 @@ class AiHubTiw(Converter):
     schema = "aihub-tiw"
     Options = TiwOptions
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the images")
         labels = self.options.labels
@@ -103,7 +103,7 @@ class AiHubTiw(Converter):
                 yield Reject(f"{name}:images[id={image_id}]", "unannotated_image",
                              f"image {image_id!r} ({file_name}) has no annotation", f"image:{image_id}")
 
-    def _sample(self, pos: int, ann: dict[str, Any], where: str) -> Item:
+    def _sample(self, pos: int, ann: dict[str, Any], where: str) -> Parsed:
         sid = id_text(ann["id"]) if "id" in ann else f"annotations[{pos}]"
         kind, text = ann["attributes"]["class"], ann["text"]
         if kind == IGNORED or text is None:

@@ -16,7 +16,7 @@ from dataconv.errors import UsageError
 from dataconv.io.safeopen import InputFile
 from dataconv.io.source import Root, SourceRoot
 from dataconv.optionspec import option
-from dataconv.sample import Item, Page
+from dataconv.sample import Parsed, Page
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Converter:
         where = f" (on disk or in {self.src})" if not self.src.is_folder else ""
         raise UsageError(f"option {name}: {path}: no such file or folder{where}")  # as optionspec.Path says
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         raise NotImplementedError
 
     def pages(self) -> Iterator[Page]:

@@ -17,7 +17,7 @@ from dataconv.converters.base import Converter, register
 from dataconv.io.crop import CropSpec, Polygon, flat_points, image_ref, xywh_polygon
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import ImageIndex
-from dataconv.sample import Item, Reject, Sample
+from dataconv.sample import Parsed, Reject, Sample
 from dataconv.io.schema import load_json, validate
 from dataconv.optionspec import Path, group, option
 
@@ -46,7 +46,7 @@ class CocoTextFamily(Converter):
         flat = ann.get(self.polygon_key) or []
         return flat_points(flat) if len(flat) >= 8 else xywh_polygon(*ann["bbox"])
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the images")
         labels = self.options.labels
@@ -61,7 +61,7 @@ class CocoTextFamily(Converter):
         for ann_id, ann in document["anns"].items():
             yield self._item(str(ann_id), ann, f"{name}:anns[{ann_id}]")
 
-    def _item(self, ann_id: str, ann: dict[str, Any], where: str) -> Item:
+    def _item(self, ann_id: str, ann: dict[str, Any], where: str) -> Parsed:
         if self.illegible(ann):
             return Reject(where, "illegible", repr(ann.get("utf8_string", "")), ann_id)
         try:

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
 from dataconv.io.safeopen import InputFile, Source, as_input
-from dataconv.sample import FileImage, Item, Reject, Sample
+from dataconv.sample import FileImage, Parsed, Reject, Sample
 from dataconv.io.textfile import read_lines
 from dataconv.optionspec import Choice, Path, option
 
@@ -30,7 +30,7 @@ LineSplitter = Callable[[str], "tuple[str, str] | None"]
 
 
 def label_file_samples(root: str, path: Source, sep: str, encoding: str,
-                       splitter: LineSplitter | None = None) -> Iterator[Item]:
+                       splitter: LineSplitter | None = None) -> Iterator[Parsed]:
     """Samples of one ``path<sep>label`` file; the id is the image path as written.
 
     ``splitter(line) -> (path, label) | None`` replaces the separator split for label
@@ -80,5 +80,5 @@ class GtTxt(Converter):
             raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
         return gt
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         return label_file_samples(self.src, self.label_file(), self.options.sep, self.options.encoding)

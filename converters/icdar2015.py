@@ -19,7 +19,7 @@ from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import ImageIndex, walk_files
 from dataconv.numbers import parse_float
 from dataconv.io.safeopen import InputFile
-from dataconv.sample import Item, Reject, Sample
+from dataconv.sample import Parsed, Reject, Sample
 from dataconv.io.textfile import read_lines
 from dataconv.optionspec import group
 
@@ -47,7 +47,7 @@ def parse_box_line(line: str) -> tuple[list[float], str] | None:
 
 
 def box_samples(src: str, rel_gt: str, image: str | SampleRejected, spec: CropSpec,
-                encoding: str, follow_symlinks: bool = False) -> Iterator[Item]:
+                encoding: str, follow_symlinks: bool = False) -> Iterator[Parsed]:
     """One item per line; when the image was not found (``image`` is the rejection),
     every box that is not don't-care is rejected with that reason."""
     for lineno, line in read_lines(InputFile.inside(src, rel_gt, follow_symlinks), encoding):
@@ -77,7 +77,7 @@ class Icdar2015Options:
 class Icdar2015(Converter):
     Options = Icdar2015Options
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding gt_img_N.txt and img_N.jpg")
         gt_files = find_gt_files(self.src)

@@ -34,7 +34,7 @@ from dataconv.io.crop import CropImage, CropSpec, Polygon
 from dataconv.io.safeopen import InputFile
 from dataconv.io.schema import load_json, validate
 from dataconv.optionspec import Path, group, option
-from dataconv.sample import Item, Reject, Sample
+from dataconv.sample import Parsed, Reject, Sample
 
 UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
 RECTANGLES = {"rectangle", "rectanglelabels", "textarea"}
@@ -113,7 +113,7 @@ class LabelStudio(Converter):
     schema = "label-studio"
     Options = LabelStudioOptions
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the task images")
         source = InputFile.user(self.options.export)
@@ -124,7 +124,7 @@ class LabelStudio(Converter):
         for pos, task in enumerate(tasks):
             yield from self._task(task, f"{name}:[{pos}]", str(task.get("id", pos)))
 
-    def _task(self, task: dict[str, Any], where: str, task_id: str) -> Iterator[Item]:
+    def _task(self, task: dict[str, Any], where: str, task_id: str) -> Iterator[Parsed]:
         annotation = pick_annotation(task, self.options.predictions)
         if annotation is None:
             yield Reject(where, "unannotated_image", "no annotation that is not cancelled", f"task:{task_id}")
@@ -140,7 +140,7 @@ class LabelStudio(Converter):
         for region_id, results in regions.items():
             yield self._region(results, image, f"{where}:{region_id}", f"{task_id}#{region_id}")
 
-    def _region(self, results: list[dict[str, Any]], image: str | SampleRejected, where: str, sid: str) -> Item:
+    def _region(self, results: list[dict[str, Any]], image: str | SampleRejected, where: str, sid: str) -> Parsed:
         text = region_text(results)
         try:
             polygon = region_polygon(results, where)

@@ -27,7 +27,7 @@ from dataconv.converters.pagejson import PerImageJson, Region, numbers
 from dataconv.errors import SampleRejected
 from dataconv.io.crop import CropImage, CropSpec, Polygon
 from dataconv.optionspec import group, option
-from dataconv.sample import Item, Reject
+from dataconv.sample import Parsed, Reject
 
 TEXT_SHAPES = ("polygon", "rectangle")
 
@@ -74,7 +74,7 @@ class Labelme(PerImageJson):
     Options = LabelmeOptions
     illegible_marker = False
 
-    def page(self, document: Any, rel: str) -> Iterator[Item]:
+    def page(self, document: Any, rel: str) -> Iterator[Parsed]:
         image = self.locate(document, rel)
         self.page_data = image.data  # the embedded page, for ``crop`` of this file's shapes
         keys = [k.strip() for k in self.options.text_keys.split(",") if k.strip()]

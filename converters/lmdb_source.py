@@ -22,7 +22,7 @@ from dataconv.io.dataset_reader import close_handles, handle
 from dataconv.io.lmdb_image import LmdbImage
 from dataconv.io.lmdb_tree import find_lmdbs, num_samples, read_errors
 from dataconv.optionspec import Path, option
-from dataconv.sample import Item, Reject, Sample
+from dataconv.sample import Parsed, Reject, Sample
 
 
 def iter_labels(path: str, root: str | None) -> Iterator[tuple[int, bytes | None]]:
@@ -55,7 +55,7 @@ class LmdbSource(Converter):
     def close(self) -> None:
         close_handles()  # the handles the labels and the images were read through
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         trees = [self.src.path, *self.options.also]
         pattern = self._pattern()
         base = trees_base(trees)
@@ -78,7 +78,7 @@ class LmdbSource(Converter):
 
     @staticmethod
     def _item(image: LmdbImage, name: str, raw: bytes | None,
-              pattern: re.Pattern[str] | None) -> Item:
+              pattern: re.Pattern[str] | None) -> Parsed:
         index = image.index
         sid = f"{name}#{index:09d}"
         if raw is None:

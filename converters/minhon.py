@@ -22,7 +22,7 @@ from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import is_image, walk_files
 from dataconv.io.safeopen import DEFAULT_LIMITS
 from dataconv.io.source import Root, SourceRoot
-from dataconv.sample import Item, Reject, Sample
+from dataconv.sample import Parsed, Reject, Sample
 from dataconv.io.schema import load_json, validate
 from dataconv.optionspec import Choice, group, option
 
@@ -106,7 +106,7 @@ class Minhon(Converter):
     schema = "minhon"
     Options = MinhonOptions
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder of line images and their texts")
         self.spec = self.options.crop
@@ -114,7 +114,7 @@ class Minhon(Converter):
         for key, kinds in sorted(pair_files(self.src).items()):
             yield from self._group(key, kinds)
 
-    def _group(self, key: str, kinds: dict[str, list[str]]) -> Iterator[Item]:
+    def _group(self, key: str, kinds: dict[str, list[str]]) -> Iterator[Parsed]:
         images = kinds.get("image", [])
         texts = kinds.get("gt", []) + kinds.get("txt", [])
         if not images:
@@ -131,7 +131,7 @@ class Minhon(Converter):
         else:
             yield Reject(images[0], "missing_label", f"no .txt, .gt.txt or .json beside {images[0]}", key)
 
-    def _line(self, key: str, image: str, text: str) -> Item:
+    def _line(self, key: str, image: str, text: str) -> Parsed:
         try:
             label = read_label(self.src, text, self.options.encoding, self.follow_symlinks)
         except SampleRejected as e:
@@ -143,7 +143,7 @@ class Minhon(Converter):
         return Sample(id=key, label=self.labels(label), source=text, meta=book_meta(key),
                       image=image_ref(self.src, image, self.spec))
 
-    def _page(self, key: str, image: str, rel_json: str) -> Iterator[Item]:
+    def _page(self, key: str, image: str, rel_json: str) -> Iterator[Parsed]:
         lines = page_lines(load_json(self.inside(rel_json), self.options.encoding))
         validate(lines, self.schema, rel_json)
         for k, line in enumerate(lines):

@@ -18,7 +18,7 @@ from typing import Iterator
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.errors import DataconvError
 from dataconv.io.safeopen import InputFile
-from dataconv.sample import FileImage, Item, Reject, Sample
+from dataconv.sample import FileImage, Parsed, Reject, Sample
 from dataconv.io.textfile import read_lines
 from dataconv.optionspec import option
 
@@ -63,7 +63,7 @@ class MjSynthOptions:
 class MjSynth(Converter):
     Options = MjSynthOptions
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the 90kDICT32px folder")
         listing = self.options.list_file
@@ -75,7 +75,7 @@ class MjSynth(Converter):
             if line.strip():
                 yield self._item(line.split()[0], f"{name}:{lineno}")
 
-    def _item(self, written: str, where: str) -> Item:
+    def _item(self, written: str, where: str) -> Parsed:
         rel = clean_path(written)
         word = word_of(rel)
         if word is None:

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.io.crop import CropSpec, image_ref
 from dataconv.errors import DataconvError
-from dataconv.sample import Item, Reject, Sample
+from dataconv.sample import Parsed, Reject, Sample
 from dataconv.io.schema import validate
 from dataconv.io.textfile import read_lines
 from dataconv.optionspec import Path, group, option
@@ -42,7 +42,7 @@ def parse_line(line: str, where: str) -> tuple[str, list[dict[str, Any]]] | None
 
 
 def line_items(root: str, path: str, boxes: list[dict[str, Any]], where: str,
-               spec: CropSpec) -> Iterator[Item]:
+               spec: CropSpec) -> Iterator[Parsed]:
     for k, box in enumerate(boxes):
         sid = f"{path}#{k}"
         text = box["transcription"]
@@ -67,7 +67,7 @@ class PaddleDet(Converter):
     schema = "paddle-det"
     Options = PaddleDetOptions
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
         spec = self.options.crop

@@ -12,7 +12,7 @@ from dataconv.converters.base import Converter, encoding_option, register
 from dataconv.converters.gt_txt import label_file_samples
 from dataconv.errors import DataconvError
 from dataconv.optionspec import Path, option
-from dataconv.sample import Item
+from dataconv.sample import Parsed
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class PaddleRecOptions:
 class PaddleRec(Converter):
     Options = PaddleRecOptions
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
         labels = self.named_file(self.options.labels, "labels")

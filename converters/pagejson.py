@@ -28,7 +28,7 @@ from dataconv.io.imagefind import is_image, walk_files
 from dataconv.io.schema import load_json, validate
 from dataconv.numbers import finite
 from dataconv.optionspec import option
-from dataconv.sample import Item, Reject, Sample
+from dataconv.sample import Parsed, Reject, Sample
 
 ILLEGIBLE = "xxx"  # AI Hub's marker of an illegible word, in any letter case
 
@@ -150,7 +150,7 @@ class PerImageJson(Converter):
         """The document as the schema sees it (a hook for formats with varying key case)."""
         return document
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the label JSONs and images")
         self.index = StemIndex(self.src)
@@ -159,7 +159,7 @@ class PerImageJson(Converter):
             validate(document, self.schema, rel)
             yield from self.page(document, rel)
 
-    def page(self, document: Any, rel: str) -> Iterator[Item]:
+    def page(self, document: Any, rel: str) -> Iterator[Parsed]:
         try:
             image: str | SampleRejected = self.index.find(self.image_name(document))
         except SampleRejected as e:
@@ -167,7 +167,7 @@ class PerImageJson(Converter):
         for region in self.regions(document, rel):
             yield self.sample(region, image, rel)
 
-    def sample(self, region: Region, image: str | SampleRejected, rel: str) -> Item:
+    def sample(self, region: Region, image: str | SampleRejected, rel: str) -> Parsed:
         sid, where = f"{os.path.splitext(rel)[0]}#{region.key}", f"{rel}:{region.key}"
         text = region.text
         if region.dont_care or text is None:

@@ -311,7 +311,7 @@ def report(path: str | os.PathLike, out: str | os.PathLike, **options: Any) -> d
     of the page (samples, rejected, bytes). ``options``: charset, source, max_samples,
     per_split, seed, as ``build_report`` takes them."""
     from dataconv.outputs.atomic import check_file_target
-    from dataconv.reporting.build import build_report  # imports matplotlib
+    from dataconv.reporting.report import build_report  # imports matplotlib
 
     path, out = os.fspath(path), os.fspath(out)
     check_file_target(out, [("PATH", path)], home=path)

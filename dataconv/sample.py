@@ -112,4 +112,3 @@ def _printable(text: str) -> str:
 
 # What a converter yields for each input sample: parsing ends in one or the other.
 Parsed = Union[Sample, Reject]
-Item = Parsed  # the former name, still imported by converters (validators.base.Item is another type)

@@ -30,7 +30,7 @@ from dataconv.converters.gt_txt import label_file_samples, split_line
 from dataconv.errors import DataconvError, SampleRejected, UsageError
 from dataconv.fixtures.base import fixtures
 from dataconv.sample import Reject, Sample
-from dataconv.validators.base import Item as CheckItem
+from dataconv.validators.base import Candidate as CheckItem
 from dataconv.validators.label import reject_unwritable_text
 from hostile_util import (accounted, aihub_document, aihub_source, assert_one_line_error, convert,
                           gt_source, png, written_labels)

@@ -38,7 +38,7 @@ KNOWN = {
     # the atomic output folder installs the signal handlers that live in build
     ("dataconv.outputs.atomic", "dataconv.build.interrupts"): "signal handling lives in build/interrupts",
     # the report rebuilds converters from the manifest (item 3)
-    ("dataconv.reporting.build", "dataconv.converters.base"): "report rebuilds converters",
+    ("dataconv.reporting.report", "dataconv.converters.base"): "report rebuilds converters",
     ("dataconv.reporting.reject_images", "dataconv.converters.base"): "report rebuilds converters",
     # ``dataconv.convert`` etc.: the package's lazy attributes load the API on first use
     ("dataconv", "dataconv.api"): "the package's public attributes are the API's",

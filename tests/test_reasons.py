@@ -19,7 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CODE_ROOTS = ("dataconv", "converters", "validators", "train", "export", "fixtures")
 GUARANTEES = os.path.join(REPO, "docs", "guarantees.md")
 # Constructors of a rejection, and the position of the reason among their arguments.
-REASON_ARG = {"SampleRejected": 0, "Refused": 0, "Reject": 1}
+REASON_ARG = {"SampleRejected": 0, "Rejected": 0, "Reject": 1}
 REASON_WORD = re.compile(r"^[a-z]+(_[a-z]+)*$")
 
 

@@ -24,7 +24,7 @@ from dataconv.fixtures.base import encode, ink_image
 from dataconv.fixtures.ocr_mix import make_ocr_mix, text_line, word_crop
 from dataconv.io.lmdb_tree import find_lmdbs
 from dataconv.sample import Reject
-from dataconv.validators.base import Item
+from dataconv.validators.base import Candidate
 from dataconv.validators.image import DecodeCheck
 
 OUTPUT_FILES = ("manifest.json", "samples.parquet", "rejects.jsonl", "charset.txt")
@@ -76,8 +76,8 @@ def test_unreachable_scheduler_is_one_line_error(mix, tmp_path, monkeypatch):
     assert not os.path.exists(tmp_path / "o")
 
 
-def _decode(data: bytes) -> Item:
-    item = Item(sample=None, label="x", data=data)  # type: ignore[arg-type]
+def _decode(data: bytes) -> Candidate:
+    item = Candidate(sample=None, label="x", data=data)  # type: ignore[arg-type]
     DecodeCheck(max_pixels=10**9)(item)
     return item
 

@@ -1,13 +1,13 @@
 """Composable per-sample checks and their registry.
 
-A check receives an ``Item`` under construction (the sample, its image bytes, the
+A check receives a ``Candidate`` under construction (the sample, its image bytes, the
 decoded size, the label as it will be written) and either returns ``None`` (accept),
 raises/returns a ``SampleRejected`` (reject with a reason), or updates the item (a
 normaliser). Checks never print and never exit: the pipeline decides.
 
 A validator module registers a *check factory* with ``@check``: it declares its options
 class (a frozen dataclass, ``dataconv.optionspec``; the CLI adds its switches to every
-conversion command) and builds its check from the run's ``CheckOptions``, or returns None
+conversion command) and makes its check from the run's ``CheckOptions``, or returns None
 when the options leave it off.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 
 @dataclass
-class Item:
+class Candidate:
     sample: Sample
     label: str
     data: bytes = b""
@@ -35,7 +35,7 @@ class Item:
 
 
 class Check(Protocol):
-    def __call__(self, item: Item) -> SampleRejected | None: ...
+    def __call__(self, item: Candidate) -> SampleRejected | None: ...
 
 
 @dataclass(frozen=True)
@@ -57,18 +57,18 @@ class CheckFactory:
     name: str
     order: int  # checks run in ascending order: decoding 10, pixels 12, label 25+
     options: type | None  # the options class it declares, if any
-    build: Callable[[CheckOptions], Check | None]
+    make: Callable[[CheckOptions], Check | None]
 
 
 _FACTORIES: dict[str, CheckFactory] = {}
 
 
 def check(name: str, order: int, options: type | None = None) -> Callable:
-    """Decorator for a factory ``build(checks: CheckOptions) -> Check | None``."""
+    """Decorator for a factory ``make(checks: CheckOptions) -> Check | None``."""
 
-    def wrap(build: Callable[[CheckOptions], Check | None]) -> Callable:
-        _FACTORIES[name] = CheckFactory(name, order, options, build)
-        return build
+    def wrap(make: Callable[[CheckOptions], Check | None]) -> Callable:
+        _FACTORIES[name] = CheckFactory(name, order, options, make)
+        return make
 
     return wrap
 
@@ -82,17 +82,17 @@ def factories() -> list[CheckFactory]:
     return sorted(_FACTORIES.values(), key=lambda f: (f.order, f.name))
 
 
-def build_checks(options: CheckOptions) -> list[Check]:
+def make_checks(options: CheckOptions) -> list[Check]:
     """The checks the given options switch on, in run order."""
     checks = []
     for factory in factories():
-        built = factory.build(options)
-        if built is not None:
-            checks.append(built)
+        made = factory.make(options)
+        if made is not None:
+            checks.append(made)
     return checks
 
 
-def run_checks(item: Item, checks: list[Check]) -> SampleRejected | None:
+def run_checks(item: Candidate, checks: list[Check]) -> SampleRejected | None:
     """Run checks in order; the first rejection wins."""
     for c in checks:
         try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from dataconv import charsets
 from dataconv.errors import SampleRejected
 from dataconv.optionspec import Choice, Range, option
-from dataconv.validators.base import CheckOptions, Item, check
+from dataconv.validators.base import CheckOptions, Candidate, check
 
 
 class SizeCheck:
@@ -17,7 +17,7 @@ class SizeCheck:
     def __init__(self, min_height: int, min_width: int, max_aspect: float | None) -> None:
         self.min_height, self.min_width, self.max_aspect = min_height, min_width, max_aspect
 
-    def __call__(self, item: Item) -> None:
+    def __call__(self, item: Candidate) -> None:
         w, h = item.width or 0, item.height or 0
         if h < self.min_height or w < self.min_width:
             raise SampleRejected("too_small", f"{w}x{h} is below --min-width {self.min_width} "
@@ -45,7 +45,7 @@ class LengthCheck:
     def __init__(self, limit: int) -> None:
         self.limit = limit
 
-    def __call__(self, item: Item) -> None:
+    def __call__(self, item: Candidate) -> None:
         if len(item.label) > self.limit:
             raise SampleRejected("label_too_long", f"{len(item.label)} characters > --max-label-length {self.limit}")
 
@@ -69,7 +69,7 @@ class CharsetCheck:
     def __init__(self, allowed: frozenset[str], source: str) -> None:
         self.allowed, self.source = allowed, source
 
-    def __call__(self, item: Item) -> None:
+    def __call__(self, item: Candidate) -> None:
         missing = "".join(dict.fromkeys(ch for ch in item.label if ch not in self.allowed))
         if missing:
             raise SampleRejected("out_of_charset", f"{missing!r} not in {self.source}")

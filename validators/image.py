@@ -12,9 +12,9 @@ from dataconv.io import decode
 from dataconv.io.decode import DEFAULT_MAX_PIXELS
 from dataconv.optionspec import Range, option
 from dataconv.validators import _fastdecode
-from dataconv.validators.base import CheckOptions, Item, check
+from dataconv.validators.base import CheckOptions, Candidate, check
 
-# Item.extra flag: the decoder saw an 8-bit image without alpha or palette transparency.
+# Candidate.extra flag: the decoder saw an 8-bit image without alpha or palette transparency.
 PLAIN_PIXELS = "plain_pixels"
 
 
@@ -24,7 +24,7 @@ class DecodeCheck:
     def __init__(self, max_pixels: int) -> None:
         self.max_pixels = max_pixels
 
-    def __call__(self, item: Item) -> None:
+    def __call__(self, item: Candidate) -> None:
         if not item.data:
             raise decode.undecodable("empty file (0 bytes)")
         size = _fastdecode.header_size(item.data)

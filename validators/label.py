@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from dataconv.errors import SampleRejected
 from dataconv.io.paths import has_lone_surrogate
 from dataconv.optionspec import Choice, option
-from dataconv.validators.base import Check, CheckOptions, Item, check
+from dataconv.validators.base import Check, CheckOptions, Candidate, check
 
 NORMAL_FORMS = {"nfc": "NFC", "nfkc": "NFKC", "none": None}
 
@@ -21,11 +21,11 @@ class Normalize:
     def __init__(self, form: str) -> None:
         self.form = form
 
-    def __call__(self, item: Item) -> None:
+    def __call__(self, item: Candidate) -> None:
         item.label = unicodedata.normalize(self.form, item.label)
 
 
-def reject_unwritable_text(item: Item) -> None:
+def reject_unwritable_text(item: Candidate) -> None:
     """The one place every format's text is checked before anything is written: a lone
     surrogate (a JSON ``"\\ud800"`` escape, an undecodable file name) cannot be encoded as
     UTF-8 for the LMDB or samples.parquet (``invalid_unicode``), and a NUL byte is
@@ -40,7 +40,7 @@ def reject_unwritable_text(item: Item) -> None:
         raise SampleRejected("nul_byte", f"NUL byte in label {item.label[:80]!r}")
 
 
-def reject_empty(item: Item) -> None:
+def reject_empty(item: Candidate) -> None:
     if not item.label.strip():
         raise SampleRejected("empty_label", repr(item.label))
 
@@ -56,7 +56,7 @@ def build_text(checks: CheckOptions) -> Check:
 COMPATIBILITY_JAMO = re.compile("[\u3131-\u318e]")
 
 
-def reject_loose_jamo(item: Item) -> None:
+def reject_loose_jamo(item: Candidate) -> None:
     """Refuse a label holding a Hangul compatibility jamo as ``broken_label``; checked
     before normalisation, since NFKC would turn them into conjoining jamo."""
     found = COMPATIBILITY_JAMO.search(item.label)

@@ -28,7 +28,7 @@ from PIL import Image
 from dataconv.io import decode
 from dataconv.errors import SampleRejected
 from dataconv.optionspec import Choice, option
-from dataconv.validators.base import CheckOptions, Item, check
+from dataconv.validators.base import CheckOptions, Candidate, check
 from dataconv.validators.image import PLAIN_PIXELS, DecodeOptions
 
 DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
@@ -53,7 +53,7 @@ class PixelCheck:
         self.reject_rotated = reject_rotated
         self.max_pixels = max_pixels  # the alpha test decodes: bounded like every decode
 
-    def __call__(self, item: Item) -> None:
+    def __call__(self, item: Candidate) -> None:
         if not self.reject_rotated and item.extra.get(PLAIN_PIXELS):
             return  # the header says neither deep nor transparent: no second open
         with decode.opened(item.data, self.max_pixels) as im:

@@ -205,7 +205,7 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
         tasks = plan(collected, config, tmp, digests)
         with tqdm(total=sum(len(t) for t in tasks), desc="checking and writing",
                   unit=" samples", disable=not config.progress, file=sys.stderr) as bar:
-            results = list(build.build_shards(tasks, executor, lmdb_writer.ShardWriter, bar.update))
+            results = list(build.write_shards(tasks, executor, lmdb_writer.ShardWriter, bar.update))
     subfolders = {(t.split, t.number):
                   os.path.relpath(t.folder, os.path.join(tmp, split_folder(t.split, config.layout)))
                   for t in tasks} if config.subfolder is not None else {}

@@ -29,7 +29,7 @@ from dataconv.io.safeopen import InputFile
 from dataconv.io.schema import validate
 from dataconv.io.textfile import read_text
 from dataconv.optionspec import Path, from_values, switches
-from dataconv.sample import Item, Reject, Sample
+from dataconv.sample import Parsed, Reject, Sample
 from dataconv.validators.base import CheckOptions, option_classes
 
 SOURCE_KEY = "recipe_source"  # Sample.meta key naming the sample's source
@@ -157,7 +157,7 @@ class RecipeSources(Converter):
         self.inputs: Counter[str] = Counter()
         self.converters: list[Converter] = []
 
-    def samples(self) -> Iterator[Item]:
+    def samples(self) -> Iterator[Parsed]:
         for source in self.recipe.sources:
             converter = source.info.cls(source.input, source.options, self.follow_symlinks)
             self.converters.append(converter)
@@ -193,7 +193,7 @@ class RecipeSources(Converter):
         return {"sources": sources, "mixing": mixing(self.recipe, sources)}
 
 
-def tagged(name: str, item: Item) -> Item:
+def tagged(name: str, item: Parsed) -> Parsed:
     """``item`` with its source's name in front of its id, source and group."""
     if isinstance(item, Reject):
         return Reject(f"{name}:{item.source}", item.reason, item.detail,

@@ -33,7 +33,7 @@ from dataconv.outputs.shard_writer import RotatingWriter, ShardFactory, ShardRec
 from dataconv.errors import SampleRejected
 from dataconv.build.executors import Executor
 from dataconv.sample import FileImage, ImageRef, ReadContext, Reject, Sample
-from dataconv.validators.base import Check, CheckOptions, Item, build_checks, run_checks
+from dataconv.validators.base import Check, CheckOptions, Candidate, make_checks, run_checks
 
 
 SAMPLE_COLUMNS = [f.name for f in fields(Sample) if f.name != "image"]
@@ -141,31 +141,31 @@ class Accepted(NamedTuple):
     sha1: str
 
 
-class Refused(NamedTuple):
+class Rejected(NamedTuple):
     reason: str
     detail: str
 
 
-Outcome = Accepted | Refused
+Outcome = Accepted | Rejected
 _CHECKS: dict[CheckOptions, list[Check]] = {}  # per process: checks built once per option set
 
 
 def _checks(options: CheckOptions) -> list[Check]:
     if options not in _CHECKS:
-        _CHECKS[options] = build_checks(options)
+        _CHECKS[options] = make_checks(options)
     return _CHECKS[options]
 
 
 def check_sample(sample: Sample, checks: list[Check], ctx: ReadContext) -> Outcome:
     """Read one sample's image and run every check on it."""
-    item = Item(sample=sample, label=sample.label)
+    item = Candidate(sample=sample, label=sample.label)
     try:
         item.data = sample.image.read(ctx)
         error = run_checks(item, checks)
     except SampleRejected as e:
         error = e
     if error is not None:
-        return Refused(error.reason, error.detail)
+        return Rejected(error.reason, error.detail)
     return Accepted(item.label, item.data, item.width, item.height,
                     hashlib.sha1(item.data).hexdigest())
 
@@ -232,7 +232,7 @@ class ShardBuilder:
         self.rejects: list[tuple[int, Reject]] = []
 
     def add(self, seq: int, sample: Sample, outcome: Outcome) -> None:
-        if isinstance(outcome, Refused):
+        if isinstance(outcome, Rejected):
             self.rejects.append((seq, Reject(sample.source, outcome.reason, outcome.detail, sample.id)))
             return
         shard, index = self.out.add(outcome.label, outcome.data)
@@ -347,7 +347,7 @@ def join_task(join: Join) -> ShardResult:
 
 # --- the build ----------------------------------------------------------------------------
 
-def build_shards(tasks: list[ShardTask], executor: Executor, open_shard: ShardFactory,
+def write_shards(tasks: list[ShardTask], executor: Executor, open_shard: ShardFactory,
                  on_samples: Callable[[int], None]) -> Iterator[ShardResult]:
     """Check and write every task on ``executor``'s workers through ``open_shard`` (the
     output format's ``ShardWriter``); yield the tasks' results in task order."""

@@ -53,7 +53,7 @@ def convert(info: converters.FormatInfo, run: options.RunOptions, fmt: Any,
     card, converter = conversion.convert(info, run, fmt, dedupe, checks, inputs)
     click.echo(format_summary(card, os.path.abspath(run.out)))
     if report:
-        from dataconv.reporting.build import report_after_conversion  # imports matplotlib
+        from dataconv.reporting.report import report_after_conversion  # imports matplotlib
 
         click.echo(f"  report: {report_after_conversion(converter, run.out)}")
 

@@ -125,13 +125,13 @@ Train:     dataconv train OUT --out RUN; dataconv export RUN/checkpoints/best.ck
 """
 
 
-def build_cli() -> click.Group:
+def make_cli() -> click.Group:
     group = Group(name="dataconv", help=HELP,
                   commands=LazyCommands({**_format_loaders(), **_command_loaders()}))
     return click.version_option(__version__, prog_name="dataconv")(group)
 
 
-cli = build_cli()
+cli = make_cli()
 
 
 def main() -> None:

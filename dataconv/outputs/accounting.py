@@ -37,7 +37,7 @@ def finish(tmp: str, accounts: Accounts, fmt: str, options: dict[str, Any], src:
     DataconvError when nothing was written (no OUT appears); RuntimeError when the
     counts do not add up, which is a bug, never bad input."""
     write_rejects(tmp, accounts.rejects)
-    card = manifest.build(
+    card = manifest.card(
         fmt=fmt, options=options, counts_input=accounts.total, split_counts=accounts.split_counts,
         reject_counts=Counter(r.reason for r in accounts.rejects), shards=accounts.shards,
         charset=accounts.charset)

@@ -14,7 +14,7 @@ SAMPLES = "samples.parquet"
 CHARSET = "charset.txt"
 
 
-def build(*, fmt: str, options: dict[str, Any], counts_input: int, split_counts: dict[str, int],
+def card(*, fmt: str, options: dict[str, Any], counts_input: int, split_counts: dict[str, int],
           reject_counts: dict[str, int], shards: list[dict[str, Any]], charset: str) -> dict[str, Any]:
     written = sum(split_counts.values())
     rejected = sum(reject_counts.values())

@@ -33,7 +33,7 @@ from dataconv.reporting import DEFAULT_CAP
 def report_command(data: str, out: str | None, charset: str | None, charset_encoding: str, source: str | None,
                    per_split: int, max_samples: int, seed: int) -> None:
     require("report", "matplotlib")
-    from dataconv.reporting.build import REPORT, build_report  # imports matplotlib
+    from dataconv.reporting.report import REPORT, build_report  # imports matplotlib
     from dataconv.charsets import load_user_charset
 
     out = out or os.path.join(data, REPORT)
