@@ -2,7 +2,7 @@
 
 ``MODULES`` names the module of each format, so that ``dataconv <format>`` imports that
 module alone, and ``dataconv --version`` or ``dataconv validate`` none of them.
-tests/test_options_typed.py checks it against what the modules register.
+tests/cli/test_options_typed.py checks it against what the modules register.
 """
 
 MODULES = {

@@ -5,7 +5,7 @@ manifest.json's ``rejects`` and a line of the summary, and scripts filter on it.
 set is closed: ``SampleRejected`` and ``Reject`` refuse a reason that is not listed here
 (a typo is a bug that the tests catch, not a new word in a user's output), and
 docs/guarantees.md's "Reject reasons" table lists exactly these rows
-(tests/test_reasons.py). Adding a reason means adding one entry below and one row there.
+(tests/core/test_reasons.py). Adding a reason means adding one entry below and one row there.
 """
 from __future__ import annotations
 

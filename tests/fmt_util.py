@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from conftest import assert_accounted, clovaai_tree, run_cli
+from helpers import assert_accounted, clovaai_tree, run_cli
 from dataconv.fixtures.base import fixtures
 
 

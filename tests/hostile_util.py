@@ -10,7 +10,7 @@ from typing import Any
 
 from click.testing import Result
 
-from conftest import assert_accounted, rejects_of, run_cli
+from helpers import assert_accounted, rejects_of, run_cli
 from dataconv.fixtures.base import encode, ink_image
 
 
@@ -71,7 +71,7 @@ def reasons(out: str) -> dict[str, str]:
 
 
 def written_labels(out: str) -> list[str]:
-    from conftest import clovaai_tree
+    from helpers import clovaai_tree
 
     return [label for shard in clovaai_tree(out).values() for label, _ in shard]
 

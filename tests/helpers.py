@@ -1,0 +1,77 @@
+"""Shared test helpers: run the real CLI, read LMDB trees back the way trainers do.
+
+A plain module (``from helpers import ...``); tests/conftest.py holds only fixtures and hooks."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+from pathlib import Path
+
+import lmdb
+import pytest
+from click.testing import CliRunner, Result
+
+REPO = str(Path(__file__).resolve().parents[1])  # the repository root
+REALDATA = Path(REPO).parent / "shared" / "realdata"
+
+
+def run_cli(*args: str, expect: int | None = 0) -> Result:
+    """Invoke ``dataconv`` in-process; assert the exit code unless ``expect`` is None."""
+    from dataconv.cli.main import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    if expect is not None:
+        assert result.exit_code == expect, (result.exit_code, result.output, result.stderr)
+    return result
+
+
+def clovaai_tree(root: str) -> dict[str, list[tuple[str, bytes]]]:
+    """Read a tree as clovaai does: walk to leaf folders, each one LMDB; keys 1..num-samples."""
+    found = {}
+    for dirpath, dirnames, _ in os.walk(root + "/"):
+        if not dirnames and os.path.exists(os.path.join(dirpath, "data.mdb")):
+            found[os.path.relpath(dirpath, root)] = read_lmdb(dirpath)
+    return found
+
+
+def parseq_tree(root: str) -> dict[str, list[tuple[str, bytes]]]:
+    """Read a tree as PARSeq does: every folder holding a data.mdb, found by glob."""
+    paths = glob.glob(os.path.join(root, "**", "data.mdb"), recursive=True)
+    return {os.path.relpath(os.path.dirname(p), root): read_lmdb(os.path.dirname(p)) for p in paths}
+
+
+def read_lmdb(path: str) -> list[tuple[str, bytes]]:
+    env = lmdb.open(path, readonly=True, lock=False, readahead=False)
+    with env.begin() as txn:
+        n = int(txn.get(b"num-samples").decode("ascii"))
+        samples = [(txn.get(b"label-%09d" % i).decode("utf-8"), txn.get(b"image-%09d" % i))
+                   for i in range(1, n + 1)]
+        # no stray keys: exactly num-samples, 2 per sample, and dataconv- extras only
+        keys = [k for k, _ in txn.cursor()]
+    env.close()
+    extra = [k for k in keys if not (k == b"num-samples" or k.startswith((b"image-", b"label-", b"dataconv-")))]
+    assert not extra, extra
+    assert len([k for k in keys if k.startswith((b"image-", b"label-"))]) == 2 * n
+    return samples
+
+
+def load_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def rejects_of(out: str) -> list[dict]:
+    with open(os.path.join(out, "rejects.jsonl"), encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def assert_accounted(out: str) -> dict:
+    """counts.input == written + rejected, rejects.jsonl agrees, shards hold 'written'."""
+    card = load_json(os.path.join(out, "manifest.json"))
+    counts = card["counts"]
+    assert counts["input"] == counts["written"] + counts["rejected"]
+    assert len(rejects_of(out)) == counts["rejected"] == sum(card["rejects"].values())
+    assert sum(len(v) for v in clovaai_tree(out).values()) == counts["written"]
+    assert sum(counts["splits"].values()) == counts["written"]
+    return card
