@@ -15,17 +15,13 @@ from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 from helpers import rejects_of, run_cli
+from pages import H, W, noise_page, pixels
 from fmt_util import convert, labels, make_fixture, written
 from hostile_util import assert_one_line_error, write_files
 from dataconv.errors import SampleRejected
 from dataconv.validators.label import COMPATIBILITY_JAMO, reject_loose_jamo
 
 FAMILY = ["aihub-tiw", "aihub-outdoor", "aihub-forms", "aihub-admin", "aihub-nia"]
-W, H = 160, 120
-
-
-def noise_page(seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (H, W, 3), dtype=np.uint8)
 
 
 def encoded(page: np.ndarray, fmt: str = "PNG", exif_orientation: int | None = None) -> bytes:
@@ -37,10 +33,6 @@ def encoded(page: np.ndarray, fmt: str = "PNG", exif_orientation: int | None = N
         kw["exif"] = exif.tobytes()
     Image.fromarray(page).save(buf, format=fmt, **kw)
     return buf.getvalue()
-
-
-def pixels(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 @pytest.mark.parametrize("name", FAMILY)

@@ -10,24 +10,10 @@ import numpy as np
 from PIL import Image
 
 from helpers import run_cli
+from pages import H, W, noise_page, png, pixels
 from fmt_util import convert, labels, make_fixture, written
 from hostile_util import assert_one_line_error, write_files
 
-W, H = 160, 120
-
-
-def noise_page(seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (H, W, 3), dtype=np.uint8)
-
-
-def png(page: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(page).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def pixels(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def region(rid: str, x: int, y: int, w: int, h: int, text: str | None, rotation: float = 0,

@@ -20,21 +20,11 @@ import pytest
 from PIL import Image
 
 from helpers import clovaai_tree, load_json
+from pages import H, W, noise_page, png as png_bytes
 from hostile_util import accounted, convert, write_files
 
-W, H = 160, 120
 BOX = (23, 31, 87, 49)  # x0, y0, x1, y1: 64 wide, 18 tall (width != height: a swap shows)
 TALL = (100, 10, 118, 90)  # 18 wide, 80 tall: a vertical line
-
-
-def noise_page(seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (H, W, 3), dtype=np.uint8)
-
-
-def png_bytes(page: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(page).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def expected_crop(page: np.ndarray, box: tuple[int, int, int, int], pad: float = 0.0) -> np.ndarray:
