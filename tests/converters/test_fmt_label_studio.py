@@ -3,11 +3,9 @@ top-left corner (crops compared with numpy on a noise page), the annotation chos
 (cancelled skipped, ground truth preferred, predictions opt-in), upload-prefixed names."""
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
-from PIL import Image
 
 from helpers import run_cli
 from pages import H, W, noise_page, png, pixels

@@ -4,11 +4,9 @@ the embedded imageData, and each non-text shape a counted reject."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 
 import numpy as np
-from PIL import Image
 
 from helpers import run_cli
 from pages import H, W, noise_page, png, pixels
