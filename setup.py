@@ -13,7 +13,8 @@ setup(
     version="0.1.0",
     description="Turn OCR annotation datasets into validated, split, sharded LMDB datasets",
     python_requires=">=3.10",
-    packages=find_packages(include=["dataconv", "dataconv.*"]) + [f"dataconv.{p}" for p in SUBPACKAGES],
+    packages=find_packages(include=["dataconv", "dataconv.*"]) + [
+        f"dataconv.{p}{'.' + sub if sub else ''}" for p in SUBPACKAGES for sub in ["", *find_packages(p)]],
     package_dir={"dataconv": "dataconv", **{f"dataconv.{p}": p for p in SUBPACKAGES}},
     package_data={"dataconv.schemas": ["*.json"]},
     install_requires=[

@@ -34,9 +34,14 @@ class _State:
     received: int | None = None  # the first signal, once one arrived
     deferring = 0  # depth of ``deferred`` blocks
     pending: int | None = None  # a signal held back by ``deferred``
+    owner: int | None = None  # the process that installed the handlers
 
 
 def _handler(signum: int, frame: Any) -> None:
+    if os.getpid() != _State.owner:  # a worker forked before it reset its handlers
+        if signum != signal.SIGINT:
+            os._exit(128 + signum)
+        return
     if _State.received is not None:
         os._exit(128 + signum)
     _State.received = signum
@@ -53,6 +58,7 @@ def handled() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _State.owner = os.getpid()
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
     _State.received = _State.pending = None
     try:

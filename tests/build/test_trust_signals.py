@@ -120,11 +120,15 @@ def test_kill_9_of_the_main_process_ends_its_workers_within_seconds(tmp_path, bi
 WATCHED_CHILD = """
 import os, sys, time
 from dataconv.build.executors import local
+parent = os.getpid()  # taken before the fork, as worker_init is given the driver's pid
+ready_r, ready_w = os.pipe()
 child = os.fork()
 if child == 0:  # no prctl here: the watchdog thread alone must end this process
-    local.threading.Thread(target=local._watch_parent, args=(os.getppid(),), daemon=True).start()
+    local.threading.Thread(target=local._watch_parent, args=(parent,), daemon=True).start()
+    os.write(ready_w, b"1")
     time.sleep(60)
     os._exit(0)
+os.read(ready_r, 1)  # the watchdog runs before the test kills this process
 print(child, flush=True)
 time.sleep(60)
 """

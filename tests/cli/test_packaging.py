@@ -17,7 +17,7 @@ def test_wheel_has_only_the_dataconv_package(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert top == {"dataconv", next(t for t in top if t.endswith(".dist-info"))}
-    for sub in ("converters", "validators", "train", "export", "fixtures", "schemas", "commands", "reporting"):
+    for sub in ("converters", "validators", "train", "export", "fixtures", "schemas", "reporting", "io", "build", "build/executors", "outputs", "cli", "cli/commands", "validators/trainers"):
         assert f"dataconv/{sub}/__init__.py" in names
     assert "dataconv/schemas/aihub.schema.json" in names
 

@@ -34,6 +34,7 @@ class DaskCluster:
         except (OSError, TimeoutError) as e:
             self._close_cluster()
             raise DataconvError(f"--dask {address}: cannot reach the Dask scheduler ({e})") from None
+        _no_gc_callback()
         self.workers = max(1, sum(self.client.nthreads().values()))
         self.window = self.workers * IN_FLIGHT_PER_WORKER
 
@@ -56,3 +57,15 @@ def _import_distributed() -> Any:
     except ImportError:
         raise DataconvError("--dask needs dask.distributed: pip install 'dataconv[dask]'") from None
     return distributed
+
+
+def _no_gc_callback() -> None:
+    """A LocalCluster's scheduler runs in this process and installs a garbage-collector
+    callback (its GC diagnosis). A stop signal landing inside that callback would have its
+    exception printed and dropped by Python ("Exception ignored in ... _gc_callback"):
+    the run still stops (``interrupts.check``), but with a traceback on stderr."""
+    try:
+        from distributed.gc import disable_gc_diagnosis
+    except ImportError:  # another version of distributed: nothing of this kind to switch off
+        return
+    disable_gc_diagnosis(force=True)

@@ -74,13 +74,22 @@ class LocalPool:
         if abort:
             self._stop_workers()
         self.pool.shutdown(wait=True, cancel_futures=True)
-        # Drop the pool now: the interpreter's exit hook wakes every pool manager it still
-        # finds, and one whose workers were ended mid-task may have closed that pipe
-        # already ("Exception ignored ... _python_exit" on stderr after a signal).
-        del self.pool
-        gc.collect()
+        if abort:
+            self._forget_manager()
         if self.forked:
             gc.unfreeze()
+
+    def _forget_manager(self) -> None:
+        """The interpreter's exit hook wakes every pool manager thread it still lists, through
+        a pipe that a manager whose workers were ended mid-task has already closed
+        ("Exception ignored in ... _python_exit: Bad file descriptor" after a signal). The
+        manager has ended (shutdown waited for it), so it is taken off that list."""
+        from concurrent.futures import process as futures_process
+
+        thread = getattr(self.pool, "_executor_manager_thread", None)
+        wakeups = getattr(futures_process, "_threads_wakeups", None)
+        if thread is not None and wakeups is not None:
+            wakeups.pop(thread, None)
 
     def _stop_workers(self) -> None:
         # ProcessPoolExecutor has no public way to end its workers before Python 3.14
