@@ -16,6 +16,7 @@ $(VENV)/.core: setup.py
 $(VENV)/.all: setup.py $(VENV)/.core
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[train,export,dask,report,test]"
+	$(PIP) --no-deps paddleocr==2.10.0
 	touch $@
 
 setup-core: $(VENV)/.core

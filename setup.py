@@ -38,7 +38,7 @@ setup(
         "export": ["torch>=2.1", "onnx>=1.15", "onnxruntime>=1.17", "onnxscript"],
         "dask": ["dask[distributed]>=2024.1"],
         "report": ["matplotlib>=3.7"],
-        "test": ["pytest>=7", "hypothesis>=6", "pycocotools>=2.0"],
+        "test": ["pytest>=7", "hypothesis>=6", "pycocotools>=2.0", "shapely"],
     },
     entry_points={"console_scripts": ["dataconv=dataconv.cli.launch:main"]},
 )
