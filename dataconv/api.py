@@ -12,15 +12,13 @@ Everything heavy is imported inside the functions, so ``import dataconv`` stays 
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from dataconv.errors import DataconvError, UsageError
-from dataconv.io import dataset_reader, lmdb_keys, lmdb_tree, safeopen
+from dataconv.io import dataset_reader, lmdb_keys, lmdb_tree
 
-METADATA_COLUMNS = ("source_id", "source", "group")
 
 
 @dataclass(frozen=True)
@@ -123,7 +121,9 @@ class Dataset:
     def metadata(self) -> dict[str, dict[str, str | None]]:
         """SHARD:INDEX -> source_id, source, group from samples.parquet (read once)."""
         if self._metadata is None:
-            self._metadata = read_metadata(self.root)
+            from dataconv.outputs import samples_table  # the table's reader
+
+            self._metadata = samples_table.sample_metadata(self.root)
         return self._metadata
 
     def labels(self) -> Iterator[str | None]:
@@ -166,30 +166,6 @@ def _index(text: str) -> int | None:
         return None
 
 
-def read_metadata(root: str) -> dict[str, dict[str, str | None]]:
-    """SHARD:INDEX -> the metadata columns of ``root/samples.parquet``; empty when the
-    tree has no such table. A damaged table is a one-line DataconvError."""
-    from dataconv.outputs import manifest  # the file's name only
-
-    path = os.path.join(root, manifest.SAMPLES)
-    if not os.path.lexists(path):
-        return {}
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        with os.fdopen(safeopen.open_user_path(path), "rb") as f:
-            table = pq.ParquetFile(f)
-            present = [c for c in METADATA_COLUMNS if c in table.schema_arrow.names]
-            columns = table.read(columns=["shard", "index", *present]).to_pydict()
-    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as e:
-        first = (str(e) or type(e).__name__).splitlines()[0][:160]
-        raise DataconvError(f"{path}: not a readable samples table ({first})") from None
-    rows = zip(columns["shard"], columns["index"], *(columns[c] for c in present))
-    return {f"{shard}:{index}": {c: _text(v) for c, v in zip(present, values)}
-            for shard, index, *values in rows}
-
-
 def _manifest_charset(root: str) -> set[str] | None:
     """The characters manifest.json records, when ``root`` is a dataconv output."""
     from dataconv.outputs import atomic, manifest  # the manifest's reader only
@@ -198,10 +174,6 @@ def _manifest_charset(root: str) -> set[str] | None:
         return None
     charset = manifest.read(root).get("charset")
     return set(charset) if isinstance(charset, str) else None
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def open_dataset(path: str) -> Dataset:

@@ -13,18 +13,15 @@ CONFIDENCE, when given, is a number from 0 to 1.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from dataconv.errors import DataconvError
 from dataconv.export.predict import Failure
-from dataconv.io import dataset_reader, safeopen, textfile
+from dataconv.io import dataset_reader, textfile
 from dataconv.numbers import parse_float
-from dataconv.outputs import manifest
 
 SPLIT_CHOICES = ("test", "val", "train", "all")
-META_COLUMNS = ("source_id", "source", "group")
 
 
 @dataclass(frozen=True)
@@ -66,33 +63,6 @@ def split_images(samples: Iterable[SplitSample]) -> Iterator[tuple[str, bytes] |
             yield Failure(sample.key, f"{sample.key}: no image")
         else:
             yield sample.key, sample.image
-
-
-def sample_metadata(data: str) -> dict[str, dict[str, str | None]]:
-    """SHARD:INDEX -> source_id, source, group from ``data/samples.parquet`` (empty for a
-    tree without one, or columns it lacks: a plain LMDB tree has no such table)."""
-    path = os.path.join(data, manifest.SAMPLES)
-    if not os.path.lexists(path):
-        return {}
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        with os.fdopen(safeopen.open_user_path(path), "rb") as f:
-            table = pq.ParquetFile(f)
-            names = set(table.schema_arrow.names)
-            wanted = ["shard", "index", *(c for c in META_COLUMNS if c in names)]
-            frame = table.read(columns=wanted).to_pandas()
-    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as e:
-        first = (str(e) or type(e).__name__).splitlines()[0][:160]
-        raise DataconvError(f"{path}: not a readable samples table ({first})") from None
-    columns = [c for c in META_COLUMNS if c in frame.columns]
-    return {f"{shard}:{index}": {c: _text(row[i]) for i, c in enumerate(columns)}
-            for shard, index, *row in frame[["shard", "index", *columns]].itertuples(index=False)}
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def key_resolver(keys: list[str], metadata: dict[str, dict[str, str | None]]) -> dict[str, str | None]:

@@ -21,10 +21,11 @@ import pandas as pd
 from dataconv import __version__
 from dataconv.errors import DataconvError
 from dataconv.export.eval_data import (SplitSample, iter_split, key_resolver, read_predictions,
-                                       sample_metadata, split_images)
+                                       split_images)
 from dataconv.export.predict import Failure, Predictor, predict_images
 from dataconv.outputs import manifest
 from dataconv.outputs.atomic import atomic_output
+from dataconv.outputs.samples_table import sample_metadata
 from dataconv.train.text import edit_distance
 
 COLUMNS = ["key", "source_id", "label", "prediction", "confidence", "cer", "exact", "label_length",
@@ -90,19 +91,20 @@ def evaluate_model(data: str, split: str, predictor: Predictor, transform: Trans
             left_out["image could not be read"] += 1
         else:
             rows.append(_Row(samples[outcome.path], outcome.text, outcome.confidence))
-    return _score(data, split, rows, transform, left_out)
+    return _score(data, split, rows, transform, left_out, sample_metadata(data))
 
 
 def evaluate_predictions(data: str, split: str, path: str, transform: Transform | None = None) -> Evaluation:
     """Score a predictions file (``eval_data.read_predictions``) against ``split``;
     samples it does not predict are left out and counted."""
     samples = [_normalised(s, transform) for s in iter_split(data, split)]
-    found = read_predictions(path, key_resolver([s.key for s in samples], sample_metadata(data)))
+    metadata = sample_metadata(data)
+    found = read_predictions(path, key_resolver([s.key for s in samples], metadata))
     rows = [_Row(s, found[s.key].text, found[s.key].confidence) for s in samples if s.key in found]
     if not rows:
         raise DataconvError(f"{path}: predicts no sample of the {split} split")
     left_out = Counter({"no prediction in the file": len(samples) - len(rows)} if len(rows) < len(samples) else {})
-    return _score(data, split, rows, transform, left_out)
+    return _score(data, split, rows, transform, left_out, metadata)
 
 
 def _normalised(sample: SplitSample, transform: Transform | None) -> SplitSample:
@@ -112,8 +114,8 @@ def _normalised(sample: SplitSample, transform: Transform | None) -> SplitSample
     return SplitSample(sample.key, sample.shard, sample.index, label, None)  # type: ignore[arg-type]
 
 
-def _score(data: str, split: str, rows: list[_Row], transform: Transform | None, left_out: Counter) -> Evaluation:
-    metadata = sample_metadata(data)
+def _score(data: str, split: str, rows: list[_Row], transform: Transform | None, left_out: Counter,
+           metadata: dict[str, dict[str, str | None]]) -> Evaluation:
     records = []
     for row in rows:
         if row.sample.label is None:

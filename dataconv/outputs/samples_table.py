@@ -198,3 +198,41 @@ def arrow_array(values: list[Any], kind: pa.DataType) -> pa.Array:
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     return pa.Array.from_buffers(kind, len(values), [bitmap, pa.py_buffer(offsets),
                                                      pa.py_buffer(b"".join(encoded))], null_count)
+
+
+METADATA = ("source_id", "source", "group")  # what a sample's key is looked up by
+
+
+def read_table(path: str, columns: Iterable[str], optional: Iterable[str] = ()) -> pa.Table:
+    """``columns`` and those of ``optional`` that exist, from the samples.parquet of a
+    dataset the user named (opened as given, never a FIFO); a missing column of ``columns``
+    or a damaged file is a one-line DataconvError."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dataconv.errors import DataconvError
+    from dataconv.io.safeopen import open_user_path
+
+    try:
+        with os.fdopen(open_user_path(path), "rb") as f:
+            table = pq.ParquetFile(f)
+            names = set(table.schema_arrow.names)
+            return table.read(columns=[*columns, *(c for c in optional if c in names)])
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as e:
+        first = (str(e) or type(e).__name__).splitlines()[0][:160]
+        raise DataconvError(f"{path}: not a readable samples table ({first})") from None
+
+
+def sample_metadata(root: str) -> dict[str, dict[str, str | None]]:
+    """SHARD:INDEX -> the ``METADATA`` columns ``root/samples.parquet`` has; empty for a tree
+    without the table (any LMDB tree that is not a dataconv output)."""
+    from dataconv.outputs.manifest import SAMPLES
+
+    path = os.path.join(root, SAMPLES)
+    if not os.path.lexists(path):
+        return {}
+    columns = read_table(path, ["shard", "index"], METADATA).to_pydict()
+    present = [c for c in METADATA if c in columns]
+    rows = zip(columns["shard"], columns["index"], *(columns[c] for c in present))
+    return {f"{shard}:{index}": {c: None if v is None else str(v) for c, v in zip(present, values)}
+            for shard, index, *values in rows}

@@ -20,7 +20,7 @@ import pandas as pd
 
 from dataconv.io import decode
 from dataconv.io.dataset_reader import Shard, open_dataset
-from dataconv.outputs import manifest
+from dataconv.outputs import manifest, samples_table
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.reporting import DEFAULT_CAP  # defined where importing it needs no pandas
 
@@ -80,16 +80,7 @@ def read_card(root: str) -> dict[str, Any]:
 
 def read_table(path: str) -> pd.DataFrame:
     """The report's columns of samples.parquet; a damaged file is a one-line error."""
-    import pyarrow as pa
-
-    from dataconv.io.safeopen import open_user_path
-
-    try:
-        with os.fdopen(open_user_path(path), "rb") as f:
-            return _normalise(pd.read_parquet(f, columns=COLUMNS))
-    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as e:
-        first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
-        raise DataconvError(f"{path}: not a readable samples table ({first})") from None
+    return _normalise(samples_table.read_table(path, COLUMNS).to_pandas())
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
