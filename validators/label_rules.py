@@ -96,18 +96,9 @@ class LabelRules:
 
 def load_rules(path: str) -> LabelRules:
     """The rules of ``path``; a one-line error naming the file and the place when wrong."""
-    import yaml
+    from dataconv.io.schema import load_yaml, validate
 
-    from dataconv.io.safeopen import InputFile
-    from dataconv.io.schema import validate
-    from dataconv.io.textfile import read_text
-
-    try:
-        document = yaml.safe_load(read_text(InputFile.user(path)))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        raise DataconvError(f"{where}: not YAML or JSON: {getattr(e, 'problem', None) or e}") from None
+    document = load_yaml(path, "YAML or JSON")
     validate(document, "label-rules", path)
     drops = []
     for k, rule in enumerate(document.get("drop", [])):

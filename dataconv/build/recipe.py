@@ -25,9 +25,7 @@ from typing import Any, Iterator
 from dataconv.build.splits import unit_hash
 from dataconv.converters.base import Converter, FormatInfo, load
 from dataconv.errors import DataconvError
-from dataconv.io.safeopen import InputFile
-from dataconv.io.schema import validate
-from dataconv.io.textfile import read_text
+from dataconv.io.schema import load_yaml, validate
 from dataconv.optionspec import Path, from_values, switches
 from dataconv.sample import Parsed, Reject, Sample
 from dataconv.validators.base import CheckOptions, option_classes
@@ -62,15 +60,8 @@ class Recipe:
 
 def load_recipe(path: str) -> Recipe:
     """The recipe at ``path``, checked; a one-line DataconvError naming what is wrong."""
-    import yaml
-
     name = os.path.basename(path)
-    try:
-        document = yaml.safe_load(read_text(InputFile.user(path)))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        raise DataconvError(f"{where}: not YAML: {getattr(e, 'problem', None) or e}") from None
+    document = load_yaml(path)
     validate(document, "recipe", name)
     base = os.path.dirname(os.path.abspath(path))
     sources = tuple(_source(entry, k, base, name) for k, entry in enumerate(document["sources"]))

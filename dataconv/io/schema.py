@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # imported where validation runs: 0.1 s of every CLI start ot
 
 from dataconv.errors import DataconvError
 from dataconv.io.jsonkeys import PairsHook, json_path, refuse_repeated
-from dataconv.io.safeopen import Source
+from dataconv.io.safeopen import InputFile, Source
 from dataconv.io.textfile import read_text
 
 JSON_TYPES = {"dict": "object", "list": "array", "str": "string", "int": "integer",
@@ -76,3 +76,16 @@ def load_json(path: Source, encoding: str = "utf-8") -> Any:
     if hook.found:
         refuse_repeated(document, str(path))
     return document
+
+
+def load_yaml(path: str, kind: str = "YAML") -> Any:
+    """Parse a YAML file the user named (a recipe, label rules: JSON is YAML too); a syntax
+    error names its line and column: ``PATH:LINE:COL: not <kind>: <problem>``."""
+    import yaml
+
+    try:
+        return yaml.safe_load(read_text(InputFile.user(path)))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+        raise DataconvError(f"{where}: not {kind}: {getattr(e, 'problem', None) or e}") from None
