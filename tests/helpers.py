@@ -3,13 +3,14 @@
 A plain module (``from helpers import ...``); tests/conftest.py holds only fixtures and hooks."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 from pathlib import Path
+from typing import Iterator
 
 import lmdb
-import pytest
 from click.testing import CliRunner, Result
 
 REPO = str(Path(__file__).resolve().parents[1])  # the repository root
@@ -75,3 +76,17 @@ def assert_accounted(out: str) -> dict:
     assert sum(len(v) for v in clovaai_tree(out).values()) == counts["written"]
     assert sum(counts["splits"].values()) == counts["written"]
     return card
+
+
+@contextlib.contextmanager
+def torch_threads(count: int = 2) -> Iterator[None]:
+    """Training in a test uses at most ``count`` of torch's threads (CI has 2 cores), and
+    leaves torch's setting as it found it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(count, os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

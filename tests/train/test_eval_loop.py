@@ -26,7 +26,7 @@ from dataconv.export.predict import load_predictor  # noqa: E402
 from dataconv.fixtures.rendered_digits import make_rendered_digits, render  # noqa: E402
 from dataconv.train.model import HEAD, HEAD_BIAS, Recognizer, init_from, read_checkpoint  # noqa: E402
 
-from helpers import run_cli  # noqa: E402
+from helpers import torch_threads, run_cli  # noqa: E402
 from hostile_util import assert_one_line_error  # noqa: E402
 
 SHAPE = ["--img-width", "96", "--model-size", "tiny", "--batch-size", "32", "--lr", "3e-3", "--workers", "0"]
@@ -57,9 +57,7 @@ def render_set(src: str, texts: list[str], seed: int) -> None:
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
-    try:
+    with torch_threads():
         root = str(tmp_path_factory.mktemp("loop"))
         src = os.path.join(root, "src")
         truth = make_rendered_digits(src, n=2000, max_len=6)["good"]
@@ -70,8 +68,6 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
         model = os.path.join(root, "digits.onnx")
         run_cli("export", ckpt, "-o", model, "--samples", "16")
         yield SimpleNamespace(root=root, src=src, truth=truth, out=out, ckpt=ckpt, model=model)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_eval_accuracy_equals_the_accuracy_of_predicts_output(loop):

@@ -30,7 +30,7 @@ from dataconv.export.predict import load_predictor  # noqa: E402
 from dataconv.train.datamodule import LmdbDataModule, find_splits  # noqa: E402
 from dataconv.train.preprocess import Preprocess  # noqa: E402
 
-from helpers import run_cli  # noqa: E402
+from helpers import torch_threads, run_cli  # noqa: E402
 
 TRAIN = ["--model-size", "tiny", "--batch-size", "32", "--lr", "3e-3", "--workers", "0"]
 
@@ -44,9 +44,7 @@ def build_dataset(root: str, n: int, *extra: str) -> str:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
-    try:
+    with torch_threads():
         root = str(tmp_path_factory.mktemp("digits"))
         out = build_dataset(root, 3000)
         run = os.path.join(root, "run")
@@ -58,8 +56,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
             best=os.path.join(run, "checkpoints", "best.ckpt"),
             val_paths=[os.path.join(root, "src", p) for p in val.source_id],
             val_labels=list(val.label))
-    finally:
-        torch.set_num_threads(threads)
 
 
 def best_val_acc(run: str) -> float:

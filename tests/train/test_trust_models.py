@@ -28,7 +28,7 @@ from dataconv.errors import DataconvError  # noqa: E402
 from dataconv.train.settings import check_hparams  # noqa: E402
 from dataconv.train.text import load_charset  # noqa: E402
 
-from helpers import run_cli  # noqa: E402
+from helpers import torch_threads, run_cli  # noqa: E402
 from hostile_util import assert_one_line_error, png  # noqa: E402
 
 TINY = ["--model-size", "tiny", "--batch-size", "32", "--workers", "0", "--accelerator", "cpu"]
@@ -37,9 +37,7 @@ CLI = "import sys; from dataconv.cli.main import main; sys.argv = ['dataconv'] +
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
-    try:
+    with torch_threads():
         root = str(tmp_path_factory.mktemp("trust"))
         src, out, run = (os.path.join(root, name) for name in ("src", "out", "run"))
         run_cli("fixture", "rendered-digits", "-o", src, "-n", 60)
@@ -52,8 +50,6 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
         yield SimpleNamespace(root=root, src=src, out=out, ckpt=ckpt, onnx=onnx_path,
                               images=sorted(os.path.join(src, "images", n)
                                             for n in os.listdir(os.path.join(src, "images"))))
-    finally:
-        torch.set_num_threads(threads)
 
 
 def tampered_checkpoint(model: SimpleNamespace, tmp_path, **hparams: object) -> str:
