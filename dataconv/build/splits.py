@@ -12,9 +12,8 @@ import hashlib
 import re
 
 from dataconv.errors import DataconvError, SampleRejected, UsageError
+from dataconv.io.dataset_reader import SPLITS  # noqa: F401  (the one split table, re-exported)
 from dataconv.sample import ImageRef, ReadContext, Reject, Sample
-
-SPLITS = ("train", "val", "test")
 
 
 def parse_ratios(text: str) -> tuple[float, float, float] | None:
