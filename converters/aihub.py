@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from dataconv.converters.aihub_detect import detect
-from dataconv.converters.base import Converter, encoding_option, load, register
+from dataconv.converters.base import PageConverter, TaskSpec, encoding_option, load, register
 from dataconv.errors import DataconvError, UsageError
 from dataconv.io.jsonstream import JsonArrays
 from dataconv.io.imagefind import lookup, walk_files
-from dataconv.optionspec import Choice, Path, option
+from dataconv.optionspec import Choice, Path, group, option
+from dataconv.page import TextPage
 from dataconv.sample import FileImage, Parsed, Reject, Sample
 
 LABEL_FILES = {"htr": "handwriting_data_info1.json", "printed": "printed_data_info.json"}
@@ -118,14 +119,24 @@ class AiHubOptions:
                                 type=Path(dir_okay=False))
     kinds: tuple[str, ...] = option((), "Keep only these attributes.type values (repeatable) [default: all].",
                                     flags=("--kind",), type=Choice(tuple(sorted(KINDS))), multiple=True)
+    page: TaskSpec = group(TaskSpec)
     encoding: str = encoding_option()
 
 
 @register("aihub", help="AI Hub Korean handwriting/printed text images (images + annotations JSON)",
           example="dataconv aihub --type htr -i 한국어글자체 -o out --kind sentence")
-class AiHub(Converter):
+class AiHub(PageConverter):
     schema = "aihub"
     Options = AiHubOptions
+
+    def pages(self) -> Iterator[TextPage | Reject]:
+        """The pages of a photographed or scanned set found by ``--type auto``; handwriting and
+        printed images are single text images, not pages."""
+        kind = detect(self.src, self.follow_symlinks)[0] if self.options.type == AUTO and self.src.is_dir() else None
+        if kind not in FAMILY:
+            raise UsageError(f"--task det: {self.src} holds AI Hub {kind or self.options.type} images, one text "
+                             "each, not pages with boxes; use --task rec")
+        yield from self._delegate(FAMILY[kind], "pages")
 
     def samples(self) -> Iterator[Parsed]:
         if not self.src.is_dir():
@@ -134,7 +145,7 @@ class AiHub(Converter):
         if self.options.type == AUTO and not labels:
             kind, files = detect(self.src, self.follow_symlinks)
             if kind in FAMILY:
-                yield from self._delegate(FAMILY[kind])
+                yield from self._delegate(FAMILY[kind], "samples")
                 return
             if len(files) > 1:
                 raise DataconvError(f"{self.src}: several handwriting/printed label files ({', '.join(files[:3])}); "
@@ -162,13 +173,14 @@ class AiHub(Converter):
                     yield Reject(f"{name}:images[{pos}]", "unannotated_image",
                                  f"image {image_id!r} ({file_name}) has no annotation", image_id)
 
-    def _delegate(self, name: str) -> Iterator[Parsed]:
-        """The samples of the set's own format, with its defaults and this ``--encoding``."""
+    def _delegate(self, name: str, what: str) -> Iterator[Any]:
+        """The samples (or pages) of the set's own format, with its defaults and this
+        ``--encoding`` and ``--task``."""
         cls = load(name).cls
-        options = dataclasses.replace(cls.Options(), encoding=self.options.encoding)
+        options = dataclasses.replace(cls.Options(), encoding=self.options.encoding, page=self.options.page)
         converter = cls(self.src, options, self.follow_symlinks)
         try:
-            yield from converter.samples()
+            yield from getattr(converter, what)()
         finally:
             converter.close()
 

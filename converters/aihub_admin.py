@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from dataconv.converters.base import encoding_option, register
-from dataconv.converters.pagejson import PerImageJson, Region, box_or_reject, xywh_box
+from dataconv.converters.base import TaskSpec, encoding_option, register
+from dataconv.converters.pagejson import PerImageJson, Entry, box_or_reject, xywh_box
 from dataconv.io.crop import CropSpec
 from dataconv.optionspec import group
 
@@ -21,6 +21,7 @@ from dataconv.optionspec import group
 @dataclass(frozen=True)
 class AdminOptions:
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
     encoding: str = encoding_option()
 
 
@@ -34,7 +35,7 @@ class AiHubAdmin(PerImageJson):
     def image_name(self, document: Any) -> str:
         return document["images"][0]["image.file.name"]
 
-    def regions(self, document: Any, rel: str) -> Iterator[Region]:
+    def regions(self, document: Any, rel: str) -> Iterator[Entry]:
         for pos, ann in enumerate(document["annotations"]):
-            yield Region(f"annotations[{pos}]", ann.get("annotation.text"),
+            yield Entry(f"annotations[{pos}]", ann.get("annotation.text"),
                          box_or_reject(xywh_box, ann.get("annotation.bbox"), "annotation.bbox"))

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from dataconv.converters.base import encoding_option, register
-from dataconv.converters.pagejson import PerImageJson, Region, box_or_reject, corner_box, words
+from dataconv.converters.base import TaskSpec, encoding_option, register
+from dataconv.converters.pagejson import PerImageJson, Entry, box_or_reject, corner_box, words
 from dataconv.io.crop import CropSpec
 from dataconv.optionspec import Choice, group, option
 
@@ -32,6 +32,7 @@ class FormsOptions:
                                "handwriting.", type=Choice(("auto", "handwritten", "printed")),
                        show_default=True)
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
     encoding: str = encoding_option()
 
 
@@ -51,14 +52,14 @@ class AiHubForms(PerImageJson):
         path = rel.casefold()
         return any(mark in path for mark in HANDWRITING_MARKS)
 
-    def regions(self, document: Any, rel: str) -> Iterator[Region]:
+    def regions(self, document: Any, rel: str) -> Iterator[Entry]:
         text = document["text"]
         if "letter" in text:
-            yield Region("letter", text["letter"].get("value"), None)
+            yield Entry("letter", text["letter"].get("value"), None)
         elif self.handwritten(rel):
             values = [w.get("value") for w in text.get("word", [])]
-            yield Region("word", None if None in values or not values else words(values), None)
+            yield Entry("word", None if None in values or not values else words(values), None)
         else:
             for pos, word in enumerate(text.get("word", [])):
-                yield Region(f"word[{pos}]", word.get("value"),
+                yield Entry(f"word[{pos}]", word.get("value"),
                              box_or_reject(corner_box, word.get("wordbox"), f"word[{pos}].wordbox"))

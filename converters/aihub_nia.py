@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from dataconv.converters.base import encoding_option, register
-from dataconv.converters.pagejson import (PerImageJson, Region, bounding_box, box_or_reject,
+from dataconv.converters.base import TaskSpec, encoding_option, register
+from dataconv.converters.pagejson import (PerImageJson, Entry, bounding_box, box_or_reject,
                                           ignore_exif_option, lower_keys)
 from dataconv.errors import DataconvError
 from dataconv.io.crop import CropSpec
@@ -27,6 +27,7 @@ from dataconv.optionspec import group
 @dataclass(frozen=True)
 class NiaOptions:
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
     ignore_exif: bool = ignore_exif_option()
     encoding: str = encoding_option()
 
@@ -56,7 +57,7 @@ class AiHubNia(PerImageJson):
         images = document["images"]
         return f"{images['identifier']}.{images.get('type', '')}"
 
-    def regions(self, document: Any, rel: str) -> Iterator[Region]:
+    def regions(self, document: Any, rel: str) -> Iterator[Entry]:
         for pos, box in enumerate(document["bbox"]):
-            yield Region(f"bbox[{pos}]", box.get("data"),
+            yield Entry(f"bbox[{pos}]", box.get("data"),
                          box_or_reject(bounding_box, box.get("x"), box.get("y"), f"bbox[{pos}]"))

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from dataconv.converters.base import encoding_option, register
-from dataconv.converters.pagejson import PerImageJson, Region, box_or_reject, ignore_exif_option, xywh_box
+from dataconv.converters.base import TaskSpec, encoding_option, register
+from dataconv.converters.pagejson import PerImageJson, Entry, box_or_reject, ignore_exif_option, xywh_box
 from dataconv.io.crop import CropSpec
 from dataconv.optionspec import group
 
@@ -29,6 +29,7 @@ ORIENTATION = {"가로": False, "세로": True}
 @dataclass(frozen=True)
 class OutdoorOptions:
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
     ignore_exif: bool = ignore_exif_option()
     encoding: str = encoding_option()
 
@@ -53,8 +54,8 @@ class AiHubOutdoor(PerImageJson):
     def image_name(self, document: Any) -> str:
         return document["images"][0]["file_name"]
 
-    def regions(self, document: Any, rel: str) -> Iterator[Region]:
+    def regions(self, document: Any, rel: str) -> Iterator[Entry]:
         vertical = orientation(document.get("metadata"))
         for pos, ann in enumerate(document["annotations"]):
             key = str(ann["id"]) if "id" in ann else f"annotations[{pos}]"
-            yield Region(key, ann.get("text"), box_or_reject(xywh_box, ann.get("bbox")), vertical)
+            yield Entry(key, ann.get("text"), box_or_reject(xywh_box, ann.get("bbox")), vertical)

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from dataconv.converters.aihub import find_label_file, id_text
-from dataconv.converters.base import Converter, encoding_option, register
+from dataconv.converters.base import PageConverter, TaskSpec, encoding_option, register
 from dataconv.converters.pagejson import StemIndex, box_or_reject, stem_key, xywh_box
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.io.crop import CropSpec, image_ref
+from dataconv.io.crop import CropSpec
 from dataconv.io.jsonstream import JsonArrays
 from dataconv.optionspec import Choice, Path, group, option
-from dataconv.sample import Parsed, Reject, Sample
+from dataconv.page import Region, TextPage
+from dataconv.sample import Reject
 
 LABEL_FILE = "textinthewild_data_info.json"
 CLASSES = ("character", "sentence", "word")
@@ -45,6 +46,7 @@ class TiwOptions:
                                     flags=("--kind",), type=Choice(CLASSES), multiple=True,
                                     show_default=True)
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
     encoding: str = encoding_option()
 
 
@@ -82,11 +84,13 @@ class Images:
 
 @register("aihub-tiw", help="AI Hub Text in the wild (textinthewild_data_info.json + photos) to word crops",
           example="dataconv aihub-tiw -i '04. Text in the wild' -o out --kind word")
-class AiHubTiw(Converter):
+class AiHubTiw(PageConverter):
     schema = "aihub-tiw"
     Options = TiwOptions
 
-    def samples(self) -> Iterator[Parsed]:
+    def pages(self) -> Iterator[TextPage | Reject]:
+        """One page per run of annotations of one image (the file lists them image by image;
+        the detection output joins runs of the same page)."""
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the images")
         labels = self.options.labels
@@ -95,29 +99,38 @@ class AiHubTiw(Converter):
         label_file = JsonArrays(source, self.schema, name, self.options.encoding)
         self.images = Images(label_file.items("images"), StemIndex(self.src))
         used: set[str] = set()
+        page: TextPage | None = None
         for pos, ann in enumerate(label_file.items("annotations")):
-            used.add(id_text(ann["image_id"]))
-            yield self._sample(pos, ann, f"{name}:annotations[{pos}]")
+            image_id = id_text(ann["image_id"])
+            used.add(image_id)
+            if page is None or page.id != f"image:{image_id}":
+                if page is not None:
+                    yield page
+                page = self._page(image_id, name)
+            page.regions.append(self._region(pos, ann, f"{name}:annotations[{pos}]"))
+        if page is not None:
+            yield page
         for image_id, file_name in self.images.names.items():
             if image_id not in used:
                 yield Reject(f"{name}:images[id={image_id}]", "unannotated_image",
                              f"image {image_id!r} ({file_name}) has no annotation", f"image:{image_id}")
 
-    def _sample(self, pos: int, ann: dict[str, Any], where: str) -> Parsed:
+    def _page(self, image_id: str, name: str) -> TextPage:
+        try:
+            image: str | SampleRejected = self.images.image(image_id)
+        except SampleRejected as e:
+            image = e
+        return TextPage(f"image:{image_id}", f"{name}:images[id={image_id}]", self.src, image, [], clamp=True)
+
+    def _region(self, pos: int, ann: dict[str, Any], where: str) -> Region:
         sid = id_text(ann["id"]) if "id" in ann else f"annotations[{pos}]"
         kind, text = ann["attributes"]["class"], ann["text"]
+        ignore = skip = None
         if kind == IGNORED or text is None:
-            return Reject(where, "dont_care", f"class {kind!r}, text {text!r}", sid)
-        if kind not in self.options.kinds:
-            return Reject(where, "excluded_kind", f"attributes.class {kind!r}", sid)
-        if kind == "character" and len(text.strip()) != 1:
-            return Reject(where, "broken_label", f"a character box labelled {text[:40]!r}", sid)
-        polygon = box_or_reject(xywh_box, ann["bbox"])
-        try:
-            if isinstance(polygon, SampleRejected):
-                raise polygon
-            image = self.images.image(id_text(ann["image_id"]))
-        except SampleRejected as e:
-            return Reject(where, e.reason, e.detail, sid)
-        return Sample(id=sid, label=text, source=where, meta={"image": image, "class": kind},
-                      image=image_ref(self.src, image, self.options.crop, polygon, clamp=True))
+            ignore = SampleRejected("dont_care", f"class {kind!r}, text {text!r}")
+        elif kind not in self.options.kinds:
+            skip = SampleRejected("excluded_kind", f"attributes.class {kind!r}")
+        elif kind == "character" and len(text.strip()) != 1:
+            ignore = SampleRejected("broken_label", f"a character box labelled {text[:40]!r}")
+        return Region(sid, where, text, box_or_reject(xywh_box, ann["bbox"]), ignore=ignore, skip=skip,
+                      meta={"class": kind})

@@ -15,8 +15,9 @@ from typing import Any, Callable, Iterator
 from dataconv.errors import UsageError
 from dataconv.io.safeopen import InputFile
 from dataconv.io.source import Root, SourceRoot
-from dataconv.optionspec import option
-from dataconv.sample import Parsed, Page
+from dataconv.optionspec import Choice, option
+from dataconv.page import TextPage, crops
+from dataconv.sample import LayoutPage, Parsed, Reject
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Converter:
     Options: type = NoOptions  # this format's options class
     schema: str | None = None  # schemas/<schema>.schema.json, if the format has one
     output: str = "lmdb"  # the output it feeds (dataconv.build.pipeline.OUTPUTS): "lmdb" takes
-    # samples(), "coco" takes pages()
+    # samples(), "coco" takes layout_pages()
     none_found: str = "no samples found"  # the error when the source yields nothing
 
     def __init__(self, src: Root, options: Any, follow_symlinks: bool = False,
@@ -72,9 +73,13 @@ class Converter:
     def samples(self) -> Iterator[Parsed]:
         raise NotImplementedError
 
-    def pages(self) -> Iterator[Page]:
+    def layout_pages(self) -> Iterator[LayoutPage]:
         """For ``output = "coco"``: the images and their boxes."""
         raise NotImplementedError
+
+    def tasks(self) -> tuple[str, ...]:
+        """What this run derives from the source: ``rec`` (word crops), ``det`` (page labels)."""
+        return ("rec",)
 
     def output_options(self) -> dict[str, Any]:
         """Keyword arguments for the output's writer (e.g. the COCO class mapping)."""
@@ -87,6 +92,45 @@ class Converter:
         """Manifest fields this converter adds once the run's rejects are known (a recipe's
         per-source counts); none by default."""
         return {}
+
+
+TASKS = ("rec", "det")
+BAD_BOX = ("ignore", "drop-page")
+
+
+def parse_tasks(value: str) -> str:
+    """``--task``: ``rec``, ``det`` or both, comma-separated, each once."""
+    names = [t.strip() for t in value.split(",")]
+    if not names or any(t not in TASKS for t in names) or len(set(names)) != len(names):
+        raise UsageError(f"--task {value!r}: expected rec, det or rec,det")
+    return ",".join(t for t in TASKS if t in names)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """The switches of every page format: which tasks the run derives from the pages."""
+
+    task: str = option("rec", "rec: word crops in LMDB shards; det: page images with detection labels "
+                              "(PaddleOCR, MMOCR textdet, COCO); rec,det: both, split by page.",
+                       show_default=True, check=parse_tasks)
+    on_bad_box: str = option("ignore", "det: a box whose geometry is unusable is removed from its page "
+                                       "(ignore), or the whole page is rejected (drop-page).",
+                             type=Choice(BAD_BOX), show_default=True)
+
+
+class PageConverter(Converter):
+    """A page format: ``pages()`` parses the source into pages (an image and its text
+    regions, ``dataconv.page``); the word crops of ``samples()`` and the detection labels
+    are both derived from them. Its ``Options`` hold ``crop: CropSpec`` and ``page: TaskSpec``."""
+
+    def pages(self) -> Iterator[TextPage | Reject]:
+        raise NotImplementedError
+
+    def samples(self) -> Iterator[Parsed]:
+        return crops(self.pages(), self.options.crop)
+
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(parse_tasks(self.options.page.task).split(","))
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from dataconv.converters.base import Converter, register
-from dataconv.io.crop import CropSpec, Polygon, flat_points, image_ref, xywh_polygon
+from dataconv.converters.base import PageConverter, TaskSpec, register
+from dataconv.io.crop import CropSpec, Polygon, flat_points, xywh_polygon
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import ImageIndex
-from dataconv.sample import Parsed, Reject, Sample
+from dataconv.page import Region, TextPage
 from dataconv.io.schema import load_json, validate
 from dataconv.optionspec import Path, group, option
 
@@ -33,7 +33,7 @@ def sets_option() -> Any:
                   flags=("--set",), multiple=True)
 
 
-class CocoTextFamily(Converter):
+class CocoTextFamily(PageConverter):
     """``{"imgs", "anns", "imgToAnns"}`` JSON to crops; subclasses set the hooks."""
 
     label_file = ""
@@ -46,7 +46,8 @@ class CocoTextFamily(Converter):
         flat = ann.get(self.polygon_key) or []
         return flat_points(flat) if len(flat) >= 8 else xywh_polygon(*ann["bbox"])
 
-    def samples(self) -> Iterator[Parsed]:
+    def pages(self) -> Iterator[TextPage]:
+        """One page per run of annotations of one image, in the file's annotation order."""
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the images")
         labels = self.options.labels
@@ -56,20 +57,32 @@ class CocoTextFamily(Converter):
         name = os.path.basename(source.path)
         document = load_json(source)
         validate(document, self.schema, name)
-        self.spec = self.options.crop
         self.resolver = ImageResolver(self.src, document["imgs"], set(self.options.sets))
+        page: TextPage | None = None
         for ann_id, ann in document["anns"].items():
-            yield self._item(str(ann_id), ann, f"{name}:anns[{ann_id}]")
+            image_id = str(ann["image_id"])
+            if page is None or page.id != f"image:{image_id}":
+                if page is not None:
+                    yield page
+                page = self._page(image_id, name)
+            page.regions.append(self._region(str(ann_id), ann, f"{name}:anns[{ann_id}]"))
+        if page is not None:
+            yield page
 
-    def _item(self, ann_id: str, ann: dict[str, Any], where: str) -> Parsed:
-        if self.illegible(ann):
-            return Reject(where, "illegible", repr(ann.get("utf8_string", "")), ann_id)
+    def _page(self, image_id: str, name: str) -> TextPage:
         try:
-            image = self.resolver.image(str(ann["image_id"]))
+            image: str | SampleRejected = self.resolver.image(image_id)
         except SampleRejected as e:
-            return Reject(where, e.reason, e.detail, ann_id)
-        return Sample(id=ann_id, label=ann.get("utf8_string", ""), source=where,
-                      meta={"image": image}, image=image_ref(self.src, image, self.spec, self.polygon(ann)))
+            image = e
+        return TextPage(f"image:{image_id}", f"{name}:imgs[{image_id}]", self.src, image)
+
+    def _region(self, ann_id: str, ann: dict[str, Any], where: str) -> Region:
+        ignore = SampleRejected("illegible", repr(ann.get("utf8_string", ""))) if self.illegible(ann) else None
+        try:
+            points: Polygon | SampleRejected = self.polygon(ann)
+        except (TypeError, ValueError) as e:
+            points = SampleRejected("degenerate_box", f"{where}: {e}"[:200])
+        return Region(ann_id, where, ann.get("utf8_string", ""), points, ignore=ignore)
 
 
 class ImageResolver:
@@ -105,6 +118,7 @@ class CocoTextOptions:
     labels: str | None = labels_option("COCO_Text.json")
     sets: tuple[str, ...] = sets_option()
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
 
 
 @register("coco-text", help="COCO-Text v2 (COCO_Text.json + COCO images) to word crops",

@@ -13,13 +13,14 @@ import os
 from dataclasses import dataclass
 from typing import Iterator
 
-from dataconv.converters.base import Converter, encoding_option, register
-from dataconv.io.crop import CropSpec, flat_points, image_ref
+from dataconv.converters.base import PageConverter, TaskSpec, encoding_option, register
+from dataconv.io.crop import CropSpec, flat_points
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import ImageIndex, walk_files
 from dataconv.numbers import parse_float
 from dataconv.io.safeopen import InputFile
-from dataconv.sample import Parsed, Reject, Sample
+from dataconv.io.source import Root
+from dataconv.page import Region, TextPage
 from dataconv.io.textfile import read_lines
 from dataconv.optionspec import group
 
@@ -46,51 +47,47 @@ def parse_box_line(line: str) -> tuple[list[float], str] | None:
     return coords, parts[8]
 
 
-def box_samples(src: str, rel_gt: str, image: str | SampleRejected, spec: CropSpec,
-                encoding: str, follow_symlinks: bool = False) -> Iterator[Parsed]:
-    """One item per line; when the image was not found (``image`` is the rejection),
-    every box that is not don't-care is rejected with that reason."""
-    for lineno, line in read_lines(InputFile.inside(src, rel_gt, follow_symlinks), encoding):
+def box_regions(root: Root, rel_gt: str, encoding: str, follow_symlinks: bool = False) -> Iterator[Region]:
+    """One region per line of a gt file; a malformed line is a region with a ``fault``."""
+    for lineno, line in read_lines(InputFile.inside(root, rel_gt, follow_symlinks), encoding):
         if not line.strip():
             continue
         where = f"{rel_gt}:{lineno}"
         parsed = parse_box_line(line)
         if parsed is None:
-            yield Reject(where, "malformed_line", f"expected x1,y1,...,x4,y4,text: {line[:80]!r}", where)
-        elif parsed[1] == DONT_CARE:
-            yield Reject(where, "dont_care", "### region", where)
-        elif isinstance(image, SampleRejected):
-            yield Reject(where, image.reason, image.detail, where)
-        else:
-            yield Sample(id=where, label=parsed[1], source=where, meta={"image": image},
-                         image=image_ref(src, image, spec, flat_points(parsed[0])))
+            fault = SampleRejected("malformed_line", f"expected x1,y1,...,x4,y4,text: {line[:80]!r}")
+            yield Region(where, where, None, None, fault=fault)
+            continue
+        coords, text = parsed
+        ignore = SampleRejected("dont_care", "### region") if text == DONT_CARE else None
+        yield Region(where, where, text, flat_points(coords), ignore=ignore)
 
 
 @dataclass(frozen=True)
 class Icdar2015Options:
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
     encoding: str = encoding_option()
 
 
 @register("icdar2015", help="ICDAR2015 detection gt (gt_img_N.txt + img_N.jpg) to word crops",
           example="dataconv icdar2015 -i ch4_training --rotate-vertical -o out")
-class Icdar2015(Converter):
+class Icdar2015(PageConverter):
     Options = Icdar2015Options
 
-    def samples(self) -> Iterator[Parsed]:
+    def pages(self) -> Iterator[TextPage]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding gt_img_N.txt and img_N.jpg")
         gt_files = find_gt_files(self.src)
         if not gt_files:
             raise DataconvError(f"{self.src}: no gt_*.txt files found")
         images = ImageIndex(self.src)
-        spec = self.options.crop
         for rel_gt in gt_files:
             stem = os.path.basename(rel_gt)[len("gt_"):-len(".txt")]
             try:
                 image: str | SampleRejected = images.find_stem(stem, near=os.path.dirname(rel_gt))
             except SampleRejected as e:
                 image = e
-            yield from box_samples(self.src, rel_gt, image, spec, self.options.encoding,
-                                   self.follow_symlinks)
+            regions = list(box_regions(self.src, rel_gt, self.options.encoding, self.follow_symlinks))
+            yield TextPage(os.path.splitext(rel_gt)[0], rel_gt, self.src, image, regions)
 

@@ -27,14 +27,15 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import parse_qs, unquote, urlparse
 
-from dataconv.converters.base import Converter, register
-from dataconv.converters.pagejson import StemIndex, numbers
+from dataconv.converters.base import PageConverter, TaskSpec, register
+from dataconv.converters.pagejson import StemIndex, numbers, positive_size
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.io.crop import CropImage, CropSpec, Polygon
+from dataconv.io.crop import CropSpec, Polygon
 from dataconv.io.safeopen import InputFile
 from dataconv.io.schema import load_json, validate
 from dataconv.optionspec import Path, group, option
-from dataconv.sample import Parsed, Reject, Sample
+from dataconv.page import Region, TextPage
+from dataconv.sample import Reject
 
 UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
 RECTANGLES = {"rectangle", "rectanglelabels", "textarea"}
@@ -49,6 +50,7 @@ class LabelStudioOptions:
                                         "string in data, else ocr or image].")
     predictions: bool = option(False, "Use a task's predictions when it has no usable annotation.")
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
 
 
 def image_name(reference: str) -> str:
@@ -92,6 +94,7 @@ def region_polygon(results: list[dict[str, Any]], what: str) -> Polygon:
             return tuple((px * width / 100, py * height / 100)
                          for px, py in (numbers(p, 2, f"{what} points") for p in points))
         x, y, w, h = numbers([value.get(k) for k in ("x", "y", "width", "height")], 4, what)
+        positive_size(w, h, what)  # Label Studio never stores a negative size: a broken export
         rotation = numbers([value.get("rotation", 0) or 0], 1, f"{what} rotation")[0]
         return rotated_rectangle(x * width / 100, y * height / 100, w * width / 100, h * height / 100, rotation)
     raise SampleRejected("degenerate_box", f"{what}: no rectangle or polygon")
@@ -109,11 +112,11 @@ def region_text(results: list[dict[str, Any]]) -> str | None:
 
 @register("label-studio", help="Label Studio JSON export (OCR template) + image folder to word crops",
           example="dataconv label-studio -i images --export project-3.json -o out")
-class LabelStudio(Converter):
+class LabelStudio(PageConverter):
     schema = "label-studio"
     Options = LabelStudioOptions
 
-    def samples(self) -> Iterator[Parsed]:
+    def pages(self) -> Iterator[TextPage | Reject]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the task images")
         source = InputFile.user(self.options.export)
@@ -122,38 +125,34 @@ class LabelStudio(Converter):
         validate(tasks, self.schema, name)
         self.index = StemIndex(self.src)
         for pos, task in enumerate(tasks):
-            yield from self._task(task, f"{name}:[{pos}]", str(task.get("id", pos)))
+            yield self._task(task, f"{name}:[{pos}]", str(task.get("id", pos)))
 
-    def _task(self, task: dict[str, Any], where: str, task_id: str) -> Iterator[Parsed]:
+    def _task(self, task: dict[str, Any], where: str, task_id: str) -> TextPage | Reject:
         annotation = pick_annotation(task, self.options.predictions)
         if annotation is None:
-            yield Reject(where, "unannotated_image", "no annotation that is not cancelled", f"task:{task_id}")
-            return
+            return Reject(where, "unannotated_image", "no annotation that is not cancelled", f"task:{task_id}")
         try:
-            image = self._image(task)
+            image: str | SampleRejected = self._image(task)
         except SampleRejected as e:
             image = e
         regions: dict[str, list[dict[str, Any]]] = {}
         for result in annotation.get("result") or []:
             if isinstance(result, dict):
                 regions.setdefault(str(result.get("id")), []).append(result)
-        for region_id, results in regions.items():
-            yield self._region(results, image, f"{where}:{region_id}", f"{task_id}#{region_id}")
+        return TextPage(f"task:{task_id}", where, self.src, image, clamp=True, regions=[
+            self._region(results, f"{where}:{region_id}", f"{task_id}#{region_id}")
+            for region_id, results in regions.items()])
 
-    def _region(self, results: list[dict[str, Any]], image: str | SampleRejected, where: str, sid: str) -> Parsed:
+    @staticmethod
+    def _region(results: list[dict[str, Any]], where: str, sid: str) -> Region:
         text = region_text(results)
         try:
-            polygon = region_polygon(results, where)
-            if isinstance(image, SampleRejected):
-                raise image
+            polygon: Polygon | SampleRejected = region_polygon(results, where)
         except SampleRejected as e:
-            return Reject(where, e.reason, e.detail, sid)
-        if text is None:
-            return Reject(where, "missing_label", "the region has no transcription (textarea)", sid)
-        return Sample(id=sid, label=text, source=where, meta={"image": image},
-                      image=CropImage(self.src, image, polygon, self.options.crop,
-                                      reading_order=not any(r.get("type") in POLYGONS for r in results),
-                                      clamp=True))
+            polygon = e
+        ignore = SampleRejected("missing_label", "the region has no transcription (textarea)") if text is None else None
+        return Region(sid, where, text, polygon, ignore=ignore,
+                      reading_order=not any(r.get("type") in POLYGONS for r in results))
 
     def _image(self, task: dict[str, Any]) -> str:
         data = task.get("data") or {}

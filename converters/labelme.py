@@ -20,14 +20,15 @@ import binascii
 import os
 import posixpath
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from dataconv.converters.base import encoding_option, register
-from dataconv.converters.pagejson import PerImageJson, Region, numbers
+from dataconv.converters.base import TaskSpec
+from dataconv.converters.pagejson import PerImageJson, numbers
 from dataconv.errors import SampleRejected
-from dataconv.io.crop import CropImage, CropSpec, Polygon
+from dataconv.io.crop import CropSpec, Polygon
 from dataconv.optionspec import group, option
-from dataconv.sample import Parsed, Reject
+from dataconv.page import Region, TextPage
 
 TEXT_SHAPES = ("polygon", "rectangle")
 
@@ -39,6 +40,7 @@ class LabelmeOptions:
     dont_care: tuple[str, ...] = option(("###",), "A text meaning 'unreadable' (repeatable).",
                                         multiple=True, show_default=True)
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
     encoding: str = encoding_option()
 
 
@@ -74,28 +76,25 @@ class Labelme(PerImageJson):
     Options = LabelmeOptions
     illegible_marker = False
 
-    def page(self, document: Any, rel: str) -> Iterator[Parsed]:
+    def page(self, document: Any, rel: str) -> TextPage:
         image = self.locate(document, rel)
-        self.page_data = image.data  # the embedded page, for ``crop`` of this file's shapes
         keys = [k.strip() for k in self.options.text_keys.split(",") if k.strip()]
-        for pos, shape in enumerate(document["shapes"]):
-            sid, where = f"{os.path.splitext(rel)[0]}#shapes[{pos}]", f"{rel}:shapes[{pos}]"
-            text = next((shape[k] for k in keys if isinstance(shape.get(k), str) and shape[k].strip()), None)
-            try:
-                polygon = shape_points(shape, f"shapes[{pos}]")
-                if image.failure is not None:
-                    raise image.failure
-            except SampleRejected as e:
-                yield Reject(where, e.reason, e.detail, sid)
-                continue
-            if text is None or text in self.options.dont_care:
-                yield Reject(where, "dont_care", f"text {text!r}", sid)
-                continue
-            yield self.sample(Region(f"shapes[{pos}]", text, polygon), image.rel, rel)
+        stem = os.path.splitext(rel)[0]
+        regions = [self.shape_region(shape, pos, keys, stem, rel) for pos, shape in enumerate(document["shapes"])]
+        located: str | SampleRejected = image.failure if image.failure is not None else image.rel
+        return TextPage(stem, rel, self.src, located, regions, clamp=True, data=image.data)
 
-    def crop(self, image: str, region: Region) -> Any:
-        return CropImage(self.src, image, region.polygon, self.options.crop, reading_order=False,
-                         clamp=True, data=self.page_data)
+    def shape_region(self, shape: dict[str, Any], pos: int, keys: list[str], stem: str, rel: str) -> Region:
+        text = next((shape[k] for k in keys if isinstance(shape.get(k), str) and shape[k].strip()), None)
+        ignore = None
+        if text is None or text in self.options.dont_care:
+            ignore = SampleRejected("dont_care", f"text {text!r}")
+        try:
+            points: Polygon | SampleRejected = shape_points(shape, f"shapes[{pos}]")
+        except SampleRejected as e:
+            points = e
+        return Region(f"{stem}#shapes[{pos}]", f"{rel}:shapes[{pos}]", text, points, ignore=ignore,
+                      reading_order=False)
 
     def locate(self, document: Any, rel: str) -> PageImage:
         """``imagePath`` beside the JSON, else by stem, else the embedded ``imageData``."""

@@ -16,12 +16,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from dataconv.converters.base import Converter, encoding_option, register
+from dataconv.converters.base import PageConverter, TaskSpec, encoding_option, register
 from dataconv.io.crop import CropSpec, image_ref
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import is_image, walk_files
 from dataconv.io.safeopen import DEFAULT_LIMITS
 from dataconv.io.source import Root, SourceRoot
+from dataconv.page import Region, TextPage, crops, points_of
 from dataconv.sample import Parsed, Reject, Sample
 from dataconv.io.schema import load_json, validate
 from dataconv.optionspec import Choice, group, option
@@ -95,6 +96,7 @@ class Labels:
 @dataclass(frozen=True)
 class MinhonOptions:
     crop: CropSpec = group(CropSpec, vertical_ratio=1.0)
+    page: TaskSpec = group(TaskSpec)
     ideographic_space: str = option("keep", "Keep U+3000 in labels, or write it as an ASCII space.",
                                     type=Choice(("keep", "space")), show_default=True)
     encoding: str = encoding_option()
@@ -102,17 +104,36 @@ class MinhonOptions:
 
 @register("minhon", help="NDL minhon line pairs (x.jpg + x.txt / x.gt.txt) or page JSON to line crops",
           example="dataconv minhon -i minhon_lines --rotate-vertical --max-height 96 -o out")
-class Minhon(Converter):
+class Minhon(PageConverter):
     schema = "minhon"
     Options = MinhonOptions
 
     def samples(self) -> Iterator[Parsed]:
+        """Line pairs as they are; page JSONs through their pages' crops."""
+        for key, kinds, page in self._groups():
+            if page is not None:
+                yield from crops(iter([page]), self.spec)
+            else:
+                yield from self._group(key, kinds)
+
+    def pages(self) -> Iterator[TextPage | Reject]:
+        """The page JSONs; a line pair is a line, not a page (``not_a_page`` for detection)."""
+        for key, kinds, page in self._groups():
+            if page is not None:
+                yield page
+            else:
+                where = (kinds.get("image") or kinds.get("gt") or kinds.get("txt") or [key])[0]
+                yield Reject(where, "not_a_page", "a line image with its text: no boxes to detect", key)
+
+    def _groups(self) -> Iterator[tuple[str, dict[str, list[str]], TextPage | None]]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder of line images and their texts")
         self.spec = self.options.crop
         self.labels = Labels(self.options.ideographic_space)
         for key, kinds in sorted(pair_files(self.src).items()):
-            yield from self._group(key, kinds)
+            images, texts = kinds.get("image", []), kinds.get("gt", []) + kinds.get("txt", [])
+            is_page = len(images) == 1 and not texts and len(kinds.get("json", [])) == 1
+            yield key, kinds, self._page(key, images[0], kinds["json"][0]) if is_page else None
 
     def _group(self, key: str, kinds: dict[str, list[str]]) -> Iterator[Parsed]:
         images = kinds.get("image", [])
@@ -126,8 +147,6 @@ class Minhon(Converter):
             yield Reject(images[0], "ambiguous_label", f"several labels for {images[0]}", key)
         elif texts:
             yield self._line(key, images[0], texts[0])
-        elif kinds.get("json"):
-            yield from self._page(key, images[0], kinds["json"][0])
         else:
             yield Reject(images[0], "missing_label", f"no .txt, .gt.txt or .json beside {images[0]}", key)
 
@@ -143,16 +162,14 @@ class Minhon(Converter):
         return Sample(id=key, label=self.labels(label), source=text, meta=book_meta(key),
                       image=image_ref(self.src, image, self.spec))
 
-    def _page(self, key: str, image: str, rel_json: str) -> Iterator[Parsed]:
+    def _page(self, key: str, image: str, rel_json: str) -> TextPage:
         lines = page_lines(load_json(self.inside(rel_json), self.options.encoding))
         validate(lines, self.schema, rel_json)
+        regions = []
         for k, line in enumerate(lines):
-            sid, where = f"{key}#{k}", f"{rel_json}[{k}]"
-            if line.get("isTextline", True) not in TRUE:
-                yield Reject(where, "not_textline", "isTextline is false", sid)
-                continue
-            yield Sample(id=sid, label=self.labels(line["text"]), source=where,
-                         meta={**book_meta(key), "image": image},
-                         image=image_ref(self.src, image, self.spec, line["boundingBox"],
-                                         vertical=line.get("isVertical") in TRUE if "isVertical" in line
-                                         else None, reading_order=False))
+            skip = None if line.get("isTextline", True) in TRUE else SampleRejected("not_textline", "isTextline is false")
+            vertical = line.get("isVertical") in TRUE if "isVertical" in line else None
+            regions.append(Region(f"{key}#{k}", f"{rel_json}[{k}]", self.labels(line["text"]),
+                                  points_of(line["boundingBox"]), skip=skip, vertical=vertical,
+                                  reading_order=False))
+        return TextPage(key, rel_json, self.src, image, regions, meta=book_meta(key))

@@ -24,7 +24,7 @@ from dataconv.io.imagefind import ImageIndex, walk_files
 from dataconv.numbers import parse_float
 from dataconv.io.safeopen import DEFAULT_LIMITS, InputFile, open_input
 from dataconv.optionspec import option
-from dataconv.sample import Box, Page
+from dataconv.sample import Box, LayoutPage
 
 TEXT_CLASSES = ("2_handwritten", "3_typography", "6_headline", "7_caption", "8_textline")
 PRESETS: dict[str, dict[str, str] | None] = {"text": {c: "text" for c in TEXT_CLASSES}, "all": None}
@@ -75,7 +75,7 @@ class NdlLayout(Converter):
     none_found = "no Pascal VOC .xml files found"
     Options = NdlLayoutOptions
 
-    def pages(self) -> Iterator[Page]:
+    def layout_pages(self) -> Iterator[LayoutPage]:
         index = ImageIndex(self.src)
         for rel in (r for r in walk_files(self.src) if r.lower().endswith(".xml")):
             stem = os.path.splitext(os.path.basename(rel))[0]
@@ -83,7 +83,7 @@ class NdlLayout(Converter):
                 image: str | SampleRejected = index.find_stem(stem, near=os.path.dirname(rel))
             except SampleRejected as e:
                 image = e
-            yield Page(os.path.splitext(rel)[0], rel, image, parse_voc(self.inside(rel), rel))
+            yield LayoutPage(os.path.splitext(rel)[0], rel, image, parse_voc(self.inside(rel), rel))
 
     def output_options(self) -> dict[str, Any]:
         if self.options.link and not self.src.is_folder:

@@ -13,10 +13,12 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from dataconv.converters.base import Converter, encoding_option, register
-from dataconv.io.crop import CropSpec, image_ref
-from dataconv.errors import DataconvError
-from dataconv.sample import Parsed, Reject, Sample
+from dataconv.converters.base import PageConverter, TaskSpec, encoding_option, register
+from dataconv.io.crop import CropSpec
+from dataconv.errors import DataconvError, SampleRejected
+from dataconv.io.source import Root
+from dataconv.page import Region, TextPage, points_of
+from dataconv.sample import Reject
 from dataconv.io.schema import validate
 from dataconv.io.textfile import read_lines
 from dataconv.optionspec import Path, group, option
@@ -41,16 +43,14 @@ def parse_line(line: str, where: str) -> tuple[str, list[dict[str, Any]]] | None
     return path, boxes
 
 
-def line_items(root: str, path: str, boxes: list[dict[str, Any]], where: str,
-               spec: CropSpec) -> Iterator[Parsed]:
+def line_page(root: Root, path: str, boxes: list[dict[str, Any]], where: str) -> TextPage:
+    """The page of one label line: its image path as written, one region per box."""
+    regions = []
     for k, box in enumerate(boxes):
-        sid = f"{path}#{k}"
         text = box["transcription"]
-        if text in DONT_CARE:
-            yield Reject(f"{where}[{k}]", "dont_care", f"transcription {text!r}", sid)
-        else:
-            yield Sample(id=sid, label=text, source=f"{where}[{k}]", meta={"image": path},
-                         image=image_ref(root, path, spec, box["points"]))
+        ignore = SampleRejected("dont_care", f"transcription {text!r}") if text in DONT_CARE else None
+        regions.append(Region(f"{path}#{k}", f"{where}[{k}]", text, points_of(box["points"]), ignore=ignore))
+    return TextPage(path, where, root, path, regions)
 
 
 @dataclass(frozen=True)
@@ -59,18 +59,18 @@ class PaddleDetOptions:
                          type=Path(dir_okay=False))
     encoding: str = encoding_option()
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
 
 
 @register("paddle-det", help="PaddleOCR detection labels (path<TAB>[{transcription, points}]) to word crops",
           example="dataconv paddle-det -i icdar2015 --labels icdar2015/train_icdar2015_label.txt -o out")
-class PaddleDet(Converter):
+class PaddleDet(PageConverter):
     schema = "paddle-det"
     Options = PaddleDetOptions
 
-    def samples(self) -> Iterator[Parsed]:
+    def pages(self) -> Iterator[TextPage | Reject]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
-        spec = self.options.crop
         name = os.path.basename(self.options.labels)
         for lineno, line in read_lines(self.named_file(self.options.labels, "labels"), self.options.encoding):
             where = f"{name}:{lineno}"
@@ -78,4 +78,4 @@ class PaddleDet(Converter):
             if parsed is None and line.strip():
                 yield Reject(where, "no_separator", f"no TAB in {line[:80]!r}", where)
             elif parsed is not None:
-                yield from line_items(self.src, parsed[0], parsed[1], where, spec)
+                yield line_page(self.src, parsed[0], parsed[1], where)

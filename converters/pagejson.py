@@ -21,14 +21,14 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from dataconv.converters.base import Converter
+from dataconv.converters.base import PageConverter
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.io.crop import Polygon, image_ref
+from dataconv.io.crop import Polygon
 from dataconv.io.imagefind import is_image, walk_files
 from dataconv.io.schema import load_json, validate
 from dataconv.numbers import finite
 from dataconv.optionspec import option
-from dataconv.sample import Parsed, Reject, Sample
+from dataconv.page import Region, TextPage
 
 ILLEGIBLE = "xxx"  # AI Hub's marker of an illegible word, in any letter case
 
@@ -117,9 +117,9 @@ def is_illegible(text: str) -> bool:
 
 
 @dataclass
-class Region:
-    """One text region of a page, whatever the source convention: ``polygon`` None means
-    the whole image is the sample; a ``SampleRejected`` says why the box is unusable."""
+class Entry:
+    """One text region as a label file gives it, whatever the source convention: ``polygon``
+    None means the whole image is the region; a ``SampleRejected`` says why the box is unusable."""
 
     key: str  # unique within the label file
     text: Any
@@ -128,11 +128,11 @@ class Region:
     dont_care: bool = False
 
 
-class PerImageJson(Converter):
+class PerImageJson(PageConverter):
     """Base of the one-JSON-per-image formats: every ``.json`` under SRC is loaded
-    (confined, bounded), checked against the format's schema, and its regions turned
-    into samples cropped from the paired image. Subclasses say where the image name and
-    the regions are (``image_name``, ``regions``)."""
+    (confined, bounded), checked against the format's schema, and becomes one page of the
+    paired image. Subclasses say where the image name and the regions are (``image_name``,
+    ``regions``)."""
 
     illegible_marker = True  # "xxx" is an illegible word in this format
 
@@ -143,47 +143,40 @@ class PerImageJson(Converter):
         """Whether box coordinates refer to the photo turned by its EXIF orientation."""
         return False
 
-    def regions(self, document: Any, rel: str) -> Iterator[Region]:
+    def regions(self, document: Any, rel: str) -> Iterator[Entry]:
         raise NotImplementedError
 
     def prepare(self, document: Any, rel: str) -> Any:
         """The document as the schema sees it (a hook for formats with varying key case)."""
         return document
 
-    def samples(self) -> Iterator[Parsed]:
+    def pages(self) -> Iterator[TextPage]:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the label JSONs and images")
         self.index = StemIndex(self.src)
         for rel in json_files(self.src):
             document = self.prepare(load_json(self.inside(rel), self.options.encoding), rel)
             validate(document, self.schema, rel)
-            yield from self.page(document, rel)
+            yield self.page(document, rel)
 
-    def page(self, document: Any, rel: str) -> Iterator[Parsed]:
+    def page(self, document: Any, rel: str) -> TextPage:
         try:
             image: str | SampleRejected = self.index.find(self.image_name(document))
         except SampleRejected as e:
             image = e
-        for region in self.regions(document, rel):
-            yield self.sample(region, image, rel)
+        stem = os.path.splitext(rel)[0]
+        return TextPage(stem, rel, self.src, image, [self.region(e, stem, rel) for e in self.regions(document, rel)],
+                        upright=self.upright(), clamp=True)
 
-    def sample(self, region: Region, image: str | SampleRejected, rel: str) -> Parsed:
-        sid, where = f"{os.path.splitext(rel)[0]}#{region.key}", f"{rel}:{region.key}"
-        text = region.text
-        if region.dont_care or text is None:
-            return Reject(where, "dont_care", f"text {text!r}", sid)
-        if self.illegible_marker and is_illegible(text):
-            return Reject(where, "illegible", repr(text), sid)
-        for failure in (image, region.polygon):
-            if isinstance(failure, SampleRejected):
-                return Reject(where, failure.reason, failure.detail, sid)
-        return Sample(id=sid, label=text, source=where, meta={"image": image},
-                      image=self.crop(image, region))
-
-    def crop(self, image: str, region: Region) -> Any:
-        polygon = region.polygon if not isinstance(region.polygon, SampleRejected) else None
-        return image_ref(self.src, image, self.options.crop, polygon, vertical=region.vertical,
-                         clamp=True, upright=self.upright())
+    def region(self, entry: Entry, stem: str, rel: str) -> Region:
+        text = entry.text
+        ignore = None
+        if entry.dont_care or text is None:
+            ignore = SampleRejected("dont_care", f"text {text!r}")
+        elif self.illegible_marker and is_illegible(text):
+            ignore = SampleRejected("illegible", repr(text))
+        return Region(f"{stem}#{entry.key}", f"{rel}:{entry.key}", text, entry.polygon, ignore=ignore,
+                      vertical=entry.vertical)
 
 
 def ignore_exif_option() -> Any:

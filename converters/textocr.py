@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dataconv.converters.base import register
+from dataconv.converters.base import TaskSpec, register
 from dataconv.converters.coco_text import CocoTextFamily, labels_option, sets_option
 from dataconv.io.crop import CropSpec
 from dataconv.optionspec import group
@@ -24,6 +24,7 @@ class TextOcrOptions:
     labels: str | None = labels_option("TextOCR_0.1_train.json")
     sets: tuple[str, ...] = sets_option()
     crop: CropSpec = group(CropSpec)
+    page: TaskSpec = group(TaskSpec)
 
 
 @register("textocr", help="TextOCR (TextOCR_0.1_*.json + train_images) to word crops",

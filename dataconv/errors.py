@@ -26,3 +26,7 @@ class SampleRejected(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = known(reason)
         self.detail = detail
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        """Pickled as its reason and detail (a page's regions carry rejections to workers)."""
+        return SampleRejected, (self.reason, self.detail)

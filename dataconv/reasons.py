@@ -18,6 +18,7 @@ STAGES = {
     "plan": "the pipeline, while it hashes images and assigns splits",
     "read": "the image reference, while a worker reads or crops the image bytes",
     "check": "a validator, on the read image and its label",
+    "place": "the detection output, while it reads a page and checks its boxes (`--task det`)",
 }
 EVERY_FORMAT = "every format"
 
@@ -107,6 +108,10 @@ _ALL = (
            ("parse",), "minhon"),
     Reason("multiline_label", "a line label file holding more than one line", ("parse",), "minhon"),
     Reason("not_textline", "a page JSON line with `isTextline` false", ("parse",), "minhon"),
+    Reason("not_a_page", "`--task det`: a line image with its text, not a page with boxes",
+           ("parse",), "minhon"),
+    Reason("bad_box_page", "`--task det --on-bad-box drop-page`: a page with a box whose geometry is "
+           "unusable (the box's own reason is in the detail)", ("place",), "page formats"),
     Reason("label_too_big", "a per-image label file over 1 MiB (not read whole)", ("parse",), "minhon"),
     Reason("no_label_in_name", "a file name without the `_word_` label", ("parse",), "mjsynth"),
     Reason("known_corrupt", "a file on the known-corrupt list", ("parse",), "mjsynth"),

@@ -69,6 +69,7 @@ class Sample:
     source: str
     group: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    page: str | None = None  # the id of the page it was cut from (``dataconv.page``), if any
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Reject:
     reason: str
     detail: str = ""
     id: str | None = None
+    level: str = "sample"  # "box": a detection box removed from a page that is written
 
     def __post_init__(self) -> None:
         known(self.reason)
@@ -87,17 +89,18 @@ class Reject:
     def to_json(self) -> dict[str, Any]:
         """The rejects.jsonl row; text that is not valid Unicode (lone surrogates from
         JSON escapes, undecodable file names) is written as ``\\udXXX`` escapes."""
-        return {"source": _printable(self.source), "reason": self.reason,
-                "detail": _printable(self.detail),
-                "id": None if self.id is None else _printable(self.id)}
+        row = {"source": _printable(self.source), "reason": self.reason,
+               "detail": _printable(self.detail),
+               "id": None if self.id is None else _printable(self.id)}
+        return row if self.level == "sample" else {**row, "level": self.level}
 
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
 
 
 @dataclass
-class Page:
-    """What a converter of a detection output (``output = "coco"``) yields: one image and
+class LayoutPage:
+    """What a converter of the layout output (``output = "coco"``) yields: one image and
     its boxes. Each box is one input sample; the page is the unit that is split."""
 
     id: str  # the split key (for NDL: the XML path under -i without its extension)

@@ -18,6 +18,7 @@ the accounting check). The LMDB output runs in four steps:
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections import Counter
@@ -26,6 +27,7 @@ from typing import Any, Callable, Iterator
 
 from tqdm import tqdm
 
+from dataconv.build import detection
 from dataconv.build import shards as build
 from dataconv.build.shards import ShardResult, ShardTask
 from dataconv.converters.base import Converter
@@ -71,6 +73,8 @@ class Config:
     progress: bool = True
     # A folder under each split for a sample (a recipe's one folder per source), or None.
     subfolder: Callable[[Sample], str] | None = None
+    # The split of each page by id (``--task rec,det``): a crop goes where its page went.
+    page_splits: dict[str, str] | None = None
 
     def read_context(self) -> ReadContext:
         """How this run opens and decodes images (every read of the run uses it)."""
@@ -112,6 +116,8 @@ def plan(collected: Collected, config: Config, tmp: str,
     by_split: dict[str, list[tuple[int, Sample]]] = {s: [] for s in splitter.SPLITS}
     splits = splitter.assign_splits(collected.samples, config.split, config.seed,
                                     config.group_by, config.group_regex, digests)
+    for seq, sample in collected.samples if config.page_splits else ():
+        splits[seq] = config.page_splits.get(sample.page or "", splits[seq])
     for seq, sample in collected.samples:
         by_split[splits[seq]].append((seq, sample))
     ctx = config.read_context()
@@ -220,7 +226,7 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
 
 def write_coco(converter: Converter, config: Config, tmp: str) -> Accounts:
     """The COCO output: pages (not boxes) are split, by the same hash as samples."""
-    pages = list(converter.pages())
+    pages = list(converter.layout_pages())
     if not pages:
         raise DataconvError(f"{config.src}: {converter.none_found}")
     writer = coco.CocoWriter(converter.src, tmp, pages, config.read_context(), **converter.output_options())
@@ -229,9 +235,29 @@ def write_coco(converter: Converter, config: Config, tmp: str) -> Accounts:
     return writer.finish()
 
 
+def write_tasks(converter: Converter, config: Config, tmp: str) -> Accounts:
+    """The tasks a page format derives (``--task``): word crops in LMDB shards (rec), the
+    detection dataset (det), or both with every crop in its page's split (the detection
+    dataset then sits complete in OUT/det, with its own manifest)."""
+    tasks = converter.tasks()
+    if "det" not in tasks:
+        return write_lmdb(converter, config, tmp)
+    if "rec" not in tasks:
+        return detection.write_det(converter, config, tmp)[0]
+    folder = os.path.join(tmp, DET_FOLDER)
+    det_accounts, page_splits = detection.write_det(converter, config, folder)
+    det_card = finish(folder, det_accounts, converter.name, config.manifest_options, config.src)
+    accounts = write_lmdb(converter, dataclasses.replace(config, page_splits=page_splits), tmp)
+    accounts.extra.update(task="rec,det", det={"path": DET_FOLDER, "counts": det_card["counts"],
+                                               "boxes": det_card["boxes"]})
+    return accounts
+
+
+DET_FOLDER = "det"
+
 # Each output by name (``Converter.output``): writes its files into the temporary folder
 # and returns what it wrote and rejected. A new output is a writer module and a line here.
-OUTPUTS: dict[str, Callable[[Converter, Config, str], Accounts]] = {"lmdb": write_lmdb, "coco": write_coco}
+OUTPUTS: dict[str, Callable[[Converter, Config, str], Accounts]] = {"lmdb": write_tasks, "coco": write_coco}
 
 
 def run(converter: Converter, config: Config) -> dict[str, Any]:

@@ -104,12 +104,12 @@ class CropImage:
 
 def image_ref(root: str, rel: str, spec: CropSpec, polygon: Sequence[Sequence[float]] | None = None,
               vertical: bool | None = None, reading_order: bool = True, clamp: bool = False,
-              upright: bool = False) -> ImageRef:
+              upright: bool = False, data: bytes | None = None) -> ImageRef:
     """A crop reference, or the file itself when nothing would change its bytes."""
-    if polygon is None and not spec.changes_whole_images:
+    if polygon is None and not spec.changes_whole_images and data is None:
         return FileImage(root, rel)
     poly = None if polygon is None else tuple((x, y) for x, y in polygon)  # checked when read
-    return CropImage(root, rel, poly, spec, vertical, reading_order, clamp, upright)
+    return CropImage(root, rel, poly, spec, vertical, reading_order, clamp, upright, data)
 
 
 # --- geometry (pure functions of the points) ---------------------------------------

@@ -29,6 +29,8 @@ class Accounts:
     shards: list[dict[str, Any]] = field(default_factory=list)  # the manifest's "shards"
     charset: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # fields only this output records
+    removed: list[Reject] = field(default_factory=list)  # rejects.jsonl rows that are no sample
+    # (detection boxes removed from written pages), after the rejected samples
 
 
 def finish(tmp: str, accounts: Accounts, fmt: str, options: dict[str, Any], src: str) -> dict[str, Any]:
@@ -36,7 +38,7 @@ def finish(tmp: str, accounts: Accounts, fmt: str, options: dict[str, Any], src:
 
     DataconvError when nothing was written (no OUT appears); RuntimeError when the
     counts do not add up, which is a bug, never bad input."""
-    write_rejects(tmp, accounts.rejects)
+    write_rejects(tmp, accounts.rejects + accounts.removed)
     card = manifest.card(
         fmt=fmt, options=options, counts_input=accounts.total, split_counts=accounts.split_counts,
         reject_counts=Counter(r.reason for r in accounts.rejects), shards=accounts.shards,

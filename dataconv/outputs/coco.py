@@ -3,7 +3,7 @@
     OUT/annotations/{train,val,test}.json   COCO, file_name relative to OUT/images
     OUT/images/<path as under -i>           copied, or symlinked (CocoOptions.link)
 
-A converter with ``output = "coco"`` yields ``dataconv.sample.Page``s (an image and its boxes; one box is
+A converter with ``output = "coco"`` yields ``dataconv.sample.LayoutPage``s (an image and its boxes; one box is
 one input sample). ``CocoWriter`` places each page's image, clamps its boxes to the
 decoded image and rejects the rest, and hands its ``Accounts`` to the one finishing step
 (``dataconv.outputs.accounting``). One ``CocoSplit`` per split collects images and boxes
@@ -26,7 +26,7 @@ from dataconv.io.dataset_reader import SPLITS
 from dataconv.io.paths import read_inside
 from dataconv.io.schema import validate
 from dataconv.outputs.accounting import Accounts
-from dataconv.sample import Box, Page, ReadContext, Reject
+from dataconv.sample import Box, LayoutPage, ReadContext, Reject
 
 FILES = ["manifest.json", "rejects.jsonl", "annotations/", "images/"]
 
@@ -80,7 +80,7 @@ class CocoWriter:
     """Places page images, collects COCO splits and rejects; ``finish`` writes the COCO
     files and returns the accounts."""
 
-    def __init__(self, src: str, tmp: str, pages: list[Page], ctx: ReadContext,
+    def __init__(self, src: str, tmp: str, pages: list[LayoutPage], ctx: ReadContext,
                  mapping: dict[str, str] | None = None, link: bool = False) -> None:
         """``mapping``: source class -> category (None: every class as itself); ``link``:
         symlink the page images instead of copying them."""
@@ -91,7 +91,7 @@ class CocoWriter:
         self.rejects: list[Reject] = []
         self.total = 0
 
-    def add(self, page: Page, split: str) -> None:
+    def add(self, page: LayoutPage, split: str) -> None:
         self.total += len(page.objects)
         try:
             if isinstance(page.image, SampleRejected):
@@ -112,7 +112,7 @@ class CocoWriter:
                 continue
             self._add_box(page, k, name, fitted, target, image_id)
 
-    def _add_box(self, page: Page, k: int, name: str, box: Box | None,
+    def _add_box(self, page: LayoutPage, k: int, name: str, box: Box | None,
                  target: CocoSplit, image_id: int) -> None:
         if name not in self.mapping:
             self.rejects.append(self._reject(page, k, "unmapped_class", f"class {name!r}"))
@@ -122,7 +122,7 @@ class CocoWriter:
             target.add_box(image_id, self.categories.index(self.mapping[name]) + 1, box)
 
     @staticmethod
-    def _reject(page: Page, k: int, reason: str, detail: str) -> Reject:
+    def _reject(page: LayoutPage, k: int, reason: str, detail: str) -> Reject:
         return Reject(f"{page.source}:object[{k}]", reason, detail, f"{page.id}#{k}")
 
     def _place(self, rel: str) -> str:

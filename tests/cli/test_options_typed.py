@@ -123,7 +123,8 @@ def test_click_values_become_the_typed_objects_with_the_same_values():
     assert got == MinhonOptions(crop=CropSpec(pad=0.25, vertical_ratio=1.0, max_height=7),
                                 ideographic_space="space")
     assert values(got) == {"pad": 0.25, "rotate_vertical": False, "vertical_ratio": 1.0, "max_height": 7,
-                           "crop_format": "png", "ideographic_space": "space", "encoding": "utf-8"}
+                           "crop_format": "png", "task": "rec", "on_bad_box": "ignore",
+                            "ideographic_space": "space", "encoding": "utf-8"}
     assert "[default: 1.0; x>=1.0]" in " ".join(run_cli("minhon", "--help").output.split())
 
 
