@@ -30,6 +30,7 @@ setup(
         "deflate>=0.7",  # libdeflate: the PNG check's inflate (validators/_fastdecode.py; zlib without it)
         "tqdm>=4.60",
         "pyyaml>=6",
+        "shapely>=2.0",  # detection boxes: polygon validity and area (dataconv/io/polygons.py)
     ],
     extras_require={
         # torch is deliberately unpinned here: install `torch==2.13.0` first (see README)
@@ -38,7 +39,7 @@ setup(
         "export": ["torch>=2.1", "onnx>=1.15", "onnxruntime>=1.17", "onnxscript"],
         "dask": ["dask[distributed]>=2024.1"],
         "report": ["matplotlib>=3.7"],
-        "test": ["pytest>=7", "hypothesis>=6", "pycocotools>=2.0", "shapely"],
+        "test": ["pytest>=7", "hypothesis>=6", "pycocotools>=2.0"],
     },
     entry_points={"console_scripts": ["dataconv=dataconv.cli.launch:main"]},
 )

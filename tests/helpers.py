@@ -68,12 +68,19 @@ def rejects_of(out: str) -> list[dict]:
 
 
 def assert_accounted(out: str) -> dict:
-    """counts.input == written + rejected, rejects.jsonl agrees, shards hold 'written'."""
+    """counts.input == written + rejected, rejects.jsonl agrees, shards (or, for a detection
+    dataset, samples.parquet's pages) hold 'written'."""
     card = load_json(os.path.join(out, "manifest.json"))
     counts = card["counts"]
     assert counts["input"] == counts["written"] + counts["rejected"]
-    assert len(rejects_of(out)) == counts["rejected"] == sum(card["rejects"].values())
-    assert sum(len(v) for v in clovaai_tree(out).values()) == counts["written"]
+    rows = [r for r in rejects_of(out) if r.get("level", "sample") == "sample"]
+    assert len(rows) == counts["rejected"] == sum(card["rejects"].values())
+    if card.get("task") == "det":
+        import pandas as pd
+
+        assert len(pd.read_parquet(os.path.join(out, "samples.parquet"))) == counts["written"]
+    else:
+        assert sum(len(v) for v in clovaai_tree(out).values()) == counts["written"]
     assert sum(counts["splits"].values()) == counts["written"]
     return card
 

@@ -185,7 +185,8 @@ def plan(collected: Collected, splits: dict[int, str], config: Any, folder: str,
             rejects.append((seq, Reject(page.source, "duplicate_image", f"{name} is also the image of "
                                                                         f"{first[split, name]}", page.id)))
             continue
-        first[split, name] = page.source
+        if name:
+            first[split, name] = page.source
         todo.append((seq, split, name, page))
     size = max(1, min(PAGES_PER_TASK, len(todo) // max(1, workers * 4) or 1))
     tasks = [PlaceTask(todo[i:i + size], folder, config.read_context(), on_bad_box)
@@ -200,8 +201,9 @@ def write_det(converter: Any, config: Any, folder: str) -> tuple[Accounts, dict[
         if collected.total == 0:
             raise DataconvError(f"{config.src}: no pages found")
         splits = page_splits(collected, config, executor)
-        tasks, rejects = plan(collected, splits, config, folder, executor.workers,
+        tasks, planned = plan(collected, splits, config, folder, executor.workers,
                               converter.options.page.on_bad_box)
+        rejects = collected.rejects + planned
         placed, removed = [], []
         with tqdm(total=sum(len(t.pages) for t in tasks), desc="placing pages", unit=" pages",
                   disable=not config.progress, file=sys.stderr) as bar:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import shapely
+import shapely.validation
 from shapely.geometry import Polygon as ShapelyPolygon
 
 from dataconv.errors import SampleRejected
