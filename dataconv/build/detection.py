@@ -241,6 +241,8 @@ def finish(folder: str, placed: list[detlabels.PlacedPage], rejects: list[Reject
         total=collected.total, split_counts={s: counts[s] for s in splitter.SPLITS if counts[s]},
         rejects=rejects, removed=removed,
         extra={"task": "det", "label_files": files,
+               "files": ["manifest.json", "rejects.jsonl", "samples.parquet", "<split>/images/",
+                         *sorted({f.split("/", 1)[1] for f in files})],
                "boxes": {"written": len(boxes), "ignore": sum(b.ignore for b in boxes),
                          "removed": len(removed),
                          "removed_by_reason": dict(sorted(Counter(r.reason for r in removed).items()))}})

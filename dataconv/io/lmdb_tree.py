@@ -16,6 +16,7 @@ is known to hold all of those pages a truncation can no longer reach the map.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import struct
@@ -69,6 +70,20 @@ class Meta:
     txnid: int
 
 
+def is_detection(root: str) -> bool:
+    """Whether ``root`` is a dataconv detection dataset (its manifest says ``"task": "det"``)."""
+    from dataconv.io.safeopen import open_user_path
+
+    path = os.path.join(root, "manifest.json")
+    if not os.path.isfile(path):  # never a FIFO or device: open_user_path refuses those too
+        return False
+    try:
+        with os.fdopen(open_user_path(path), encoding="utf-8") as f:
+            return json.load(f).get("task") == "det"
+    except (OSError, ValueError, AttributeError, DataconvError):
+        return False
+
+
 def _inside(path: str, real_root: str) -> bool:
     return path == real_root or path.startswith(real_root.rstrip(os.sep) + os.sep)
 
@@ -106,7 +121,9 @@ def find_lmdbs(root: str, confined: bool = False) -> list[str]:
         if DATA_FILE in filenames:
             found.append(dirpath)
     if not found:
-        raise DataconvError(f"{root}: no LMDB dataset (no data.mdb) found")
+        hint = ("; it is a detection dataset (--task det): `dataconv ls` lists it, `dataconv validate "
+                "--for paddleocr-det|mmocr-det` checks it") if is_detection(root) else ""
+        raise DataconvError(f"{root}: no LMDB dataset (no data.mdb) found{hint}")
     return sorted(found)
 
 

@@ -8,12 +8,18 @@ from dataconv.outputs.hints import summary_hint
 
 def format_summary(card: dict[str, Any], out: str) -> str:
     counts = card["counts"]
-    lines = [f"dataconv {card['format']}: {counts['input']} input samples, "
+    unit = "pages" if card.get("task") == "det" else "samples"
+    lines = [f"dataconv {card['format']}: {counts['input']} input {unit}, "
              f"{counts['written']} written, {counts['rejected']} rejected"]
     for split, n in counts["splits"].items():
         shards = [s for s in card["shards"] if s["split"] == split]
         where = f" in {len(shards)} shard(s)" if card["shards"] else ""
-        lines.append(f"  {split:<6} {n:>9} samples{where}")
+        lines.append(f"  {split:<6} {n:>9} {unit}{where}")
+    boxes = card.get("boxes") or (card.get("det") or {}).get("boxes")
+    if boxes:
+        where = " in det/" if card.get("det") else ""
+        lines.append(f"  detection{where}: {boxes['written']} boxes ({boxes['ignore']} don't-care), "
+                     f"{boxes['removed']} removed for their geometry")
     if card["rejects"]:
         lines.append("  rejects:")
         for reason, n in sorted(card["rejects"].items(), key=lambda kv: (-kv[1], kv[0])):

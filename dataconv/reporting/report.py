@@ -6,6 +6,7 @@ from typing import Any
 
 from dataconv.converters.base import Converter
 from dataconv.errors import DataconvError
+from dataconv.io.lmdb_tree import is_detection
 from dataconv.outputs.atomic import write_text
 from dataconv.reporting import dataset, reject_images, sections
 from dataconv.reporting import html as h
@@ -21,6 +22,9 @@ def build_report(root: str, out: str, *, charset: str | None = None, source: str
     ``converter`` (during a conversion) or ``source`` (the conversion's ``-i``, with
     manifest.json) lets the report show thumbnails of rejected samples.
     """
+    if is_detection(root):
+        raise DataconvError(f"{root}: a detection dataset: the report covers recognition datasets; "
+                            "`dataconv ls` and `dataconv validate --for paddleocr-det` describe this one")
     data = dataset.load(root, cap=max_samples)
     if data.frame.empty:
         raise DataconvError(f"{root}: the dataset has no samples")

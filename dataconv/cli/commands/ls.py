@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
 
 from dataconv.api import open_dataset
+from dataconv.io.lmdb_tree import is_detection
+from dataconv.outputs.manifest import read as load
 
 
 def format_listing(summary: dict[str, Any]) -> str:
@@ -27,9 +30,35 @@ def format_listing(summary: dict[str, Any]) -> str:
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 def ls_command(data: str, as_json: bool) -> None:
+    if is_detection(data):
+        summary = detection_summary(data)
+        click.echo(json.dumps(summary, ensure_ascii=False, sort_keys=True) if as_json
+                   else format_detection(summary))
+        return
     with open_dataset(data) as dataset:
         summary = dataset.summary()
     click.echo(json.dumps(summary, ensure_ascii=False, sort_keys=True) if as_json else format_listing(summary))
+
+
+def detection_summary(root: str) -> dict[str, Any]:
+    """Pages, boxes and don't-care boxes per split of a detection dataset (samples.parquet)."""
+    from dataconv.outputs.samples_table import read_table
+
+    table = read_table(os.path.join(root, "samples.parquet"), ["split", "boxes", "ignore", "removed"]).to_pylist()
+    splits: dict[str, dict[str, int]] = {}
+    for row in table:
+        split = splits.setdefault(row["split"], {"pages": 0, "boxes": 0, "ignore": 0, "removed": 0})
+        split["pages"] += 1
+        for key in ("boxes", "ignore", "removed"):
+            split[key] += row[key]
+    return {"task": "det", "splits": splits, "label_files": load(root).get("label_files", [])}
+
+
+def format_detection(summary: dict[str, Any]) -> str:
+    lines = [f"{name:<6} {s['pages']:>8,} pages {s['boxes']:>9,} boxes ({s['ignore']:,} don't-care, "
+             f"{s['removed']:,} removed)" for name, s in summary["splits"].items()]
+    lines.append("label files: " + ", ".join(summary["label_files"]))
+    return "\n".join(lines)
 
 
 COMMANDS = [ls_command]
