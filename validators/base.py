@@ -82,10 +82,19 @@ def factories() -> list[CheckFactory]:
     return sorted(_FACTORIES.values(), key=lambda f: (f.order, f.name))
 
 
-def make_checks(options: CheckOptions) -> list[Check]:
-    """The checks the given options switch on, in run order."""
+# Checks from this order on read only the label (text, normal form, length, charset):
+# the detection output runs them on each box's text, and a box whose text fails one stays
+# in the labels as a don't-care region.
+LABEL_ORDER = 24
+
+
+def make_checks(options: CheckOptions, label_only: bool = False) -> list[Check]:
+    """The checks the given options switch on, in run order (``label_only``: from
+    ``LABEL_ORDER`` on)."""
     checks = []
     for factory in factories():
+        if label_only and factory.order < LABEL_ORDER:
+            continue
         made = factory.make(options)
         if made is not None:
             checks.append(made)

@@ -40,6 +40,7 @@ from dataconv.outputs import detlabels, manifest
 from dataconv.outputs.accounting import Accounts
 from dataconv.page import Region, TextPage
 from dataconv.sample import BytesImage, FileImage, ReadContext, Reject, Sample
+from dataconv.validators.base import Candidate, Check, CheckOptions, make_checks, run_checks
 
 PAGES_PER_TASK = 16
 
@@ -104,6 +105,7 @@ class PlaceTask:
     folder: str  # the detection dataset's temporary folder
     ctx: ReadContext
     on_bad_box: str
+    checks: CheckOptions  # the run's checks: their label checks judge each box's text
 
 
 @dataclass
@@ -115,12 +117,22 @@ class Outcome:
 
 def place_task(task: PlaceTask) -> list[Outcome]:
     """Runs on a worker: every page of the task read, checked and written."""
-    return [place(seq, split, name, page, task.folder, task.ctx, task.on_bad_box)
+    checks = label_checks(task.checks)
+    return [place(seq, split, name, page, task.folder, task.ctx, task.on_bad_box, checks)
             for seq, split, name, page in task.pages]
 
 
+_LABEL_CHECKS: dict[CheckOptions, list[Check]] = {}  # per process: built once per option set
+
+
+def label_checks(options: CheckOptions) -> list[Check]:
+    if options not in _LABEL_CHECKS:
+        _LABEL_CHECKS[options] = make_checks(options, label_only=True)
+    return _LABEL_CHECKS[options]
+
+
 def place(seq: int, split: str, name: str, page: TextPage, folder: str, ctx: ReadContext,
-          on_bad_box: str) -> Outcome:
+          on_bad_box: str, checks: list[Check]) -> Outcome:
     regions = [r for r in page.regions if r.skip is None]
     try:
         if any(r.points is None for r in regions):
@@ -138,7 +150,7 @@ def place(seq: int, split: str, name: str, page: TextPage, folder: str, ctx: Rea
     boxes, removed = [], []
     for region in regions:
         try:
-            boxes.append(det_box(region, orientation if page.upright else 1, width, height))
+            boxes.append(det_box(region, orientation if page.upright else 1, width, height, checks))
         except SampleRejected as e:
             removed.append(Reject(region.where, e.reason, e.detail, region.id, level="box"))
     if removed and on_bad_box == "drop-page":
@@ -155,8 +167,10 @@ def place(seq: int, split: str, name: str, page: TextPage, folder: str, ctx: Rea
     return Outcome(placed, None, removed)
 
 
-def det_box(region: Region, orientation: int, width: int, height: int) -> detlabels.DetBox:
-    """The region as a label box on the stored pixels, or SampleRejected (its geometry)."""
+def det_box(region: Region, orientation: int, width: int, height: int,
+            checks: list[Check]) -> detlabels.DetBox:
+    """The region as a label box on the stored pixels, or SampleRejected (its geometry).
+    Its text is a don't-care region's when it is unusable or a label check rejects it."""
     for failure in (region.fault, region.points):
         if isinstance(failure, SampleRejected):
             raise failure
@@ -164,8 +178,12 @@ def det_box(region: Region, orientation: int, width: int, height: int) -> detlab
     if orientation != 1:
         points = exif.to_stored(points, orientation, width, height)
     points = det_points(points, width, height, region.reading_order)
-    ignore = region.unusable_text() is not None
-    return detlabels.DetBox([[plain(x), plain(y)] for x, y in points], region.text, ignore)
+    text, ignore = region.text, region.unusable_text() is not None
+    if not ignore and text is not None:
+        candidate = Candidate(Sample(region.id, text, BytesImage(b""), region.where), text)
+        ignore = run_checks(candidate, checks) is not None
+        text = candidate.label
+    return detlabels.DetBox([[plain(x), plain(y)] for x, y in points], text, ignore)
 
 
 def plan(collected: Collected, splits: dict[int, str], config: Any, folder: str, workers: int,
@@ -189,7 +207,7 @@ def plan(collected: Collected, splits: dict[int, str], config: Any, folder: str,
             first[split, name] = page.source
         todo.append((seq, split, name, page))
     size = max(1, min(PAGES_PER_TASK, len(todo) // max(1, workers * 4) or 1))
-    tasks = [PlaceTask(todo[i:i + size], folder, config.read_context(), on_bad_box)
+    tasks = [PlaceTask(todo[i:i + size], folder, config.read_context(), on_bad_box, config.checks)
              for i in range(0, len(todo), size)]
     return tasks, rejects
 

@@ -237,7 +237,8 @@ def test_tiw_every_word_and_ignored_region_of_every_page_with_an_image(tmp_path)
             x, y, w, h = ann["bbox"]
             if w > 0 and h > 0:
                 want_boxes += 1
-                want_ignore += ann["attributes"]["class"] == "ignored" or ann["text"] is None
+                want_ignore += ann["attributes"]["class"] == "ignored" or ann["text"] is None \
+                    or ann["text"] == "국ㅇㄴ"  # a broken label (the jamo check): text, not background
     card = assert_accounted(out)
     assert card["boxes"]["written"] == want_boxes and card["boxes"]["ignore"] == want_ignore
     assert card["boxes"]["removed_by_reason"] == {"degenerate_box": 1}  # the negative width
@@ -284,12 +285,17 @@ def test_drop_page_rejects_only_the_page_with_the_bad_box(tmp_path):
 
 
 def test_text_that_cannot_train_a_recognizer_stays_as_a_dont_care_region(tmp_path):
-    shapes = [{"label": "###", "shape_type": "rectangle", "points": [[5, 5], [45, 25]]}, GOOD]
+    outside = {"label": "ok!", "shape_type": "rectangle", "points": [[5, 30], [45, 45]]}
+    shapes = [{"label": "###", "shape_type": "rectangle", "points": [[5, 5], [45, 25]]}, GOOD, outside]
     labelme_page(tmp_path / "src", shapes)
+    (tmp_path / "charset.txt").write_text("o\nk\n", encoding="utf-8")
     out = str(tmp_path / "out")
-    run_cli("labelme", "-i", str(tmp_path / "src"), "--task", "rec,det", "-o", out, "-q", "--split", "none")
-    assert [i for _, i in next(iter(three_files(os.path.join(out, "det")).values()))] == [True, False]
-    assert [r["reason"] for r in rejects_of(out)] == ["dont_care"]  # the crop is rejected, the box stays
+    run_cli("labelme", "-i", str(tmp_path / "src"), "--task", "rec,det", "-o", out, "-q", "--split", "none",
+            "--charset", str(tmp_path / "charset.txt"))
+    [(_, boxes)] = three_files(os.path.join(out, "det")).items()
+    assert [i for _, i in boxes] == [True, False, True]  # ###, a good word, a character outside the charset
+    reasons = sorted(r["reason"] for r in rejects_of(out))
+    assert reasons[0] == "dont_care" and len(reasons) == 2  # the crops are rejected, the boxes stay
 
 
 def exif_jpeg(width: int, height: int, orientation: int, dark: tuple[int, int, int, int]) -> bytes:
