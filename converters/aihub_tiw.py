@@ -30,7 +30,7 @@ from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.crop import CropSpec
 from dataconv.io.jsonstream import JsonArrays
 from dataconv.optionspec import Choice, Path, group, option
-from dataconv.page import Region, TextPage
+from dataconv.page import Region, TextPage, page_runs
 from dataconv.sample import Reject
 
 LABEL_FILE = "textinthewild_data_info.json"
@@ -99,17 +99,14 @@ class AiHubTiw(PageConverter):
         label_file = JsonArrays(source, self.schema, name, self.options.encoding)
         self.images = Images(label_file.items("images"), StemIndex(self.src))
         used: set[str] = set()
-        page: TextPage | None = None
-        for pos, ann in enumerate(label_file.items("annotations")):
-            image_id = id_text(ann["image_id"])
-            used.add(image_id)
-            if page is None or page.id != f"image:{image_id}":
-                if page is not None:
-                    yield page
-                page = self._page(image_id, name)
-            page.regions.append(self._region(pos, ann, f"{name}:annotations[{pos}]"))
-        if page is not None:
-            yield page
+
+        def regions() -> Iterator[tuple[str, Region]]:
+            for pos, ann in enumerate(label_file.items("annotations")):
+                image_id = id_text(ann["image_id"])
+                used.add(image_id)
+                yield image_id, self._region(pos, ann, f"{name}:annotations[{pos}]")
+
+        yield from page_runs(regions(), lambda image_id: self._page(image_id, name))
         for image_id, file_name in self.images.names.items():
             if image_id not in used:
                 yield Reject(f"{name}:images[id={image_id}]", "unannotated_image",

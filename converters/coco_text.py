@@ -17,7 +17,7 @@ from dataconv.converters.base import PageConverter, TaskSpec, register
 from dataconv.io.crop import CropSpec, Polygon, flat_points, xywh_polygon
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.imagefind import ImageIndex
-from dataconv.page import Region, TextPage
+from dataconv.page import Region, TextPage, page_runs
 from dataconv.io.schema import load_json, validate
 from dataconv.optionspec import Path, group, option
 
@@ -58,16 +58,9 @@ class CocoTextFamily(PageConverter):
         document = load_json(source)
         validate(document, self.schema, name)
         self.resolver = ImageResolver(self.src, document["imgs"], set(self.options.sets))
-        page: TextPage | None = None
-        for ann_id, ann in document["anns"].items():
-            image_id = str(ann["image_id"])
-            if page is None or page.id != f"image:{image_id}":
-                if page is not None:
-                    yield page
-                page = self._page(image_id, name)
-            page.regions.append(self._region(str(ann_id), ann, f"{name}:anns[{ann_id}]"))
-        if page is not None:
-            yield page
+        regions = ((str(ann["image_id"]), self._region(str(ann_id), ann, f"{name}:anns[{ann_id}]"))
+                   for ann_id, ann in document["anns"].items())
+        yield from page_runs(regions, lambda image_id: self._page(image_id, name))
 
     def _page(self, image_id: str, name: str) -> TextPage:
         try:

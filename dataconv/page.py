@@ -17,7 +17,7 @@ in that order, then for the page's image.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from dataconv.errors import SampleRejected
 from dataconv.io.crop import CropSpec, Polygon, image_ref
@@ -108,6 +108,22 @@ def crops(items: Iterator[TextPage | Reject], spec: CropSpec) -> Iterator[Parsed
             yield item
         else:
             yield from (crop_of(item, region, spec) for region in item.regions)
+
+
+def page_runs(regions: Iterable[tuple[str, Region]], new_page: Callable[[str], TextPage]) -> Iterator[TextPage]:
+    """Pages from regions listed with their image's key (one label file for every image):
+    one page per run of regions of one key, made by ``new_page(key)``; the detection output
+    joins runs of the same page."""
+    page: TextPage | None = None
+    key = None
+    for region_key, region in regions:
+        if page is None or region_key != key:
+            if page is not None:
+                yield page
+            page, key = new_page(region_key), region_key
+        page.regions.append(region)
+    if page is not None:
+        yield page
 
 
 def points_of(values: Sequence[Sequence[float]]) -> Polygon:

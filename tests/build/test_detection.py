@@ -24,14 +24,17 @@ SPLITS = ("train", "val", "test")
 
 # --- reading a detection dataset the way each trainer's config does -------------------
 
+def split_files(root: str, name: str) -> list[tuple[str, str]]:
+    """(split, its label file ``name``) for every split that has one."""
+    return [(split, os.path.join(root, split, name)) for split in SPLITS
+            if os.path.exists(os.path.join(root, split, name))]
+
+
 def paddle_labels(root: str) -> dict[str, list[dict]]:
     """PaddleOCR SimpleDataSet: data_dir=<split>, label_file_list=[<split>/det_gt.txt];
     the image is data_dir joined with the path before the TAB, the label the JSON after it."""
     out = {}
-    for split in SPLITS:
-        label_file = os.path.join(root, split, "det_gt.txt")
-        if not os.path.exists(label_file):
-            continue
+    for split, label_file in split_files(root, "det_gt.txt"):
         with open(label_file, encoding="utf-8") as f:
             for line in f:
                 path, label = line.rstrip("\n").split("\t")
@@ -44,10 +47,7 @@ def paddle_labels(root: str) -> dict[str, list[dict]]:
 def mmocr_labels(root: str) -> dict[str, list[dict]]:
     """MMOCR OCRDataset: data_root=<split>, ann_file=textdet.json, data_prefix img_path=''."""
     out = {}
-    for split in SPLITS:
-        ann = os.path.join(root, split, "textdet.json")
-        if not os.path.exists(ann):
-            continue
+    for split, ann in split_files(root, "textdet.json"):
         document = load_json(ann)
         assert document["metainfo"]["task_name"] == "textdet"
         for entry in document["data_list"]:
@@ -58,10 +58,7 @@ def mmocr_labels(root: str) -> dict[str, list[dict]]:
 
 def coco_labels(root: str) -> dict[str, list[dict]]:
     out = {}
-    for split in SPLITS:
-        ann = os.path.join(root, split, "coco.json")
-        if not os.path.exists(ann):
-            continue
+    for split, ann in split_files(root, "coco.json"):
         coco = COCO(ann)
         for image_id, image in coco.imgs.items():
             anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
