@@ -11,8 +11,8 @@ be read at all: a malformed line), ``skip`` (not a region of this granularity: a
 character box under ``--kind word``), ``ignore`` (the text cannot teach a recognizer:
 ``###``, illegible ``xxx``, a broken label; a detector still sees the text there, so
 the region stays in its label as a don't-care region), ``points`` (the corners, or why
-the geometry is unusable). Crops reject a region for the first of these that is set,
-in that order, then for the page's image.
+the geometry is unusable). Crops reject a region for the first of fault, skip, geometry,
+the page's image, text.
 """
 from __future__ import annotations
 
@@ -80,8 +80,9 @@ def dont_care(text: Any, reason: str = "dont_care", detail: str | None = None) -
 
 
 def region_failure(page: TextPage, region: Region) -> SampleRejected | None:
-    """Why this region gives no crop, in the one order: fault, skip, text, geometry, image."""
-    for failure in (region.fault, region.skip, region.unusable_text(), region.points, page.image):
+    """Why this region gives no crop, in the one order: fault, skip, geometry, image, text
+    (what stops the crop being cut comes before what stops it being labelled)."""
+    for failure in (region.fault, region.skip, region.points, page.image, region.unusable_text()):
         if isinstance(failure, SampleRejected):
             return failure
     return None
