@@ -356,3 +356,27 @@ def test_det_on_line_images_is_loud(tmp_path):
     out = str(tmp_path / "out")
     result = run_cli("minhon", "-i", src, "--task", "det", "-o", out, "-q", expect=None)
     assert result.exit_code == 1 or "not_a_page" in json.dumps(load_json(os.path.join(out, "manifest.json")))
+
+
+def test_label_studio_rotated_rectangle_keeps_its_turned_corners(tmp_path):
+    import math
+
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("L", (200, 100), 200).save(src / "a.png")
+    value = {"x": 20, "y": 20, "width": 30, "height": 20, "rotation": 30}
+    task = {"id": 7, "data": {"ocr": "/data/upload/1/a.png"}, "annotations": [{"result": [
+        {"id": "r1", "type": "rectangle", "original_width": 200, "original_height": 100, "value": value},
+        {"id": "r1", "type": "textarea", "original_width": 200, "original_height": 100,
+         "value": {**value, "text": ["turned"]}}]}]}
+    (tmp_path / "export.json").write_text(json.dumps([task]))
+    out = str(tmp_path / "out")
+    run_cli("label-studio", "-i", str(src), "--export", str(tmp_path / "export.json"), "--task", "det",
+            "-o", out, "-q", "--split", "none")
+    [(_, [(points, ignore)])] = three_files(out).items()
+    x, y, w, h, a = 40.0, 20.0, 60.0, 20.0, math.radians(30)  # percent of 200 x 100
+    want = [(x, y), (x + w * math.cos(a), y + w * math.sin(a)),
+            (x + w * math.cos(a) - h * math.sin(a), y + w * math.sin(a) + h * math.cos(a)),
+            (x - h * math.sin(a), y + h * math.cos(a))]
+    assert not ignore and len(points) == 4
+    assert all(abs(px - wx) < 1e-3 and abs(py - wy) < 1e-3 for (px, py), (wx, wy) in zip(points, want))
