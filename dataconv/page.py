@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from dataconv.errors import SampleRejected
-from dataconv.io.crop import CropSpec, Polygon, image_ref
 from dataconv.sample import Parsed, Reject, Sample
 
 if TYPE_CHECKING:
+    from dataconv.io.crop import CropSpec, Polygon
     from dataconv.io.source import SourceRoot
 
 
@@ -90,6 +90,9 @@ def region_failure(page: TextPage, region: Region) -> SampleRejected | None:
 
 def crop_of(page: TextPage, region: Region, spec: CropSpec) -> Parsed:
     """The region's recognition sample, or the reject that says why there is none."""
+    from dataconv.io.crop import image_ref  # OpenCV: imported by the crops that need it, so
+    # that a run of a format that cuts nothing starts no OpenCV thread before its pool forks
+
     failure = region_failure(page, region)
     if failure is not None:
         return Reject(region.where, failure.reason, failure.detail, region.id)

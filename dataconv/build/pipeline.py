@@ -27,7 +27,6 @@ from typing import Any, Callable, Iterator
 
 from tqdm import tqdm
 
-from dataconv.build import detection
 from dataconv.build import shards as build
 from dataconv.build.shards import ShardResult, ShardTask
 from dataconv.converters.base import Converter
@@ -242,6 +241,8 @@ def write_tasks(converter: Converter, config: Config, tmp: str) -> Accounts:
     tasks = converter.tasks()
     if "det" not in tasks:
         return write_lmdb(converter, config, tmp)
+    from dataconv.build import detection  # shapely and OpenCV: only for detection runs
+
     if "rec" not in tasks:
         return detection.write_det(converter, config, tmp)[0]
     folder = os.path.join(tmp, DET_FOLDER)
