@@ -56,7 +56,7 @@ class LazyCommands(MutableMapping[str, click.Command]):
         if name not in self._loaded:
             if name not in self._loaders:
                 raise KeyError(name)
-            self._loaded[name] = usage_errors_reported(self._loaders[name]())
+            self._loaded[name] = repeats_refused(usage_errors_reported(self._loaders[name]()))
         return self._loaded[name]
 
     def __contains__(self, name: object) -> bool:
@@ -90,6 +90,33 @@ def usage_errors_reported(command: click.Command) -> click.Command:
 
         command.callback = run
     return command
+
+
+def repeats_refused(command: click.Command) -> click.Command:
+    """A single-valued option given twice is a usage error naming it: click keeps the last
+    value silently, and ``-i A -i B`` would convert B alone while the user believes both
+    were. Flags (the same value twice) and ``multiple`` options may repeat."""
+    parse_args = command.parse_args
+
+    def checked(ctx: click.Context, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing:
+            _, _, order = command.make_parser(ctx).parse_args(args=list(args))
+            seen: set[str] = set()
+            for param in order:
+                if isinstance(param, click.Option) and not (param.multiple or param.count or param.is_flag):
+                    if param.name in seen:
+                        raise click.UsageError(repeated_message(param), ctx)
+                    seen.add(param.name or "")
+        return parse_args(ctx, args)
+
+    command.parse_args = checked  # type: ignore[method-assign]
+    return command
+
+
+def repeated_message(param: click.Option) -> str:
+    name = " / ".join(param.opts)
+    more = "; to read several sources, give --also-input PATH for each of the others" if "-i" in param.opts else ""
+    return f"option {name} given more than once (it takes one value){more}"
 
 
 def _format_loaders() -> dict[str, Callable[[], click.Command]]:
