@@ -11,12 +11,12 @@ Sample ids are the LMDB folder relative to the trees' common parent plus ``#inde
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 from dataconv.io import lmdb_keys
 from dataconv.converters.base import Converter, register
+from dataconv.io.userregex import compile_user
 from dataconv.errors import DataconvError
 from dataconv.io.dataset_reader import close_handles, handle
 from dataconv.io.lmdb_image import LmdbImage
@@ -69,16 +69,13 @@ class LmdbSource(Converter):
                 for index, raw in iter_labels(path, root):
                     yield self._item(LmdbImage(path, index, root), name, raw, pattern)
 
-    def _pattern(self) -> re.Pattern[str] | None:
+    def _pattern(self) -> Any:
         regex = self.options.label_regex
-        try:
-            return re.compile(regex) if regex else None
-        except re.error as e:
-            raise DataconvError(f"--label-regex {regex!r}: {e}") from None
+        return compile_user(regex, "--label-regex") if regex else None
 
     @staticmethod
     def _item(image: LmdbImage, name: str, raw: bytes | None,
-              pattern: re.Pattern[str] | None) -> Parsed:
+              pattern: Any) -> Parsed:
         index = image.index
         sid = f"{name}#{index:09d}"
         if raw is None:

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from helpers import assert_accounted, clovaai_tree, run_cli
+from helpers import assert_accounted, clovaai_tree, run_cli, with_defaults
 from dataconv.fixtures.base import fixtures
 
 
@@ -16,8 +16,9 @@ def make_fixture(name: str, dest, **kw) -> dict:
 
 
 def convert(fmt: str, src, out, *args, expect_written: bool = True) -> dict:
-    """Run ``dataconv FMT -i SRC -o OUT ARGS`` (everything to train) and check the accounting."""
-    run_cli(fmt, "-i", src, "-o", out, "-q", "--workers", "1", "--split", "none", *args)
+    """Run ``dataconv FMT -i SRC -o OUT ARGS`` (everything to train, one worker, unless ARGS
+    say otherwise: an option given twice is a usage error) and check the accounting."""
+    run_cli(fmt, "-i", src, "-o", out, *with_defaults(args))
     card = assert_accounted(str(out))
     assert card["counts"]["written"] > 0 or not expect_written
     return card

@@ -67,6 +67,14 @@ def rejects_of(out: str) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
+def with_defaults(args: tuple[str, ...]) -> list[str]:
+    """A conversion's arguments for tests: everything to train on one worker, quiet, unless
+    ``args`` say otherwise (an option given twice is a usage error)."""
+    defaults = [a for flag, value in (("--workers", "1"), ("--split", "none")) if flag not in args
+                for a in (flag, value)]
+    return ["-q", *defaults, *args]
+
+
 def assert_accounted(out: str) -> dict:
     """counts.input == written + rejected, rejects.jsonl agrees, shards (or, for a detection
     dataset, samples.parquet's pages) hold 'written'."""

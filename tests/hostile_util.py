@@ -10,7 +10,7 @@ from typing import Any
 
 from click.testing import Result
 
-from helpers import assert_accounted, rejects_of, run_cli
+from helpers import assert_accounted, rejects_of, run_cli, with_defaults
 from dataconv.fixtures.base import encode, ink_image
 
 
@@ -50,8 +50,7 @@ def aihub_source(root: str, document: Any, images: dict[str, bytes] | None = Non
 
 
 def convert(fmt: str, src: str, out: str, *args: str, expect: int | None = 0) -> Result:
-    return run_cli(fmt, "-i", src, "-o", out, "-q", "--workers", "1", "--split", "none", *args,
-                   expect=expect)
+    return run_cli(fmt, "-i", src, "-o", out, *with_defaults(args), expect=expect)
 
 
 def assert_one_line_error(result: Result, *fragments: str, code: int = 1) -> str:

@@ -9,7 +9,7 @@ The file (YAML or JSON, ``schemas/label-rules.schema.json``) says, in the order 
 - ``whitespace: strip | collapse``: trim the ends; ``collapse`` also turns every run of
   whitespace into one space;
 - ``case: lower | upper | casefold``;
-- ``drop: [{pattern, name}]``: a label a regular expression matches (``re.search``) is
+- ``drop: [{pattern, name}]``: a label a regular expression matches (``search``, RE2: ``dataconv.io.userregex``) is
   rejected as ``label_rule`` with the rule's name (default: the pattern).
 
 Counts go to the manifest (``label_rules``: labels changed per rule, labels dropped per
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dataconv.errors import DataconvError
+from dataconv.io.userregex import compile_user
 from dataconv.optionspec import Path, option
 from dataconv.sample import Reject, Sample
 from dataconv.validators.base import CheckOptions, check
@@ -49,7 +50,7 @@ class LabelRules:
     replace: dict[str, str] = field(default_factory=dict)
     whitespace: str = "keep"
     case: str = "keep"
-    drop: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
+    drop: list[tuple[str, Any]] = field(default_factory=list)  # (name, a linear-time pattern)
     changed: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
 
@@ -102,10 +103,7 @@ def load_rules(path: str) -> LabelRules:
     validate(document, "label-rules", path)
     drops = []
     for k, rule in enumerate(document.get("drop", [])):
-        try:
-            drops.append((rule.get("name", rule["pattern"]), re.compile(rule["pattern"])))
-        except re.error as e:
-            raise DataconvError(f"{path}: drop[{k}].pattern: not a regular expression: {e}") from None
+        drops.append((rule.get("name", rule["pattern"]), compile_user(rule["pattern"], f"{path}: drop[{k}].pattern")))
     if "" in document.get("replace", {}):
         raise DataconvError(f"{path}: replace: an empty text cannot be replaced")
     return LabelRules(fullwidth_ascii=document.get("fullwidth_ascii", False),

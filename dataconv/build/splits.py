@@ -9,9 +9,10 @@ that share a byte-identical image are merged so that no image straddles two spli
 from __future__ import annotations
 
 import hashlib
-import re
+from typing import Any
 
 from dataconv.errors import DataconvError, SampleRejected, UsageError
+from dataconv.io.userregex import compile_user
 from dataconv.io.dataset_reader import SPLITS  # noqa: F401  (the one split table, re-exported)
 from dataconv.sample import ImageRef, ReadContext, Reject, Sample
 
@@ -62,13 +63,9 @@ def group_value(sample: Sample, group_by: str | None) -> str:
     return default if value is None or value == "" else str(value)
 
 
-def compile_group_regex(text: str | None) -> re.Pattern | None:
-    if not text:
-        return None
-    try:
-        return re.compile(text)
-    except re.error as e:
-        raise DataconvError(f"--group-regex {text!r}: {e}") from None
+def compile_group_regex(text: str | None) -> Any:
+    """``--group-regex`` compiled for linear-time matching (``dataconv.io.userregex``)."""
+    return compile_user(text, "--group-regex") if text else None
 
 
 def meta_name(group_by: str | None) -> str | None:
@@ -80,7 +77,7 @@ def meta_name(group_by: str | None) -> str | None:
 
 
 def check_grouping(samples: list[tuple[int, Sample]], group_by: str | None,
-                   pattern: re.Pattern | None) -> None:
+                   pattern: Any) -> None:
     """Group options that select nothing are usage errors (exit 2), never a silent split
     by id: that would put lines of one page or book in train and test alike. The message
     names what is there instead (the meta keys seen, a few values)."""
@@ -100,7 +97,7 @@ def check_grouping(samples: list[tuple[int, Sample]], group_by: str | None,
                                f"{group_by or 'id'}; for example {examples}")
 
 
-def group_key(sample: Sample, group_by: str | None, pattern: re.Pattern | None) -> str:
+def group_key(sample: Sample, group_by: str | None, pattern: Any) -> str:
     """The group a sample belongs to; ``pattern`` keeps its first group (or whole match)
     of the value, e.g. a page or book id out of a line-crop file name."""
     value = group_value(sample, group_by)

@@ -1,0 +1,70 @@
+"""Every regex a user writes runs in linear time (RE2), or is refused in one line naming
+where it came from: label-rule drops, --group-regex, lmdb --label-regex."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from dataconv.errors import DataconvError
+from dataconv.io.userregex import compile_user
+from hostile_util import assert_one_line_error, convert, png, write_files
+
+NESTED = ["(a+)+$", "(a*)*$", "(a|aa)+$", "(a|a?)+$", "(.*a){12}$", "^(\\w+\\s?)*$"]
+
+
+@pytest.mark.parametrize("pattern", NESTED)
+def test_backtracking_shapes_match_in_linear_time(pattern):
+    regex = compile_user(pattern, "test")
+    started = time.perf_counter()
+    for n in (31, 1_000, 100_000):
+        regex.search("a" * n + "!")
+    assert time.perf_counter() - started < 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["a", "a+", "a*", "(", ")", "|", "?", "+", "*", "\\1", "(?=a)", "[a-z]",
+                                 "{2,}", "."]), min_size=1, max_size=12))
+def test_any_pattern_compiles_for_linear_time_or_is_one_clear_error(parts):
+    pattern = "".join(parts)
+    try:
+        regex = compile_user(pattern, "rules.yaml: drop[0].pattern")
+    except DataconvError as e:
+        assert str(e).startswith("rules.yaml: drop[0].pattern: ") and "\n" not in str(e)
+        return
+    started = time.perf_counter()
+    regex.search("a" * 20_000 + "!")
+    assert time.perf_counter() - started < 1.0
+
+
+def gt_source(tmp_path, label: str) -> str:
+    return write_files(str(tmp_path / "src"), {"gt.txt": f"a.png\t{label}\nb.png\tkeep\n".encode(),
+                                               "a.png": png(0), "b.png": png(1)})
+
+
+def test_nested_quantifier_rule_on_a_31_character_label_finishes_at_once(tmp_path):
+    src = gt_source(tmp_path, "a" * 31 + "!")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("drop:\n  - {pattern: '(a+)+$', name: stall}\n", encoding="utf-8")
+    started = time.perf_counter()
+    convert("gt-txt", src, str(tmp_path / "out"), "--label-rules", str(rules))
+    assert time.perf_counter() - started < 20  # the whole run; the match itself is microseconds
+
+
+@pytest.mark.parametrize("option", ["--label-rules", "--group-regex"])
+def test_backreference_is_refused_in_one_line_naming_its_place(tmp_path, option):
+    src = gt_source(tmp_path, "abab")
+    value = "(ab)\\1"
+    if option == "--label-rules":
+        rules = tmp_path / "rules.yaml"
+        rules.write_text("drop:\n  - {pattern: '(ab)\\1'}\n", encoding="utf-8")
+        value, where = str(rules), "drop[0].pattern"
+    else:
+        where = "--group-regex"
+    result = convert("gt-txt", src, str(tmp_path / "out"), option, value, "--split", "0.5,0.25,0.25",
+                     expect=1)
+    err = assert_one_line_error(result, where, "backreferences and lookarounds are not supported")
+    assert "re2.cc" not in result.stderr
+    assert not os.path.exists(tmp_path / "out"), err
