@@ -5,6 +5,7 @@ the line and column of a syntax error."""
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,45 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(text)
 
 
+@lru_cache(maxsize=None)
+def user_loader() -> type:
+    """PyYAML's SafeLoader without aliases and with text keys only."""
+    import yaml
+
+    class UserLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not accepted: write the value out",
+                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, str):
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"a key must be text, not {JSON_TYPES.get(type(key).__name__, type(key).__name__)} "
+                                    f"{str(key)[:40]!r} (quote it)", key_node.start_mark)
+            return super().construct_mapping(node, deep)
+
+    return UserLoader
+
+
+def suggestion(error: jsonschema.ValidationError) -> str:
+    """``; did you mean 'ratio'?`` for an unknown key close to a known one."""
+    import difflib
+
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return ""
+    known = list((error.schema.get("properties") or {}).keys())
+    for key in error.instance:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+    return ""
+
+
 def describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "type":
         expected = error.validator_value
@@ -35,7 +75,7 @@ def describe(error: jsonschema.ValidationError) -> str:
         return f"expected {expected}, got {JSON_TYPES.get(got, got)}"
     if error.validator == "required":
         return error.message.replace("is a required property", "is missing")
-    return error.message
+    return error.message + suggestion(error)
 
 
 def violation(filename: str, error: jsonschema.ValidationError,
@@ -48,13 +88,30 @@ def violation(filename: str, error: jsonschema.ValidationError,
 
 
 def validate(document: Any, schema_name: str, filename: str) -> None:
-    """Raise DataconvError for the first violation found."""
+    """Raise DataconvError for the first violation found, or for a number that is not
+    finite (YAML's ``.nan``, JSON's ``NaN``/``Infinity``: a schema's ranges cannot see them,
+    since every comparison with NaN is false)."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(load_schema(schema_name))
     error = next(validator.iter_errors(document), None)
     if error is not None:
         raise violation(filename, error)
+    bad = non_finite(document)
+    if bad is not None:
+        raise DataconvError(f"{filename}: {json_path(bad[0])}: {bad[1]!r} is not a finite number")
+
+
+def non_finite(value: Any, path: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], float] | None:
+    """The path and value of the first NaN or infinity in a parsed document."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = non_finite(item, (*path, key))
+        if found is not None:
+            return found
+    return None
 
 
 def load_json(path: Source, encoding: str = "utf-8") -> Any:
@@ -80,11 +137,15 @@ def load_json(path: Source, encoding: str = "utf-8") -> Any:
 
 def load_yaml(path: str, kind: str = "YAML") -> Any:
     """Parse a YAML file the user named (a recipe, label rules: JSON is YAML too); a syntax
-    error names its line and column: ``PATH:LINE:COL: not <kind>: <problem>``."""
+    error names its line and column: ``PATH:LINE:COL: not <kind>: <problem>``.
+
+    Loaded by ``user_loader``: aliases (``*name``, ``<<: *name``) are refused, so a few
+    hundred bytes can never expand into gigabytes (the "billion laughs" shape), and every
+    mapping key is text, as the schemas assume."""
     import yaml
 
     try:
-        return yaml.safe_load(read_text(InputFile.user(path)))
+        return yaml.load(read_text(InputFile.user(path)), Loader=user_loader())  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path

@@ -31,8 +31,17 @@ def card(*, fmt: str, options: dict[str, Any], counts_input: int, split_counts: 
 
 
 def write(folder: str, manifest: dict[str, Any]) -> None:
+    """manifest.json, strict JSON: a NaN or infinity (never valid JSON) stops the run before
+    the dataset appears, naming where it is, instead of landing in the file."""
+    from dataconv.errors import DataconvError
+    from dataconv.io.schema import non_finite
+
+    bad = non_finite(manifest)
+    if bad is not None:
+        where = ".".join(map(str, bad[0]))
+        raise DataconvError(f"{MANIFEST}: {where} would be {bad[1]!r}, not a finite number; nothing was written")
     with open(os.path.join(folder, MANIFEST), "w", encoding="utf-8") as f:
-        json.dump(manifest, f, ensure_ascii=False, sort_keys=True, indent=2)
+        json.dump(manifest, f, ensure_ascii=False, sort_keys=True, indent=2, allow_nan=False)
         f.write("\n")
 
 
