@@ -83,7 +83,8 @@ def page_splits(collected: Collected, config: Any, executor: Executor) -> dict[i
     as_samples = [(seq, Sample(id=page.id, label="", image=page_image(page), source=page.source,
                                group=page.group, meta=dict(page.meta)))
                   for seq, page in collected.pages]
-    readable = [(seq, s) for seq, s in as_samples if not isinstance(dict(collected.pages)[seq].image, SampleRejected)]
+    rejected = {seq for seq, page in collected.pages if isinstance(page.image, SampleRejected)}
+    readable = [(seq, s) for seq, s in as_samples if seq not in rejected]
     digests = hash_samples(readable, config.read_context(), executor, config.progress) if config.split else {}
     return splitter.assign_splits(as_samples, config.split, config.seed, config.group_by,
                                   config.group_regex, digests)
