@@ -193,26 +193,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_paths(obj: Any) -> list[tuple[str, str]]:
-    """The existing paths an options object names (the run's inputs, as the CLI finds
-    them: every Path option and every text naming an existing path); a Path option that
-    must exist and does not is a UsageError, as the CLI's exit 2."""
-    from dataconv.optionspec import Path, switches, values
-
-    specs = {s.name: s.spec for s in switches(type(obj))}
-    found = []
-    for name, value in values(obj).items():
-        for v in value if isinstance(value, tuple) else (value,):
-            if not isinstance(v, str) or not v:
-                continue
-            is_path = isinstance(specs[name].type, Path)
-            if is_path and specs[name].type.exists and not os.path.lexists(v):
-                raise UsageError(f"option {name}: {v}: no such file or folder")
-            if is_path or os.path.lexists(v):
-                found.append((name, v))
-    return found
-
-
 def convert(format: str, src: str | os.PathLike, out: str | os.PathLike, **options: Any) -> dict[str, Any]:
     """``dataconv <format> -i SRC -o OUT [options]`` from Python; the manifest as a dict.
 
@@ -222,6 +202,7 @@ def convert(format: str, src: str | os.PathLike, out: str | os.PathLike, **optio
     from dataconv.build import conversion
     from dataconv.converters import MODULES, base as converters
     from dataconv.optionspec import from_values, switches
+    from dataconv.outputs.atomic import option_inputs
     from dataconv.validators.base import CheckOptions, option_classes
 
     if format not in MODULES:
@@ -238,8 +219,7 @@ def convert(format: str, src: str | os.PathLike, out: str | os.PathLike, **optio
         run, fmt, dedupe, *check_objects = (from_values(cls, given) for cls in classes)
     except DataconvError as e:  # a value the command line would refuse: a usage error there too
         raise UsageError(str(e)) from None
-    inputs = [pair for obj in (run, fmt, dedupe, *check_objects) for pair in _check_paths(obj)
-              if pair[0] != "out"]
+    inputs = [pair for obj in (run, fmt, dedupe, *check_objects) for pair in option_inputs(obj, "option ")]
     card, _ = conversion.convert(info, run, fmt, dedupe, CheckOptions(tuple(check_objects)), inputs)
     return card
 

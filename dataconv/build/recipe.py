@@ -27,6 +27,7 @@ from dataconv.converters.base import Converter, FormatInfo, load
 from dataconv.errors import DataconvError
 from dataconv.io.schema import load_yaml, validate
 from dataconv.optionspec import Path, from_values, switches
+from dataconv.outputs.atomic import option_inputs
 from dataconv.sample import Parsed, Reject, Sample
 from dataconv.validators.base import CheckOptions, option_classes
 
@@ -56,6 +57,7 @@ class Recipe:
     layout: str = "standard"
     per_source_folders: bool = False
     dedupe: bool = False
+    inputs: tuple[tuple[str, str], ...] = ()  # (where, path): every path the run reads
 
 
 def load_recipe(path: str) -> Recipe:
@@ -81,10 +83,26 @@ def load_recipe(path: str) -> Recipe:
     checks = CheckOptions(tuple(_options(cls, relative_to(base, cls, shared), f"{name}: options")
                                 for cls in option_classes()))
     return Recipe(path=path, out=os.path.join(base, document["output"]), sources=sources, checks=checks,
+                  inputs=recipe_inputs(path, sources, checks),
                   overwrite=document.get("overwrite", False), split=document.get("split", "0.9,0.05,0.05"),
                   seed=document.get("seed", 0), layout=document.get("layout", "standard"),
                   per_source_folders=document.get("per_source_folders", False),
                   dedupe=document.get("dedupe", False))
+
+
+def recipe_inputs(path: str, sources: tuple[Source, ...], checks: CheckOptions) -> tuple[tuple[str, str], ...]:
+    """Every path a recipe's run reads, as the command line would count them: the recipe
+    itself, each source's input and the files its options name (``gt``, ``labels``, ...),
+    and the files of the shared options (label rules, a charset file). ``check_target``
+    keeps OUT clear of all of them, so ``overwrite: true`` never removes one."""
+    name = os.path.basename(path)
+    found = [(name, path)]
+    for k, source in enumerate(sources):
+        found.append((f"{name}: sources[{k}].input", source.input))
+        found += option_inputs(source.options, f"{name}: sources[{k}].options.")
+    for obj in checks.given:
+        found += option_inputs(obj, f"{name}: options.")
+    return tuple(found)
 
 
 def _source(entry: dict[str, Any], k: int, base: str, name: str) -> Source:

@@ -12,8 +12,10 @@ replace, and how the result appears (atomically).
 - A folder written in place (``train --out RUN``, which Lightning fills and ``--resume``
   continues; ``check_folder_target``) may exist, but only as a real folder.
 - No output is ever an input of its run, nor inside or around one. The inputs are found
-  from the command's parameters (``dataconv.cli.options.input_paths``), not from a list
-  of option names.
+  from the command's parameters (``dataconv.cli.options.input_paths``) or, for the Python
+  API and recipes, from the typed options objects (``option_inputs``), never from a list
+  of option names; ``check_target`` is the one place that decides what ``--overwrite``
+  may replace, for every command and every recipe.
 
 Two runs into one OUT never silently replace each other: a run holds an exclusive lock on
 its temporary folder, a second run that finds a locked sibling is refused, and the final
@@ -101,6 +103,29 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 
 # --- inputs ---------------------------------------------------------------------------------
+
+def option_inputs(obj: Any, where: str = "", exclude: Iterable[str] = ("out",)) -> list[tuple[str, str]]:
+    """The paths an options object (``dataconv.optionspec``) names, as the CLI finds them
+    from its parameters: every ``Path`` switch's value, and every other text value that
+    names an existing path (a ``--charset`` file, an mjsynth list). This is how the Python
+    API and recipes find a run's inputs; ``where`` prefixes each switch's name in the label
+    (``recipe.yaml: sources[0].options.``). A ``Path`` switch that must exist and does not
+    is a UsageError, as on the command line."""
+    from dataconv.optionspec import Path, switches, values
+
+    specs = {s.name: s.spec for s in switches(type(obj))}
+    found = []
+    for name, value in values(obj).items():
+        for v in value if isinstance(value, tuple) else (value,):
+            if name in exclude or not isinstance(v, str) or not v:
+                continue
+            kind = specs[name].type
+            if isinstance(kind, Path) and kind.exists and not os.path.lexists(v):
+                raise UsageError(f"{where}{name}: {v}: no such file or folder")
+            if isinstance(kind, Path) or os.path.lexists(v):
+                found.append((f"{where}{name}", v))
+    return found
+
 
 def _contains(folder: str, path: str) -> bool:
     folder, path = os.path.realpath(folder), os.path.realpath(path)

@@ -26,8 +26,7 @@ def build(recipe_file: str, workers: int | None, quiet: bool) -> None:
     from dataconv.outputs.summary import format_summary
 
     recipe = load_recipe(recipe_file)
-    inputs = [("RECIPE.yaml", recipe_file)] + [(f"sources.{s.name}.input", s.input) for s in recipe.sources]
-    check_target(os.path.abspath(recipe.out), recipe.overwrite, inputs)
+    check_target(os.path.abspath(recipe.out), recipe.overwrite, recipe.inputs)
     recorded = {"recipe": os.path.basename(recipe_file), "split": recipe.split, "seed": recipe.seed,
                 "layout": recipe.layout, "per_source_folders": recipe.per_source_folders,
                 "dedupe": recipe.dedupe,
