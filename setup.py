@@ -31,6 +31,7 @@ setup(
         "tqdm>=4.60",
         "pyyaml>=6",
         "shapely>=2.0",
+        "pyclipper>=1.3",  # validate --for paddleocr-det|mmocr-det: the trainers' own polygon offsets
         "google-re2>=1.1",  # every user-written regex in linear time (dataconv/io/userregex.py)  # detection boxes: polygon validity and area (dataconv/io/polygons.py)
     ],
     extras_require={

@@ -94,9 +94,16 @@ def samples(root: str) -> Iterator[tuple[str, str, str, Any]]:
                    (lambda data=rec.image: data))
 
 
-def validate(trainer: Trainer, root: str, progress: bool = False) -> Summary:
+def validate(trainer: Trainer, root: str, progress: bool = False) -> Any:
+    """The Summary of a recognizer over an LMDB tree; a detector's (``reads == "det"``)
+    over a detection dataset is ``det_report.DetSummary``."""
     from tqdm import tqdm
     import sys
+
+    if trainer.reads == "det":
+        from dataconv.validators import det_report
+
+        return det_report.validate(trainer, root, progress)  # type: ignore[arg-type]
 
     summary = Summary(trainer.name, fatal=trainer.fatal(), warnings=trainer.warnings())
     for key, split, label, image in tqdm(samples(root), desc="simulating", unit=" samples",

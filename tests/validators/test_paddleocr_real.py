@@ -12,11 +12,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import logging
 import os
-import sys
 import types
-from pathlib import Path
 from typing import Any, Callable
 
 import lmdb
@@ -24,11 +21,11 @@ import pytest
 from PIL import Image
 
 from helpers import REALDATA, run_cli
+from ppocr_util import PPOCR_SPEC, load_imaug
 from dataconv import charsets
 from dataconv.validators.trainer_report import samples
 from dataconv.validators.trainers import Settings, trainers
 
-PPOCR_SPEC = importlib.util.find_spec("paddleocr")
 pytestmark = pytest.mark.skipif(PPOCR_SPEC is None or importlib.util.find_spec("shapely") is None,
                                 reason="paddleocr==2.10.0 (--no-deps) and shapely not installed (make setup-all)")
 
@@ -40,33 +37,10 @@ LABELS = ([HANGUL[:n] for n in (1, 5, 22, 23, 24, 25, 26, 37, 38, 39, 40, 41, 45
              "ABC", "x1", "한국어ABC", "ＡＢＣ", "!!", "!", "a b", "😀", "ｶﾀｶﾅ", "3.14%"])
 
 
-def load_file(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def ppocr() -> dict[str, types.ModuleType]:
-    """label_ops and operators from the installed wheel, their imports satisfied by modules
-    registered only while they load (the ppocr names leave sys.modules afterwards)."""
-    root = Path(PPOCR_SPEC.submodule_search_locations[0]) / "ppocr"
-    try:
-        for package in ("ppocr", "ppocr.utils", "ppocr.data", "ppocr.data.imaug", "ppocr.data.imaug.vqa"):
-            sys.modules[package] = types.ModuleType(package)
-        # ppocr/utils/logging.py imports paddle.distributed (not installed): stub the one name
-        # label_ops takes from it; it only logs when character_dict_path is None (never here).
-        stub = types.ModuleType("ppocr.utils.logging")
-        stub.get_logger = lambda *args, **kwargs: logging.getLogger("ppocr")
-        sys.modules["ppocr.utils.logging"] = stub
-        load_file("ppocr.data.imaug.vqa.augment", root / "data/imaug/vqa/augment.py")  # numpy only: real
-        return {"label_ops": load_file("ppocr.data.imaug.label_ops", root / "data/imaug/label_ops.py"),
-                "operators": load_file("ppocr.data.imaug.operators", root / "data/imaug/operators.py")}
-    finally:
-        for name in [n for n in sys.modules if n == "ppocr" or n.startswith("ppocr.")]:
-            del sys.modules[name]
+    """label_ops and operators from the installed wheel (``ppocr_util``)."""
+    return load_imaug("label_ops", "operators")
 
 
 @pytest.fixture(scope="module")

@@ -135,6 +135,9 @@ ImageFn = Callable[[], "bytes | None"]
 
 class Trainer:
     name: ClassVar[str] = ""
+    # what it is run on: "lmdb" (the samples of an LMDB tree, through ``simulate``) or
+    # "det" (the pages of a detection dataset: ``trainers.det.DetTrainer``)
+    reads: ClassVar[str] = "lmdb"
     Options: ClassVar[type] = NoOptions  # a frozen dataclass: the fields its switches set
     switches: ClassVar[tuple[Switch, ...]] = ()
     default_max_length: ClassVar[int] = 25

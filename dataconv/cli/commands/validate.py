@@ -14,8 +14,11 @@ from dataconv.validators.trainer_report import Summary, validate
 from dataconv.validators.trainers import Settings, Switch, Trainer, trainers
 
 HELP = ("Simulate a trainer's load-time filtering on any LMDB tree: what it keeps, drops, alters, "
-        "which characters it lacks, and the fix in its own terms. Exit 1 when the trainer would not "
-        "start or crash (FATAL), and with --strict also when any sample would be dropped or altered.")
+        "which characters it lacks, and the fix in its own terms. For a detector (paddleocr-det, "
+        "mmocr-det) on a detection dataset: the boxes it ignores, the pages it skips or learns nothing "
+        "from. Exit 1 when the trainer would not start or crash (FATAL), and with --strict also when "
+        "any sample would be dropped or altered (a detector: any box ignored beyond the label's "
+        "don't-care, any page skipped or with no trainable box).")
 
 # click parameter name -> (trainer name, its switch) for every trainer declaring it
 Declared = dict[str, list[tuple[str, Switch]]]
@@ -54,8 +57,9 @@ def switch_options(declared: Declared) -> Callable:
 
 
 def length_help(registry: dict[str, type[Trainer]]) -> str:
-    names = ", ".join(f"{name} {cls.length_key}" for name, cls in registry.items())
-    other = "".join(f", {name} {cls.default_max_length}" for name, cls in registry.items()
+    readers = {name: cls for name, cls in registry.items() if cls.reads == "lmdb"}  # detectors have none
+    names = ", ".join(f"{name} {cls.length_key}" for name, cls in readers.items())
+    other = "".join(f", {name} {cls.default_max_length}" for name, cls in readers.items()
                     if cls.default_max_length != Trainer.default_max_length)
     return f"The trainer's length limit: {names} [default: {Trainer.default_max_length}{other}]."
 
@@ -105,8 +109,8 @@ def build_command() -> click.Command:
         cs = charsets.load_user_charset(charset, charset_encoding) if charset is not None else None
         simulation = registry[trainer](Settings(charset=cs, max_length=max_label_length, switches=fields))
         summary = validate(simulation, data, progress=not quiet)
-        click.echo(json.dumps(summary.to_json(), ensure_ascii=False, indent=1) if as_json
-                   else format_text(summary, cs, simulation.describe()))
+        text = summary.text() if simulation.reads == "det" else format_text(summary, cs, simulation.describe())
+        click.echo(json.dumps(summary.to_json(), ensure_ascii=False, indent=1) if as_json else text)
         if summary.fatal or (strict and summary.problems()):
             raise SystemExit(1)
 
