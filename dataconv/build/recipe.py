@@ -22,10 +22,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from dataconv.build.splits import unit_hash
+from dataconv.build.splits import parse_ratios, unit_hash
 from dataconv.converters.base import Converter, FormatInfo, load
 from dataconv.errors import DataconvError
-from dataconv.io.schema import load_yaml, validate
+from dataconv.io.schema import did_you_mean, load_yaml, validate
 from dataconv.optionspec import Path, from_values, switches
 from dataconv.outputs.atomic import option_inputs
 from dataconv.sample import Parsed, Reject, Sample
@@ -65,6 +65,7 @@ def load_recipe(path: str) -> Recipe:
     name = os.path.basename(path)
     document = load_yaml(path)
     validate(document, "recipe", name)
+    parse_ratios(document.get("split", "0.9,0.05,0.05"), f"{name}: split:")
     base = os.path.dirname(os.path.abspath(path))
     sources = tuple(_source(entry, k, base, name) for k, entry in enumerate(document["sources"]))
     given_weights = sum(s.weight or 0 for s in sources)
@@ -75,10 +76,7 @@ def load_recipe(path: str) -> Recipe:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise DataconvError(f"{name}: sources: the name {repeated[0]!r} is used twice")
-    shared: dict[str, Any] = {}
-    for cls in option_classes():
-        shared.update(by_field(cls, document.get("options") or {}))
-    shared.update({k: v for k, v in (document.get("options") or {}).items() if k not in shared})
+    shared = by_field(option_classes(), document.get("options") or {})
     _refuse_unknown(shared, [s.name for cls in option_classes() for s in switches(cls)], f"{name}: options")
     checks = CheckOptions(tuple(_options(cls, relative_to(base, cls, shared), f"{name}: options")
                                 for cls in option_classes()))
@@ -110,7 +108,7 @@ def _source(entry: dict[str, Any], k: int, base: str, name: str) -> Source:
     info = load(entry["format"])
     if info is None:
         raise DataconvError(f"{where}.format: no format {entry['format']!r} (dataconv formats lists them)")
-    given = by_field(info.cls.Options, entry.get("options") or {})
+    given = by_field([info.cls.Options], entry.get("options") or {})
     _refuse_unknown(given, [s.name for s in switches(info.cls.Options)], f"{where}.options")
     given = relative_to(base, info.cls.Options, given)
     source_input = os.path.join(base, entry["input"])
@@ -121,11 +119,12 @@ def _source(entry: dict[str, Any], k: int, base: str, name: str) -> Source:
                   ratio=entry.get("ratio", 1.0), cap=entry.get("cap"), weight=entry.get("weight"))
 
 
-def by_field(cls: type, given: dict[str, Any]) -> dict[str, Any]:
+def by_field(classes: list[type], given: dict[str, Any]) -> dict[str, Any]:
     """``given`` with each switch's name as on the command line (``kind`` for ``--kind``,
-    dashes as underscores) turned into its field name (``kinds``); other keys kept."""
+    ``charset`` for ``--charset``, dashes as underscores) turned into its field name
+    (``kinds``, ``charset_file``); other keys kept."""
     alias = {}
-    for switch in switches(cls):
+    for switch in (s for cls in classes for s in switches(cls)):
         for flag in switch.spec.flags or ():
             if flag.startswith("--"):
                 alias[flag[2:].replace("-", "_")] = switch.name
@@ -141,7 +140,7 @@ def relative_to(base: str, cls: type, given: dict[str, Any]) -> dict[str, Any]:
 def _refuse_unknown(given: dict[str, Any], known: list[str], where: str) -> None:
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise DataconvError(f"{where}.{unknown[0]}: no such option (known: {', '.join(sorted(known))})")
+        raise DataconvError(f"{where}.{unknown[0]}: no such option{did_you_mean(unknown[0], sorted(known))}")
 
 
 def _options(cls: type, given: dict[str, Any], where: str) -> Any:

@@ -14,19 +14,21 @@ from typing import Any
 from dataconv.errors import DataconvError, SampleRejected, UsageError
 from dataconv.io.userregex import compile_user
 from dataconv.io.dataset_reader import SPLITS  # noqa: F401  (the one split table, re-exported)
+from dataconv.numbers import parse_float
 from dataconv.sample import ImageRef, ReadContext, Reject, Sample
 
 
-def parse_ratios(text: str) -> tuple[float, float, float] | None:
-    """``"0.9,0.05,0.05"`` to a triple; ``"none"`` to None (everything in train)."""
+def parse_ratios(text: str, where: str = "--split") -> tuple[float, float, float] | None:
+    """``"0.9,0.05,0.05"`` to a triple; ``"none"`` to None (everything in train). Each
+    ratio is a plain finite number (``nan`` would pass every range test)."""
     if text.strip().lower() == "none":
         return None
     try:
-        parts = [float(p) for p in text.split(",")]
+        parts = [parse_float(p.strip()) for p in text.split(",")]
     except ValueError:
-        raise DataconvError(f"--split {text!r}: expected three numbers like 0.9,0.05,0.05 or 'none'") from None
+        raise DataconvError(f"{where} {text!r}: expected three numbers like 0.9,0.05,0.05 or 'none'") from None
     if len(parts) != 3 or any(p < 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
-        raise DataconvError(f"--split {text!r}: expected three non-negative ratios summing to 1")
+        raise DataconvError(f"{where} {text!r}: expected three non-negative ratios summing to 1")
     return parts[0], parts[1], parts[2]
 
 

@@ -53,18 +53,21 @@ def user_loader() -> type:
     return UserLoader
 
 
-def suggestion(error: jsonschema.ValidationError) -> str:
-    """``; did you mean 'ratio'?`` for an unknown key close to a known one."""
+def did_you_mean(key: str, known: list[str]) -> str:
+    """``; did you mean 'ratio'?`` for a key close to a known one, else the known keys."""
     import difflib
 
+    close = difflib.get_close_matches(key, known, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+
+
+def suggestion(error: jsonschema.ValidationError) -> str:
+    """``did_you_mean`` for the first unknown key of an ``additionalProperties`` violation."""
     if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
         return ""
     known = list((error.schema.get("properties") or {}).keys())
-    for key in error.instance:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-    return ""
+    unknown = [key for key in error.instance if key not in known]
+    return did_you_mean(str(unknown[0]), known) if unknown else ""
 
 
 def describe(error: jsonschema.ValidationError) -> str:

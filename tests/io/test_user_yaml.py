@@ -3,8 +3,11 @@ keys are text, numbers are finite, unknown keys get a "did you mean", and every 
 line naming the file and the key path (never a traceback, never NaN in a manifest)."""
 from __future__ import annotations
 
+import copy
+import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,8 +16,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dataconv.build.recipe import load_recipe
-from dataconv.errors import DataconvError
+from dataconv.errors import DataconvError, UsageError
 from dataconv.validators.label_rules import load_rules
+from helpers import run_cli
+from hostile_util import gt_source, png
 
 
 def laughs(levels: int = 9) -> str:
@@ -87,32 +92,129 @@ def test_the_manifest_writer_refuses_non_finite_numbers(tmp_path):
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True, allow_infinity=True),
                     st.text(max_size=5), st.lists(st.integers(), max_size=2))
 RULE_KEYS = st.sampled_from(["fullwidth_ascii", "replace", "whitespace", "case", "drop", "replce", "Drop"])
-RECIPE_SOURCE_KEYS = st.sampled_from(["name", "format", "input", "ratio", "cap", "weight", "options", "ratoi"])
+DROPS = st.lists(st.one_of(SCALARS, st.fixed_dictionaries({"pattern": st.one_of(SCALARS, st.sampled_from(
+    ["(a+)+$", "(ab)\\1", "(?=a)", "[", "x"]))}, optional={"name": SCALARS, "nmae": SCALARS})), max_size=2)
+RULES = st.dictionaries(RULE_KEYS, st.one_of(SCALARS, DROPS, st.dictionaries(
+    st.one_of(st.text(max_size=3), st.integers()), SCALARS, max_size=3)), max_size=4)
+# option names as written (command-line names, field names, near misses) and values of any type
+OPTIONS = st.dictionaries(st.sampled_from(["max_label_length", "max_lable_length", "normalize", "charset",
+                                           "charset_policy", "label_rules", "kind", "pad", "gt", "sep",
+                                           "encoding", "max_pixels"]), SCALARS, max_size=3)
+SPLITS = st.sampled_from(["0.8,0.1,0.1", "none", "nan,0.5,0.5", "inf,0,0", "1_0,0,0", "0.5,0.5", ""])
+SOURCE = st.fixed_dictionaries(
+    {"name": st.one_of(st.just("a"), SCALARS), "format": st.one_of(st.just("gt-txt"), SCALARS),
+     "input": st.one_of(st.just("src"), SCALARS)},
+    optional={"ratio": SCALARS, "cap": SCALARS, "weight": SCALARS, "options": st.one_of(SCALARS, OPTIONS),
+              "ratoi": SCALARS})
+RECIPE = st.fixed_dictionaries(
+    {"output": st.one_of(st.just("out"), SCALARS), "sources": st.one_of(st.lists(SOURCE, min_size=1, max_size=2),
+                                                                        SCALARS)},
+    optional={"split": st.one_of(SPLITS, SCALARS), "seed": SCALARS, "layout": SCALARS, "overwrite": SCALARS,
+              "dedupe": SCALARS, "options": st.one_of(SCALARS, OPTIONS), "per_source_fodlers": SCALARS})
 
 
-def dumped(document: object, alias: bool) -> str:
-    text = yaml.safe_dump(document, allow_unicode=True)
-    return text + ("extra: &x [1]\nmore: *x\n" if alias else "")
+def dumped(document: dict, alias: bool) -> str:
+    """YAML of ``document``; with ``alias`` one of its containers appears twice, which the
+    dumper writes as an anchor and an alias (``&id001`` ... ``*id001``) where it sits."""
+    if alias:
+        inner = next((v for v in document.values() if isinstance(v, (dict, list))), ["lol"])
+        document = {**document, "again": inner}
+    return yaml.safe_dump(document, allow_unicode=True)
 
 
 def assert_one_line_or_loads(load, path: str) -> None:
     try:
         load(path)
-    except DataconvError as e:
+    except (DataconvError, UsageError) as e:
         assert "\n" not in str(e), str(e)
         assert str(e).startswith((path, os.path.basename(path))), str(e)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.dictionaries(RULE_KEYS, st.one_of(SCALARS, st.dictionaries(st.one_of(st.text(max_size=3), st.integers()),
-                                                                     SCALARS, max_size=3)), max_size=4),
-       st.booleans())
+@given(RULES, st.booleans())
 def test_generated_rules_files_load_or_fail_in_one_line(tmp_path, document, alias):
-    assert_one_line_or_loads(load_rules, write(tmp_path, dumped(document, alias), "rules.yaml"))
+    text = dumped(document, alias)
+    assert_one_line_or_loads(load_rules, write(tmp_path, text, "rules.yaml"))
+    if "*id" in text:
+        with pytest.raises(DataconvError, match="aliases"):
+            load_rules(str(tmp_path / "rules.yaml"))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.dictionaries(RECIPE_SOURCE_KEYS, SCALARS, max_size=6), min_size=1, max_size=2), st.booleans())
-def test_generated_recipes_load_or_fail_in_one_line(tmp_path, sources, alias):
-    assert_one_line_or_loads(load_recipe, write(tmp_path, dumped({"output": "o", "sources": sources}, alias),
-                                                "recipe.yaml"))
+@given(RECIPE, st.booleans())
+def test_generated_recipes_load_or_fail_in_one_line(tmp_path, document, alias):
+    (tmp_path / "src").mkdir(exist_ok=True)
+    text = dumped(document, alias)
+    assert_one_line_or_loads(load_recipe, write(tmp_path, text, "recipe.yaml"))
+    if "*id" in text:
+        with pytest.raises(DataconvError, match="aliases"):
+            load_recipe(str(tmp_path / "recipe.yaml"))
+
+
+def set_at(document: dict, path: tuple, value: object) -> None:
+    """``value`` at ``path`` in ``document`` when its parent is there and of the right kind."""
+    parent = document
+    for key in path[:-1]:
+        if isinstance(parent, dict) and key in parent or isinstance(parent, list) and key < len(parent):
+            parent = parent[key]
+        else:
+            return
+    if isinstance(parent, dict) or isinstance(parent, list) and path[-1] < len(parent):
+        parent[path[-1]] = value
+
+
+RECIPE_PATHS = [("output",), ("split",), ("seed",), ("layout",), ("overwrite",), ("dedupe",),
+                ("per_source_folders",), ("per_source_fodlers",), ("options",), ("options", "max_label_length"),
+                ("options", "max_lable_length"), ("options", "normalize"), ("options", "charset"),
+                ("options", "label_rules"), ("sources",), ("sources", 0), ("sources", 0, "name"),
+                ("sources", 0, "format"), ("sources", 0, "input"), ("sources", 0, "ratio"), ("sources", 0, "cap"),
+                ("sources", 0, "weight"), ("sources", 0, "ratoi"), ("sources", 0, "options"),
+                ("sources", 0, "options", "gt"), ("sources", 0, "options", "sep"),
+                ("sources", 0, "options", "encoding"), ("sources", 1)]
+RULES_PATHS = [("replace",), ("replace", "l"), ("replace", 3), ("replce",), ("drop",), ("drop", 0),
+               ("drop", 0, "pattern"), ("drop", 0, "name"), ("drop", 0, "nmae"), ("whitespace",), ("case",),
+               ("fullwidth_ascii",)]
+VALUES = st.one_of(SCALARS, SPLITS, st.sampled_from(["(a+)+$", "src", "src/gt.txt", "rules.yaml", "nfkc"]),
+                   st.floats(0.01, 1), st.integers(1, 1000))
+
+
+def mutated(base: dict, paths: list[tuple]) -> st.SearchStrategy[dict]:
+    """``base`` (a valid document) with zero to two of ``paths`` set to any value."""
+    def apply(changes: list[tuple[tuple, object]]) -> dict:
+        document = copy.deepcopy(base)
+        for path, value in changes:
+            set_at(document, path, value)
+        return document
+    return st.lists(st.tuples(st.sampled_from(paths), VALUES), max_size=2).map(apply)
+
+
+GOOD_RECIPE = {"output": "out", "split": "0.8,0.1,0.1", "options": {"label_rules": "rules.yaml"},
+               "sources": [{"name": "a", "format": "gt-txt", "input": "src", "options": {"gt": "src/gt.txt"}},
+                           {"name": "b", "format": "gt-txt", "input": "src", "ratio": 0.5}]}
+GOOD_RULES = {"replace": {"l": "L"}, "drop": [{"pattern": "x", "name": "x"}], "whitespace": "strip"}
+
+
+@pytest.fixture(scope="module")
+def recipe_home(tmp_path_factory):
+    root = tmp_path_factory.mktemp("recipes")
+    images = {f"{i}.png": png(i) for i in range(3)}
+    gt_source(str(root / "src"), "".join(f"{k}\tl{k[0]}\n" for k in images).encode(), images)
+    return root
+
+
+@settings(max_examples=40, deadline=None)
+@given(mutated(GOOD_RECIPE, RECIPE_PATHS), mutated(GOOD_RULES, RULES_PATHS), st.booleans())
+def test_generated_recipes_and_rules_run_or_end_in_one_line(recipe_home, recipe, rules, alias):
+    """Through ``dataconv build``: exit 0, or exit 1/2 with one line (never a traceback,
+    which CliRunner would raise here), and no manifest holding NaN or infinity."""
+    shutil.rmtree(recipe_home / "out", ignore_errors=True)
+    (recipe_home / "rules.yaml").write_text(dumped(rules, False), encoding="utf-8")
+    (recipe_home / "recipe.yaml").write_text(dumped(recipe, alias), encoding="utf-8")
+    result = run_cli("build", str(recipe_home / "recipe.yaml"), "-q", "--workers", "1", expect=None)
+    assert result.exit_code in (0, 1, 2), result.output
+    if result.exit_code == 0:
+        json.loads((recipe_home / "out" / "manifest.json").read_text(), parse_constant=pytest.fail)
+    elif result.exit_code == 1:
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+    else:
+        assert result.stderr.strip().splitlines()[-1].startswith("Error: "), result.stderr
