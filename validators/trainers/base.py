@@ -13,6 +13,10 @@ kept as is, or kept with a silently altered label. ``Trace`` is the one mechanis
 trainer uses to record what each step did. Reasons starting ``crash:`` mean the trainer
 would raise on that sample instead of skipping it.
 
+A detector simulation (``reads = "det"``: PaddleOCR's and MMOCR's DB detectors) subclasses
+``det.DetTrainer`` instead: it reads a detection dataset's label file per split and judges
+every page and box (``det.PageVerdict``); ``validators/det_report.py`` sums that up.
+
 Each trainer reads the charset FILE the way it really does (its encoding, BOM handling,
 line splitting, YAML or not); the user's meaning comes from
 ``dataconv.charsets.load_user_charset``. Where the two differ the simulation follows the

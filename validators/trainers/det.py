@@ -26,7 +26,7 @@ import numpy as np
 from dataconv.errors import UsageError
 from dataconv.io import det_reader
 from dataconv.io.det_reader import DetSplit
-from dataconv.validators.trainers.base import EVAL_SPLITS, Settings, Trainer
+from dataconv.validators.trainers.base import EVAL_SPLITS, Settings, Switch, Trainer
 
 DONT_CARE = "dont_care"  # the label file says so (### / ignore: true)
 NO_TRAINABLE_BOX = "no_trainable_box"  # a page kept with every box ignored: background only
@@ -37,6 +37,15 @@ SIZE_REASONS = ("area_under_1", "under_min_text_size")  # what a larger train si
 class DetOptions:
     train_size: int = 640  # the side of the square a crop is rescaled to fit
     min_text_size: int = 8  # boxes with a shorter side at the training scale are ignored
+
+
+def det_switches(train_size: str, min_text_size: str) -> tuple[Switch, Switch]:
+    """``--train-size`` and ``--min-text-size``, each described in the trainer's own terms."""
+    defaults = DetOptions()
+    return (Switch("--train-size", "train_size", f"{train_size} [default: {defaults.train_size}]",
+                   minimum=32, default=defaults.train_size),
+            Switch("--min-text-size", "min_text_size", f"{min_text_size} [default: {defaults.min_text_size}]",
+                   minimum=1, default=defaults.min_text_size))
 
 
 @dataclass

@@ -27,8 +27,8 @@ from shapely.geometry import Polygon
 from dataconv.errors import DataconvError
 from dataconv.io import det_reader
 from dataconv.io.det_reader import DetSplit
-from dataconv.validators.trainers.base import Switch, register
-from dataconv.validators.trainers.det import BoxVerdict, DetTrainer, PageVerdict, as_points
+from dataconv.validators.trainers.base import register
+from dataconv.validators.trainers.det import BoxVerdict, DetTrainer, PageVerdict, as_points, det_switches
 
 SHRINK_RATIO = 0.4  # DBModuleLoss shrink_ratio
 FILTER_MIN_SIZE = 32  # filter_cfg min_size of the textdet dataset configs
@@ -68,14 +68,10 @@ class MMOCRDet(DetTrainer):
 
     name = "mmocr-det"
     label_file = "textdet.json"
-    switches = (
-        Switch("--train-size", "train_size", minimum=32, default=640, help=(
-            "Resize scale=(N, N) keep_ratio and Pad size=(N, N): the page is judged fitted into "
-            "N x N, the smallest scale RandomCrop gives [default: 640].")),
-        Switch("--min-text-size", "min_text_size", minimum=1, default=8, help=(
-            "DBModuleLoss min_sidelength: a box whose minimum-area rectangle has a shorter side "
-            "at that scale is ignored [default: 8].")),
-    )
+    switches = det_switches(
+        "Resize scale=(N, N) keep_ratio and Pad size=(N, N): the page is judged fitted into N x N, the "
+        "smallest scale RandomCrop gives.", "DBModuleLoss min_sidelength: a box whose minimum-area rectangle "
+        "has a shorter side at that scale is ignored.")
     size_keys = "train_pipeline Resize scale=({size}, {size}) and Pad size=({size}, {size})"
     min_size_key = "model.det_head.module_loss=dict(type='DBModuleLoss', min_sidelength={size})"
     skip_effect = "BaseDataset draws another page (up to 1000 times in a row, then raises)"

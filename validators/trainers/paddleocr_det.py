@@ -22,8 +22,8 @@ from shapely.geometry import Polygon
 
 from dataconv.io import det_reader
 from dataconv.io.det_reader import DetSplit
-from dataconv.validators.trainers.base import Switch, register
-from dataconv.validators.trainers.det import DONT_CARE, BoxVerdict, DetTrainer, PageVerdict
+from dataconv.validators.trainers.base import register
+from dataconv.validators.trainers.det import DONT_CARE, BoxVerdict, DetTrainer, PageVerdict, det_switches
 
 IGNORE_TAGS = ("*", "###")  # DetLabelEncode: these transcriptions are don't-care
 STAR = "star_transcription"  # a box whose text is "*": PaddleOCR ignores it
@@ -110,13 +110,9 @@ class PaddleOCRDet(DetTrainer):
 
     name = "paddleocr-det"
     label_file = "det_gt.txt"
-    switches = (
-        Switch("--train-size", "train_size", minimum=32, default=640, help=(
-            "EastRandomCropData size [N, N]: the page is judged fitted into N x N, the smallest "
-            "scale a random crop gives [default: 640].")),
-        Switch("--min-text-size", "min_text_size", minimum=1, default=8, help=(
-            "MakeShrinkMap min_text_size: a shorter box side at that scale is ignored [default: 8].")),
-    )
+    switches = det_switches(
+        "EastRandomCropData size [N, N]: the page is judged fitted into N x N, the smallest scale a random "
+        "crop gives.", "MakeShrinkMap min_text_size: a shorter box side at that scale is ignored.")
     size_keys = "Train.dataset.transforms EastRandomCropData size: [{size}, {size}]"
     min_size_key = "Train.dataset.transforms MakeShrinkMap min_text_size: {size}"
     skip_effect = "SimpleDataSet logs the error and draws another page (train: at random; eval: the next)"
