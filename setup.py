@@ -30,9 +30,9 @@ setup(
         "deflate>=0.7",  # libdeflate: the PNG check's inflate (validators/_fastdecode.py; zlib without it)
         "tqdm>=4.60",
         "pyyaml>=6",
-        "shapely>=2.0",
+        "shapely>=2.0",  # detection boxes: polygon validity and area (dataconv/io/polygons.py)
         "pyclipper>=1.3",  # validate --for paddleocr-det|mmocr-det: the trainers' own polygon offsets
-        "google-re2>=1.1",  # every user-written regex in linear time (dataconv/io/userregex.py)  # detection boxes: polygon validity and area (dataconv/io/polygons.py)
+        "google-re2>=1.1",  # every user-written regex in linear time (dataconv/io/userregex.py)
     ],
     extras_require={
         # torch is deliberately unpinned here: install `torch==2.13.0` first (see README)

@@ -68,3 +68,45 @@ def test_backreference_is_refused_in_one_line_naming_its_place(tmp_path, option)
     err = assert_one_line_error(result, where, "backreferences and lookarounds are not supported")
     assert "re2.cc" not in result.stderr
     assert not os.path.exists(tmp_path / "out"), err
+
+
+# --- Python's meaning, on RE2: \d \s \w are Unicode, {,n} is {0,n} ---------------------------
+
+TOKENS = ["a", "A", "s", "k", "가", "1", "_", " ", "\\w", "\\W", "\\d", "\\D", "\\s", "\\S", "[\\w-]", "[^\\d\\s]",
+          "[a-z]", "[]a]", ".", "+", "*", "?", "{,2}", "{1,2}", "(", ")", "|", "^", "$", "\\\\", "\\.", "\\Z", "(?i)"]
+LABEL_CHARS = "aAbZ_1٣９가ㄱ漢ß ſK\u3000\u00a0\u2028\t\u0301é.-\\"  # Arabic-Indic and full-width digits, odd spaces
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=8), st.text(LABEL_CHARS, max_size=12))
+def test_a_pattern_matches_what_pythons_re_matches(parts, label):
+    """Wherever Python's ``re`` and dataconv both accept a pattern, they find the same match
+    (labels without a newline: there Python's ``$`` also matches before a final newline)."""
+    import re
+    import warnings
+
+    pattern = "".join(parts)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = re.search(pattern, label)
+        ours = compile_user(pattern, "test")
+    except (re.error, DataconvError):
+        return
+    found = ours.search(label)
+    assert (found and found.group()) == (expected and expected.group()), (pattern, label, ours.pattern)
+
+
+def test_unicode_classes_and_open_quantifiers_keep_pythons_meaning():
+    assert compile_user(r"^\w+$", "t").search("한국어_2")
+    assert compile_user(r"^\d+$", "t").search("٣９")
+    assert compile_user(r"\s", "t").search("a\u3000b")
+    assert not compile_user(r"^[^\W\d]+$", "t").search("가1")
+    assert compile_user("^a{,2}$", "t").search("aa")
+    assert compile_user("^a{,2}$", "t").pattern == "^a{,2}$"  # as written, for messages
+
+
+@pytest.mark.parametrize("pattern", [r"\bword", r"x\B"])
+def test_word_boundaries_are_refused_naming_the_place(pattern):
+    with pytest.raises(DataconvError, match=r"^rules\.yaml: drop\[0\]\.pattern: .*word boundary"):
+        compile_user(pattern, "rules.yaml: drop[0].pattern")
