@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ from dataconv.sample import BytesImage, FileImage, ReadContext, Reject, Sample
 from dataconv.validators.base import Candidate, Check, CheckOptions, make_checks, run_checks
 
 PAGES_PER_TASK = 16
+# PaddleOCR's DetLabelEncode reads a box transcribed as one of these as don't care, whatever
+# the source meant: such a box is a don't-care region in all three label files alike.
+IGNORE_TAGS = ("###", "*")
 
 
 @dataclass
@@ -98,6 +102,24 @@ def image_name(page: TextPage) -> str:
             ext = (im.format or "img").lower().replace("jpeg", "jpg")
         return f"{posixpath.splitext(page.source.replace(os.sep, '/'))[0]}.{ext}"
     return posixpath.normpath(str(page.image).replace("\\", "/")).lstrip("/")
+
+
+# Characters a line-based label file cannot hold in a path: PaddleOCR splits its det label
+# lines on a TAB and reads the file line by line (Python's line boundaries).
+UNWRITABLE = re.compile("[\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def written_name(name: str, used: set[str]) -> str:
+    """The name the page image is written under: ``name``, with any character the label
+    files cannot hold replaced by ``_``, and ``~N`` before the extension when that name is
+    taken in the split (the page's id and source in samples.parquet keep the original)."""
+    clean = UNWRITABLE.sub("_", name)
+    stem, ext = posixpath.splitext(clean)
+    count = 1
+    while clean in used:
+        clean, count = f"{stem}~{count}{ext}", count + 1
+    used.add(clean)
+    return clean
 
 
 @dataclass
@@ -179,7 +201,7 @@ def det_box(region: Region, orientation: int, width: int, height: int,
     if orientation != 1:
         points = exif.to_stored(points, orientation, width, height)
     points = det_points(points, width, height, region.reading_order)
-    text, ignore = region.text, region.unusable_text() is not None
+    text, ignore = region.text, region.unusable_text() is not None or region.text in IGNORE_TAGS
     if not ignore and text is not None:
         candidate = Candidate(Sample(region.id, text, BytesImage(b""), region.where), text)
         ignore = run_checks(candidate, checks) is not None
@@ -192,6 +214,7 @@ def plan(collected: Collected, splits: dict[int, str], config: Any, folder: str,
     """Tasks of pages in input order; a second page naming an image file already placed in
     its split is ``duplicate_image``."""
     first: dict[tuple[str, str], str] = {}
+    used: dict[str, set[str]] = {split: set() for split in splitter.SPLITS}
     todo, rejects = [], []
     for seq, page in collected.pages:
         split = splits[seq]
@@ -206,7 +229,7 @@ def plan(collected: Collected, splits: dict[int, str], config: Any, folder: str,
             continue
         if name:
             first[split, name] = page.source
-        todo.append((seq, split, name, page))
+        todo.append((seq, split, written_name(name, used[split]) if name else name, page))
     size = max(1, min(PAGES_PER_TASK, len(todo) // max(1, workers * 4) or 1))
     tasks = [PlaceTask(todo[i:i + size], folder, config.read_context(), on_bad_box, config.checks)
              for i in range(0, len(todo), size)]

@@ -380,3 +380,17 @@ def test_label_studio_rotated_rectangle_keeps_its_turned_corners(tmp_path):
             (x - h * math.sin(a), y + h * math.cos(a))]
     assert not ignore and len(points) == 4
     assert all(abs(px - wx) < 1e-3 and abs(py - wy) < 1e-3 for (px, py), (wx, wy) in zip(points, want))
+
+
+def test_image_names_the_label_file_cannot_hold_are_renamed_and_star_is_dont_care_everywhere(tmp_path):
+    src = tmp_path / "src"
+    star = {"label": "*", "shape_type": "rectangle", "points": [[5, 30], [45, 45]]}
+    for name in ("a\tb", "c\nd", "c_d"):
+        labelme_page(src, [GOOD, star], name)
+    out = str(tmp_path / "out")
+    run_cli("labelme", "-i", str(src), "--task", "det", "-o", out, "-q", "--split", "none")
+    boxes = three_files(out)  # PaddleOCR's reading: one line per page, the path before the TAB
+    assert sorted(boxes) == ["train/images/a_b.png", "train/images/c_d.png", "train/images/c_d~1.png"]
+    assert all([i for _, i in b] == [False, True] for b in boxes.values())
+    table = page_table(out)
+    assert sorted(table.source_id) == ["a\tb", "c\nd", "c_d"]
