@@ -33,20 +33,25 @@ MMOCR_SPEC = importlib.util.find_spec("mmocr")
 INSTALLED = all(importlib.util.find_spec(name) is not None for name in ("mmocr", "mmengine", "mmcv"))
 MISSING = "mmocr==1.0.1, mmengine==0.10.7, mmcv-lite==2.1.0 (--no-deps) not installed (make setup-all)"
 PACKAGES = ("mmocr", "mmocr.utils", "mmocr.datasets", "mmocr.datasets.transforms", "mmocr.models",
-            "mmocr.models.common", "mmocr.models.common.dictionary")
-FILES = {  # module name -> file under mmocr/, in import order
+            "mmocr.models.common", "mmocr.models.textrecog", "mmocr.models.textrecog.module_losses")
+FILES = {  # module name -> file under mmocr/, in import order (a package: its real __init__)
     "mmocr.registry": "registry.py",
     "mmocr.datasets.ocr_dataset": "datasets/ocr_dataset.py",
     "mmocr.datasets.recog_lmdb_dataset": "datasets/recog_lmdb_dataset.py",
     "mmocr.datasets.transforms.loading": "datasets/transforms/loading.py",
-    "mmocr.models.common.dictionary.dictionary": "models/common/dictionary/dictionary.py",
+    "mmocr.models.common.dictionary": "models/common/dictionary/__init__.py",
+    "mmocr.structures": "structures/__init__.py",
+    "mmocr.models.textrecog.module_losses.base": "models/textrecog/module_losses/base.py",
+    "mmocr.models.textrecog.module_losses.ce_module_loss": "models/textrecog/module_losses/ce_module_loss.py",
+    "mmocr.models.textrecog.module_losses.ctc_module_loss": "models/textrecog/module_losses/ctc_module_loss.py",
 }
 
 
 @functools.cache
 def load_mmocr() -> types.SimpleNamespace:
-    """OCRDataset, RecogLMDBDataset, Dictionary, LoadImageFromFile, LoadOCRAnnotations and
-    list_from_file, from the installed wheel."""
+    """OCRDataset, RecogLMDBDataset, Dictionary, LoadImageFromFile, LoadImageFromNDArray,
+    LoadOCRAnnotations, CEModuleLoss, CTCModuleLoss, TextRecogDataSample and list_from_file,
+    from the installed wheel."""
     root = Path(MMOCR_SPEC.submodule_search_locations[0])
     try:
         for package in PACKAGES:
@@ -57,12 +62,17 @@ def load_mmocr() -> types.SimpleNamespace:
         sys.modules["mmocr.utils"].list_from_file = fileio.list_from_file  # as its __init__ does
         modules = {name: load_file(name, root / rel) for name, rel in FILES.items()}
         loading = modules["mmocr.datasets.transforms.loading"]
+        losses = "mmocr.models.textrecog.module_losses."
         return types.SimpleNamespace(
             OCRDataset=modules["mmocr.datasets.ocr_dataset"].OCRDataset,
             RecogLMDBDataset=modules["mmocr.datasets.recog_lmdb_dataset"].RecogLMDBDataset,
-            Dictionary=modules["mmocr.models.common.dictionary.dictionary"].Dictionary,
+            Dictionary=modules["mmocr.models.common.dictionary"].Dictionary,
             LoadImageFromFile=loading.LoadImageFromFile,
+            LoadImageFromNDArray=loading.LoadImageFromNDArray,
             LoadOCRAnnotations=loading.LoadOCRAnnotations,
+            CEModuleLoss=modules[losses + "ce_module_loss"].CEModuleLoss,
+            CTCModuleLoss=modules[losses + "ctc_module_loss"].CTCModuleLoss,
+            TextRecogDataSample=modules["mmocr.structures"].TextRecogDataSample,
             list_from_file=fileio.list_from_file)
     finally:
         for name in [n for n in sys.modules if n == "mmocr" or n.startswith("mmocr.")]:
