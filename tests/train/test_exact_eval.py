@@ -1,0 +1,182 @@
+"""Every figure ``dataconv eval`` shows, against figures computed here with a plain edit
+distance written in this file: eval.parquet's ``cer``/``exact``/``label_length`` per row, the
+accuracy and CER of the summary line and manifest.json, the per-split table of eval.html, the
+suspected label errors' order (page and summary), and the per-group/per-source breakdown.
+
+Predictions are generated (hypothesis) from each label: unchanged, empty, the NFD form of an
+NFC label, substitutions, insertions and deletions, or unrelated text; confidences are drawn
+from a few values (ties) or left out. No model is involved: ``eval --predictions``.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import unicodedata
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from PIL import Image
+
+from helpers import run_cli
+from dataconv.export.evaluate import score_row
+from dataconv.reporting.eval_page import breakdown
+
+LABELS = ["abc", "héllo", "가나다", "x", "hello world", "abcd", "q1", "café au lait", "日本語", "ab",
+          "Ωmega", "a b", "zzzz", "e", "한국어 문장", "99", "tést", "ok"]
+ALPHABET = "abcxyzé가나 e\u0301日"
+
+
+def distance(a: str, b: str) -> int:
+    """Levenshtein distance by the full table (unit costs)."""
+    table = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1,
+                              table[i - 1][j - 1] + (0 if a[i - 1] == b[j - 1] else 1))
+    return table[-1][-1]
+
+
+def test_the_distance_written_here():
+    assert distance("", "") == 0 and distance("", "abc") == 3 and distance("abc", "") == 3
+    assert distance("kitten", "sitting") == 3 and distance("é", "e\u0301") == 2
+    assert distance("abcd", "acbd") == 2  # a transposition is two edits
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> str:
+    src = tmp_path_factory.mktemp("src")
+    lines = []
+    for i, label in enumerate(LABELS):
+        Image.new("L", (20 + i, 12), i * 9).save(src / f"{i}.png")
+        lines.append(f"{i}.png\t{label}\n")
+    (src / "gt.txt").write_text("".join(lines), "utf-8")
+    out = tmp_path_factory.mktemp("out") / "data"
+    run_cli("gt-txt", "-i", src, "--gt", src / "gt.txt", "-o", out, "--split", "0.5,0.25,0.25", "--workers", "1",
+            "-q")
+    return str(out)
+
+
+def keys_and_labels(data: str) -> list[tuple[str, str, str]]:
+    """(split, SHARD:INDEX, label) of every sample, the label from the source's own list."""
+    table = pd.read_parquet(os.path.join(data, "samples.parquet"))
+    return [(r.split, f"{r.shard}:{r.index}", LABELS[int(r.source_id.split(".")[0])]) for r in table.itertuples()]
+
+
+@st.composite
+def prediction(draw, label: str) -> str:
+    kind = draw(st.sampled_from(["same", "empty", "nfd", "edits", "other"]))
+    if kind == "same":
+        return label
+    if kind == "empty":
+        return ""
+    if kind == "nfd":
+        return unicodedata.normalize("NFD", label)
+    if kind == "other":
+        return draw(st.text(st.sampled_from(ALPHABET), max_size=8))
+    text = list(label)
+    for _ in range(draw(st.integers(1, 3))):
+        op = draw(st.sampled_from(["sub", "ins", "del"]))
+        at = draw(st.integers(0, len(text)))
+        ch = draw(st.sampled_from(ALPHABET))
+        if op == "ins":
+            text.insert(at, ch)
+        elif text:
+            text[min(at, len(text) - 1):min(at, len(text) - 1) + 1] = [ch] if op == "sub" else []
+    return "".join(text)
+
+
+CONFIDENCE = st.sampled_from([None, 0.0, 0.25, 0.5, 0.9, 1.0])
+
+
+def suspects(rows: list[dict]) -> list[str]:
+    """Wrong rows: the most confident first, no confidence last; ties: the larger CER first,
+    then file order."""
+    wrong = [r for r in rows if r["prediction"] != r["label"]]
+    ranked = sorted(enumerate(wrong), key=lambda p: (-(p[1]["confidence"] if p[1]["confidence"] is not None
+                                                       else -1.0), -p[1]["cer"], p[0]))
+    return [r["key"] for _, r in ranked]
+
+
+def page_table(page: str, title: str) -> list[list[str]]:
+    body = page.split(f"<h3>{title}</h3>", 1)[1].split("</table>", 1)[0]
+    return [[html.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1])]
+
+
+def pct(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+@settings(max_examples=10, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # no shrinking: one eval a second
+@given(draw=st.data())
+def test_eval_figures_equal_the_ones_computed_here(data, tmp_path_factory, draw):
+    samples = keys_and_labels(data)
+    rows = []
+    for split, key, label in samples:
+        pred = draw.draw(prediction(label))
+        conf = draw.draw(CONFIDENCE)
+        edits = distance(label, pred)
+        rows.append({"split": split, "key": key, "label": label, "prediction": pred, "confidence": conf,
+                     "edits": edits, "cer": edits / max(len(label), 1)})
+    folder = tmp_path_factory.mktemp("eval")
+    (folder / "pred.txt").write_text("".join(
+        f"{r['key']}\t{r['prediction']}" + ("" if r["confidence"] is None else f"\t{r['confidence']}") + "\n"
+        for r in rows), "utf-8")
+    result = run_cli("eval", data, "--predictions", folder / "pred.txt", "--split", "all", "-o", folder / "ev")
+
+    frame = pd.read_parquet(folder / "ev" / "eval.parquet")
+    assert sorted(frame["key"]) == sorted(r["key"] for r in rows)
+    order = frame["key"].tolist()
+    rows.sort(key=lambda r: order.index(r["key"]))  # eval's reading order: the file order of the ties below
+    assert frame["label"].tolist() == [r["label"] for r in rows]
+    assert frame["prediction"].tolist() == [r["prediction"] for r in rows]
+    assert frame["cer"].tolist() == pytest.approx([r["cer"] for r in rows], abs=1e-12)
+    assert frame["exact"].tolist() == [r["prediction"] == r["label"] for r in rows]
+    assert frame["label_length"].tolist() == [len(r["label"]) for r in rows]
+
+    wrong = sum(r["prediction"] != r["label"] for r in rows)
+    accuracy = 1 - wrong / len(rows)
+    cer = sum(r["edits"] for r in rows) / sum(len(r["label"]) for r in rows)
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"eval all: {len(rows)} samples, accuracy {accuracy:.4f}, CER {cer:.4f}, {wrong} wrong"
+    card = json.loads((folder / "ev" / "manifest.json").read_text("utf-8"))
+    assert card["scores"] == pytest.approx({"accuracy": accuracy, "cer": cer}, abs=1e-12)
+
+    page = (folder / "ev" / "eval.html").read_text("utf-8")
+    expected_splits = []
+    for split in sorted({r["split"] for r in rows}):
+        part = [r for r in rows if r["split"] == split]
+        expected_splits.append([split, str(len(part)), pct(sum(r["prediction"] == r["label"] for r in part) / len(part)),
+                                pct(sum(r["edits"] for r in part) / sum(len(r["label"]) for r in part))])
+    assert page_table(page, "Per split") == expected_splits
+
+    ranked = suspects(rows)
+    shown = re.findall(r"<td>((?:train|val|test)/shard-\d+:\d+)</td>", page.split('id="suspects"', 1)[1])
+    assert shown == ranked[:50]
+    assert [line.split(":")[0] + ":" + line.split(":")[1] for line in lines[2:2 + min(5, wrong)]] == \
+        ["  " + k for k in ranked[:5]]
+
+
+def test_per_group_and_per_source_breakdown():
+    """Groups and sources as a recipe's samples.parquet holds them; label length 0 counts one."""
+    rows = [("a", "a", "g1", "x.txt:1"), ("ab", "", "g1", "x.txt:2"), ("abc", "abd", "g2", "y.json#3"),
+            ("", "zz", "g2", "y.json#4"), ("가나", "가나다", None, "x.txt:9")]
+    frame = pd.DataFrame([score_row(f"test/shard-00000:{i}", label, pred, float("nan"),
+                                    {"group": group, "source": source})
+                          for i, (label, pred, group, source) in enumerate(rows, 1)])
+    by_group = breakdown(frame, frame["group"])
+    # g1: 1 of 2 exact, (0 + 2) / (1 + 2); g2: 0 of 2, (1 + 2) / (3 + 0); (none): 0 of 1, 1 / 2
+    assert by_group.to_dict("index") == {
+        "(none)": {"samples": 1, "accuracy": "0.0%", "CER": "50.0%"},
+        "g1": {"samples": 2, "accuracy": "50.0%", "CER": "66.7%"},
+        "g2": {"samples": 2, "accuracy": "0.0%", "CER": "100.0%"}}
+    from dataconv.reporting.eval_page import source_file
+
+    by_source = breakdown(frame, frame["source"].map(source_file))
+    assert by_source.to_dict("index") == {  # x.txt: a, ab, 가나: 1 exact, (0 + 2 + 1) / (1 + 2 + 2)
+        "x.txt": {"samples": 3, "accuracy": "33.3%", "CER": "60.0%"},
+        "y.json": {"samples": 2, "accuracy": "0.0%", "CER": "100.0%"}}
