@@ -66,6 +66,8 @@ _ALL = (
     Reason("duplicate_id", "the same sample id again (the first is kept)", ("collect",)),
     Reason("label_rule", "a label a `drop` rule of `--label-rules` matches (the detail names the rule)",
            ("collect",)),
+    Reason("correction_drop", "a sample a `drop` line of `--corrections` names (the detail is the file "
+           "and line)", ("collect",)),
     Reason("sampled_out", "left out by its recipe source's `ratio` or `cap`", ("parse",), "build (recipes)"),
     Reason("no_separator", "a label-file line without the separator", ("parse",),
            "gt-txt, paddle-rec, icdar2015-rec, paddle-det"),

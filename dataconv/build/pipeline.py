@@ -43,7 +43,8 @@ from dataconv.sample import ReadContext, Reject, Sample
 from dataconv.build import splits as splitter
 from dataconv.validators.base import CheckOptions
 from dataconv.validators.image import DecodeOptions
-from dataconv.validators.label_rules import LabelRules, rules_of
+from dataconv.validators.corrections import LabelEdit, corrections_of, refuse_without_samples
+from dataconv.validators.label_rules import rules_of
 
 # tqdm's monitor thread only retunes the refresh rate of stalled bars; off, so that no
 # thread of ours ever runs when a local pool forks this process (executors/local.py).
@@ -88,8 +89,9 @@ class Collected:
     total: int
 
 
-def collect(samples: Iterator[Sample | Reject], progress: bool, rules: LabelRules | None = None) -> Collected:
-    """Number every parsed sample, reject repeated ids, and apply the label rules."""
+def collect(samples: Iterator[Sample | Reject], progress: bool, rules: LabelEdit | None = None) -> Collected:
+    """Number every parsed sample, reject repeated ids, and apply the label edits
+    (``--corrections``, then ``--label-rules``)."""
     kept: list[tuple[int, Sample]] = []
     rejects: list[tuple[int, Reject]] = []
     seen: dict[str, str] = {}
@@ -199,10 +201,11 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
     The executor starts first: a local pool's workers are forked before the sample index
     exists, so they never hold a copy of it (only the chunks they are sent)."""
     with open_executor(config.workers, config.dask, config.executor) as executor:
-        rules = rules_of(config.checks)
-        collected = collect(converter.samples(), config.progress, rules)
+        rules, corrections = rules_of(config.checks), corrections_of(config.checks)
+        collected = collect(corrections.watch(converter.samples()), config.progress, corrections.then(rules))
         if collected.total == 0:
             raise DataconvError(f"{config.src}: {converter.none_found}")
+        corrections.finish()
         digests = hash_pass(collected, config, executor)
         if config.dedupe:
             kept, dups = splitter.drop_duplicates(collected.samples, digests)
@@ -220,6 +223,7 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
     accounts = finalize(tmp, results, collected, config, subfolders)
     if rules is not None:
         accounts.extra["label_rules"] = rules.counts()
+    accounts.extra.update(corrections.record())
     return accounts
 
 
@@ -265,6 +269,7 @@ def run(converter: Converter, config: Config) -> dict[str, Any]:
     """Run the whole conversion for any format; returns the manifest."""
     write = OUTPUTS[converter.output]
     try:
+        refuse_without_samples(config.checks, converter.output, converter.tasks())
         with atomic_output(config.out, config.overwrite) as tmp:
             accounts = write(converter, config, tmp)
             accounts.extra.update(converter.accounting(accounts.rejects))

@@ -20,6 +20,9 @@ def format_summary(card: dict[str, Any], out: str) -> str:
         where = " in det/" if card.get("det") else ""
         lines.append(f"  detection{where}: {boxes['written']} boxes ({boxes['ignore']} don't-care), "
                      f"{boxes['removed']} removed for their geometry")
+    fixes = card.get("corrections")
+    if fixes:
+        lines.append("  corrections: " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in fixes.items()))
     if card["rejects"]:
         lines.append("  rejects:")
         for reason, n in sorted(card["rejects"].items(), key=lambda kv: (-kv[1], kv[0])):

@@ -115,8 +115,9 @@ def test_the_cli_cases_cover_every_kind_of_input():
 def recipe_cases() -> list[tuple[str, str]]:
     """(format, switch) for every path switch of every format's options, the source's input,
     and the shared options' files."""
-    cases = [("gt-txt", "input"), ("gt-txt", "recipe"), ("gt-txt", "options.label_rules"),
-             ("gt-txt", "options.charset_file")]
+    cases = [("gt-txt", "input"), ("gt-txt", "recipe")]
+    cases += [("gt-txt", f"options.{s.name}") for cls in option_classes() for s in switches(cls)
+              if isinstance(s.spec.type, PathType) or s.name in TEXT_FILE_SWITCHES]
     for fmt in sorted(MODULES):
         cls = converters.load(fmt).cls.Options
         cases += [(fmt, f"source.{s.name}") for s in switches(cls)
