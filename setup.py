@@ -33,6 +33,7 @@ setup(
         "shapely>=2.0",  # detection boxes: polygon validity and area (dataconv/io/polygons.py)
         "pyclipper>=1.3",  # validate --for paddleocr-det|mmocr-det: the trainers' own polygon offsets
         "google-re2>=1.1",  # every user-written regex in linear time (dataconv/io/userregex.py)
+        "pyahocorasick>=2.0",  # label-rules replacements: one automaton (validators/label_rules.py)
     ],
     extras_require={
         # torch is deliberately unpinned here: install `torch==2.13.0` first (see README)

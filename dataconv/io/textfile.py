@@ -66,15 +66,15 @@ def decode(raw: bytes, encoding: str, path: str, lineno: int = 1) -> str:
             f"{column}); {hint(encoding)}") from None
 
 
-def read_text(source: Source, encoding: str = "utf-8") -> str:
+def read_text(source: Source, encoding: str = "utf-8", max_bytes: int = DEFAULT_LIMITS.whole_bytes) -> str:
     """The whole file decoded, BOM dropped; errors name file, line and encoding.
 
     ``source`` is an ``InputFile`` (a file found inside SRC: confined) or a path the user
-    named; either way a FIFO or device is refused and the size is capped
-    (``Limits.whole_bytes``: a whole read costs several times the file in memory)."""
+    named; either way a FIFO or device is refused and the size is capped (by default
+    ``Limits.whole_bytes``: a whole read costs several times the file in memory)."""
     path = as_input(source).path
-    with open_input(source, DEFAULT_LIMITS.whole_bytes) as f:
-        raw = read_bounded(f, DEFAULT_LIMITS.whole_bytes, path)
+    with open_input(source, max_bytes) as f:
+        raw = read_bounded(f, max_bytes, path)
     if not raw:
         raise DataconvError(f"{path}: empty file")
     return decode(raw[len(check_bom(raw[:4], encoding, path)):], encoding, path)

@@ -155,12 +155,16 @@ def set_at(document: dict, path: tuple, value: object) -> None:
     """``value`` at ``path`` in ``document`` when its parent is there and of the right kind."""
     parent = document
     for key in path[:-1]:
-        if isinstance(parent, dict) and key in parent or isinstance(parent, list) and key < len(parent):
-            parent = parent[key]
-        else:
+        if not holds(parent, key):
             return
-    if isinstance(parent, dict) or isinstance(parent, list) and path[-1] < len(parent):
+        parent = parent[key]
+    if isinstance(parent, dict) or holds(parent, path[-1]):
         parent[path[-1]] = value
+
+
+def holds(container: object, key: object) -> bool:
+    return (isinstance(container, dict) and key in container) or (
+        isinstance(container, list) and isinstance(key, int) and key < len(container))
 
 
 RECIPE_PATHS = [("output",), ("split",), ("seed",), ("layout",), ("overwrite",), ("dedupe",),
