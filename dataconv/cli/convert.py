@@ -55,7 +55,8 @@ def convert(info: converters.FormatInfo, run: options.RunOptions, fmt: Any,
     if report:
         from dataconv.reporting.report import report_after_conversion  # imports matplotlib
 
-        click.echo(f"  report: {report_after_conversion(converter, run.out)}")
+        for path in report_after_conversion(converter, run.out):
+            click.echo(f"  report: {path}")
 
 
 def _refuse_clashes(info: converters.FormatInfo, checks: list[type]) -> None:

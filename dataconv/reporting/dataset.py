@@ -13,7 +13,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -91,8 +91,10 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def read_rejects(path: str, per_reason: int) -> RejectSummary:
-    """Streams rejects.jsonl: every row is counted, ``per_reason`` rows are kept."""
+def read_rejects(path: str, per_reason: int,
+                 keep: Callable[[dict[str, Any]], bool] = lambda row: True) -> RejectSummary:
+    """Streams rejects.jsonl: every row ``keep`` accepts is counted, ``per_reason`` rows
+    of each reason are kept."""
     summary = RejectSummary()
     if not os.path.lexists(path):
         return summary
@@ -103,6 +105,8 @@ def read_rejects(path: str, per_reason: int) -> RejectSummary:
             if not line.strip():
                 continue
             row = _reject_row(line, path, lineno)
+            if not keep(row):
+                continue
             reason = str(row.get("reason", "unknown"))
             summary.counts[reason] += 1
             kept = summary.examples.setdefault(reason, [])

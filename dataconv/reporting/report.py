@@ -5,7 +5,8 @@ import os
 from typing import Any
 
 from dataconv.converters.base import Converter
-from dataconv.errors import DataconvError
+from dataconv.errors import DataconvError, UsageError
+from dataconv.io.det_reader import DET_FOLDER
 from dataconv.io.lmdb_tree import is_detection
 from dataconv.outputs.atomic import write_text
 from dataconv.reporting import dataset, reject_images, sections
@@ -23,8 +24,11 @@ def build_report(root: str, out: str, *, charset: str | None = None, source: str
     manifest.json) lets the report show thumbnails of rejected samples.
     """
     if is_detection(root):
-        raise DataconvError(f"{root}: a detection dataset: the report covers recognition datasets; "
-                            "`dataconv ls` and `dataconv validate --for paddleocr-det` describe this one")
+        if charset is not None or source is not None:
+            raise UsageError(f"{root}: a detection dataset: --charset and --source apply to recognition datasets")
+        from dataconv.reporting import det_report
+
+        return det_report.build_report(root, out, per_split=per_split, seed=seed)
     data = dataset.load(root, cap=max_samples)
     if data.frame.empty:
         raise DataconvError(f"{root}: the dataset has no samples")
@@ -56,8 +60,12 @@ def _reject_images(data: dataset.Dataset, converter: Converter | None,
                    "the others have no readable image (missing file, or rejected by the parser).")
 
 
-def report_after_conversion(converter: Converter, out: str) -> str:
-    """``--report`` on a conversion: OUT/report.html, with thumbnails of the rejects."""
-    path = os.path.join(out, REPORT)
-    build_report(out, path, converter=converter)
-    return path
+def report_after_conversion(converter: Converter, out: str) -> list[str]:
+    """``--report`` on a conversion: OUT/report.html (with thumbnails of the rejects), and
+    OUT/det/report.html for the detection dataset of ``--task rec,det``; the paths written."""
+    written = []
+    for folder in (out, os.path.join(out, DET_FOLDER)):
+        if folder == out or is_detection(folder):
+            written.append(os.path.join(folder, REPORT))
+            build_report(folder, written[-1], converter=converter)
+    return written

@@ -20,14 +20,15 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def thumbnail(data: bytes, max_pixels: int = decode.DEFAULT_MAX_PIXELS) -> str | None:
-    """A JPEG data: URI of the image scaled to fit MAX_WIDTH x MAX_HEIGHT, or None (the
+def thumbnail(data: bytes, max_pixels: int = decode.DEFAULT_MAX_PIXELS,
+              box: tuple[int, int] = (MAX_WIDTH, MAX_HEIGHT)) -> str | None:
+    """A JPEG data: URI of the image scaled to fit ``box`` (width, height), or None (the
     report's placeholder) if the bytes do not decode or claim more than ``max_pixels``."""
     try:
-        im = decode.decode_rgb(data, max_pixels, draft=(MAX_WIDTH, MAX_HEIGHT))
+        im = decode.decode_rgb(data, max_pixels, draft=box)
     except SampleRejected:
         return None
-    im.thumbnail((MAX_WIDTH, MAX_HEIGHT), Image.Resampling.LANCZOS)
+    im.thumbnail(box, Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=85)
     return data_uri(buf.getvalue(), "image/jpeg")

@@ -14,7 +14,8 @@ from dataconv.reporting import DEFAULT_CAP
 
 @click.command("report", help="Write a self-contained HTML report of a dataset (a dataconv "
                               "output folder or any LMDB tree): counts, rejects, distributions, "
-                              "characters, sample images, duplicates.")
+                              "characters, sample images, duplicates; of a detection dataset: "
+                              "pages, boxes, box and page sizes, pages with their boxes drawn.")
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
               help="HTML file to write [default: DATA/report.html].")
@@ -41,7 +42,8 @@ def report_command(data: str, out: str | None, charset: str | None, charset_enco
     start = time.perf_counter()
     figures = build_report(data, out, charset=load_user_charset(charset, charset_encoding).chars if charset else None,
                            source=source, max_samples=max_samples, per_split=per_split, seed=seed)
-    click.echo(f"report of {figures['samples']:,} samples ({figures['rejected']:,} rejected) "
+    counted = f"{figures['pages']:,} pages" if "pages" in figures else f"{figures['samples']:,} samples"
+    click.echo(f"report of {counted} ({figures['rejected']:,} rejected) "
                f"written to {out} ({figures['bytes'] / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s)")
 
 
