@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install -q --disable-pip-version-check
 DEMO   ?= sample_out
 
-.PHONY: demo test setup-core setup-all clean
+.PHONY: demo test setup-core setup-all clean mutate
 
 $(VENV)/.core: setup.py
 	python3 -m venv $(VENV)
@@ -30,6 +30,14 @@ demo: $(VENV)/.core
 
 test: $(VENV)/.all
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests
+
+# Not in CI. mutmut rewrites MODULE in place: run it in a checkout no one else uses
+# (docs/DEVELOPING.md, "Mutation testing"). TESTS: the tests that cover MODULE.
+mutate: $(VENV)/.all
+	$(PIP) 'mutmut<3'
+	$(VENV)/bin/mutmut run --paths-to-mutate $(MODULE) --tests-dir tests --no-progress \
+	  --runner "$(VENV)/bin/pytest -x -q -p no:cacheprovider $(TESTS)" || true
+	$(VENV)/bin/mutmut results
 
 clean:
 	rm -rf sample_src $(DEMO) build *.egg-info

@@ -42,6 +42,7 @@ setup(
         "export": ["torch>=2.1", "onnx>=1.15", "onnxruntime>=1.17", "onnxscript"],
         "dask": ["dask[distributed]>=2024.1"],
         "report": ["matplotlib>=3.7"],
+        "mutate": ["mutmut<3"],  # make mutate MODULE=... (not in CI; docs/DEVELOPING.md)
         # addict, yapf, termcolor, rich: what mmengine/mmcv-lite import (they and mmocr are
         # installed --no-deps by the Makefile: their own requirements pull opencv-python and mmdet)
         "test": ["pytest>=7", "hypothesis>=6", "pycocotools>=2.0", "datasets>=3.0",
