@@ -160,8 +160,11 @@ def from_lines(lines: list[str], source: str) -> Charset:
 def from_yaml(text: str, source: str) -> Charset:
     import yaml
 
+    from dataconv.io.schema import check_events, user_loader  # aliases and size bounded, as every user YAML
+
     try:
-        doc = yaml.safe_load(text)
+        check_events(text, source)
+        doc = yaml.load(text, Loader=user_loader())  # noqa: S506 (a safe loader)
     except yaml.YAMLError as e:
         raise DataconvError(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from None
     for path in YAML_KEYS:

@@ -34,8 +34,6 @@ def load_schema(name: str) -> dict[str, Any]:
 USER_YAML_BYTES = 4 * 1024 * 1024
 USER_YAML_NODES = 400_000
 USER_YAML_DEPTH = 32
-LIMITS_TEXT = (f"a recipe or label-rules file holds at most {USER_YAML_BYTES // 1024**2} MiB and "
-               f"{USER_YAML_NODES:,} keys and values ({USER_YAML_NODES // 2:,} replace pairs)")
 
 
 @lru_cache(maxsize=None)
@@ -58,7 +56,8 @@ def user_loader() -> type:
 
 
 def check_events(text: str, path: str) -> None:
-    """The YAML event stream checked before any node is built: an alias (``*name``,
+    """A YAML file the user wrote (a recipe, label rules, a PARSeq charset), its event
+    stream checked before any node is built: an alias (``*name``,
     ``<<: *name``) is a YAML error at its place, since a few hundred bytes of aliases can
     stand for billions of nodes (the "billion laughs" shape) and no user file needs them;
     more than ``USER_YAML_NODES`` nodes or ``USER_YAML_DEPTH`` levels is refused."""
@@ -72,9 +71,10 @@ def check_events(text: str, path: str) -> None:
         nodes += isinstance(event, yaml.NodeEvent)
         depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
         if nodes > USER_YAML_NODES or depth > USER_YAML_DEPTH:
-            raise DataconvError(f"{path}:{event.start_mark.line + 1}: more than "
-                                + (f"{USER_YAML_NODES:,} keys and values; {LIMITS_TEXT}" if nodes > USER_YAML_NODES
-                                   else f"{USER_YAML_DEPTH} levels of nesting (a recipe needs 5)"))
+            raise DataconvError(f"{path}:{event.start_mark.line + 1}: more than " + (
+                f"{USER_YAML_NODES:,} keys and values in one YAML file (a label-rules file holds at most "
+                f"{USER_YAML_NODES // 2:,} replace pairs)" if nodes > USER_YAML_NODES
+                else f"{USER_YAML_DEPTH} levels of nesting (a recipe needs 5)"))
 
 
 def did_you_mean(key: str, known: list[str]) -> str:
@@ -174,7 +174,8 @@ def load_yaml(path: str, kind: str = "YAML") -> Any:
 
     size = os.stat(path).st_size if os.path.isfile(path) else 0
     if size > USER_YAML_BYTES:
-        raise DataconvError(f"{path}: {size:,} bytes; {LIMITS_TEXT}")
+        raise DataconvError(f"{path}: {size:,} bytes, over the {USER_YAML_BYTES // 1024**2} MiB limit of a recipe "
+                            f"or label-rules file (at most {USER_YAML_NODES // 2:,} replace pairs)")
     try:
         text = read_text(InputFile.user(path), max_bytes=USER_YAML_BYTES)
         check_events(text, path)

@@ -30,17 +30,22 @@ def laughs(levels: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("kind", ["rules", "recipe"])
+LOADERS = {"rules": "from dataconv.validators.label_rules import load_rules as load",
+           "recipe": "from dataconv.build.recipe import load_recipe as load",
+           "charset": "from dataconv.charsets import load"}  # a PARSeq charset YAML
+
+
+@pytest.mark.parametrize("kind", sorted(LOADERS))
 def test_billion_laughs_is_refused_at_once_in_little_memory(tmp_path, kind):
     path = tmp_path / f"{kind}.yaml"
-    body = laughs()
+    body = laughs() + ("model:\n  charset_train: *i\n" if kind == "charset" else "")
     if kind == "recipe":
         body = "output: out\nsources:\n  - name: s\n    format: gt-txt\n    input: .\n    options:\n" + \
                "".join(f"      {line}\n" for line in laughs().splitlines())
     path.write_text(body)
     assert len(body) < 1200
     code = ("import resource, sys, time; from dataconv.errors import DataconvError\n"
-            f"from dataconv.{'validators.label_rules import load_rules as load' if kind == 'rules' else 'build.recipe import load_recipe as load'}\n"
+            f"{LOADERS[kind]}\n"
             "t = time.perf_counter()\n"
             f"try: load({str(path)!r})\nexcept DataconvError as e: print(e)\n"
             "peak = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]\n"

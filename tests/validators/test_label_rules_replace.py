@@ -72,8 +72,8 @@ def test_the_24_mb_rules_file_and_one_node_too_many_are_refused_at_once(tmp_path
     many.write_text("{replace: {" + ", ".join(f"{k}: x" for _, k in zip(range(USER_YAML_NODES // 2), short_keys()))
                     + "}}")
     assert many.stat().st_size < USER_YAML_BYTES
-    for rules, fragment in ((big, "bytes; a recipe or label-rules file holds at most 4 MiB"),
-                            (many, "more than 400,000 keys and values")):
+    for rules, fragment in ((big, "bytes, over the 4 MiB limit of a recipe or label-rules file"),
+                            (many, "more than 400,000 keys and values in one YAML file")):
         status, err, peak_kb = peak_of_run(tmp_path, str(rules))
         assert status == 1 and fragment in err and err.count("\n") == 1, err
         assert peak_kb < 200 * 1024, peak_kb
