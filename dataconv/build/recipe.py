@@ -241,7 +241,10 @@ def mixing(recipe: Recipe, sources: dict[str, dict[str, Any]]) -> dict[str, Any]
     per_sample = {n: weights[n] / written[n] for n in names}  # how often each sample should be seen
     top = max(per_sample.values())
     ratio_list = [round(per_sample[n] / top, 4) for n in names]
-    low = min(per_sample.values())
+    # a source the weights leave no share of a batch (weights adding up to 1 beside it) is
+    # not repeated at all: it is left out of the MMOCR mix, and the others are scaled by the
+    # least-seen source that has a share
+    low = min((v for v in per_sample.values() if v > 0), default=1.0)
     root = "train/real" if recipe.layout == "parseq" else "train"
     settings: dict[str, Any] = {"share": share, "per_source_folders": recipe.per_source_folders}
     if recipe.per_source_folders:
@@ -251,7 +254,7 @@ def mixing(recipe: Recipe, sources: dict[str, dict[str, Any]]) -> dict[str, Any]
         settings["mmocr"] = ("train_dataset = dict(type='ConcatDataset', datasets=["
                              + ", ".join(f"dict(type='RepeatDataset', times={max(1, round(per_sample[n] / low))}, "
                                          f"dataset=dict(type='RecogLMDBDataset', ann_file='OUT/{root}/{n}'))"
-                                         for n in names) + "])")
+                                         for n in names if per_sample[n] > 0) + "])")
     return settings
 
 

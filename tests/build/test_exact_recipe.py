@@ -76,9 +76,6 @@ def test_no_weights_share_by_written_samples_and_read_each_sample_once(root):
     assert re.findall(r"times=(\d+)", mixing["mmocr"]) == ["1", "1", "1"]
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError, reason=(
-    "bug: recipe.mixing divides by the smallest per-sample need, 0 for an unweighted source "
-    "when the weights add up to 1 (dataconv/build/recipe.py, the MMOCR times): a traceback"))
 def test_weights_adding_to_one_leave_an_unweighted_source_no_share(root):
     write_files(str(root / "none"), {"gt.txt": b"gone.png\tgone\n"})
     _, card = build(root, "  - {name: big, format: gt-txt, input: big, weight: 0.5}\n"
