@@ -16,7 +16,7 @@ setup(
     packages=find_packages(include=["dataconv", "dataconv.*"]) + [
         f"dataconv.{p}{'.' + sub if sub else ''}" for p in SUBPACKAGES for sub in ["", *find_packages(p)]],
     package_dir={"dataconv": "dataconv", **{f"dataconv.{p}": p for p in SUBPACKAGES}},
-    package_data={"dataconv.schemas": ["*.json"]},
+    package_data={"dataconv.schemas": ["*.json"], "dataconv.reporting": ["review_static/*"]},
     install_requires=[
         "click>=8.1",
         "lmdb>=1.4",
@@ -46,7 +46,8 @@ setup(
         # addict, yapf, termcolor, rich: what mmengine/mmcv-lite import (they and mmocr are
         # installed --no-deps by the Makefile: their own requirements pull opencv-python and mmdet)
         "test": ["pytest>=7", "hypothesis>=6", "pycocotools>=2.0", "datasets>=3.0",
-                 "addict>=2.4", "yapf>=0.40", "termcolor>=2.0", "rich>=13"],
+                 "addict>=2.4", "yapf>=0.40", "termcolor>=2.0", "rich>=13",
+                 "selenium>=4.10"],  # dataconv review's page in Debian's chromium + chromium-driver (.ci/run)
     },
     entry_points={"console_scripts": ["dataconv=dataconv.cli.launch:main"]},
 )

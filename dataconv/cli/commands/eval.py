@@ -3,6 +3,7 @@ per-sample evaluation on one split, with the suspected label errors ranked
 (``dataconv.export.evaluate``; the page: ``dataconv.reporting.eval_page``)."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -92,7 +93,8 @@ def eval_command(data: str, model: str | None, predictions: str | None, split: s
     what = model or predictions
     subtitle = f"{what} on the {split} split of {data}" + (f", as {trainer} compares" if trainer else "")
     page = render(evaluation.frame, data, subtitle, dict(evaluation.left_out), top)
-    options: dict[str, Any] = {"split": split, "as": trainer, "model": model, "predictions": predictions}
+    options: dict[str, Any] = {"split": split, "as": trainer, "model": model, "predictions": predictions,
+                               "data": os.path.relpath(os.path.abspath(data), os.path.abspath(out))}  # review reads images there
     write_eval_dir(out, overwrite, evaluation, page, options)
     _summary(evaluation, out, suspected_label_errors(evaluation.frame, 5))
 
