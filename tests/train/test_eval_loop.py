@@ -26,15 +26,15 @@ from dataconv.export.predict import load_predictor  # noqa: E402
 from dataconv.fixtures.rendered_digits import make_rendered_digits, render  # noqa: E402
 from dataconv.train.model import HEAD, HEAD_BIAS, Recognizer, init_from, read_checkpoint  # noqa: E402
 
-from helpers import torch_threads, run_cli  # noqa: E402
+from helpers import load_json, torch_threads, run_cli  # noqa: E402
 from hostile_util import assert_one_line_error  # noqa: E402
 
 SHAPE = ["--img-width", "96", "--model-size", "tiny", "--batch-size", "32", "--lr", "3e-3", "--workers", "0"]
 SPLIT = ["--split", "0.85,0.05,0.1", "--workers", "1", "-q"]
 
 
-def convert(src: str, out: str) -> str:
-    run_cli("gt-txt", "-i", src, "--gt", os.path.join(src, "gt.txt"), "-o", out, *SPLIT)
+def convert(src: str, out: str, *more: str) -> str:
+    run_cli("gt-txt", "-i", src, "--gt", os.path.join(src, "gt.txt"), "-o", out, *SPLIT, *more)
     return out
 
 
@@ -123,16 +123,23 @@ def test_eval_accuracy_equals_the_accuracy_of_predicts_output(loop):
         assert_one_line_error(only, "no sample of the test split is left to score")
 
 
-def test_corrupted_test_labels_rank_among_the_suspected_label_errors(loop):
+def planted_labels(loop: SimpleNamespace, seed: int) -> tuple[dict[str, str], pd.DataFrame]:
+    """The true labels with 10 test labels replaced by other digit strings; those 10 rows
+    of samples.parquet."""
     samples = pd.read_parquet(os.path.join(loop.out, "samples.parquet"))
-    test = samples[samples.split == "test"].sample(10, random_state=3)
-    rng = random.Random(7)
+    test = samples[samples.split == "test"].sample(10, random_state=seed)
+    rng = random.Random(seed + 4)
     labels = dict(loop.truth)
     for rel, label in zip(test["source_id"], test["label"]):
         wrong = label
         while wrong == label:
             wrong = "".join(rng.choice("0123456789") for _ in range(rng.randint(2, 6)))
         labels[rel] = wrong
+    return labels, test
+
+
+def test_corrupted_test_labels_rank_among_the_suspected_label_errors(loop):
+    labels, test = planted_labels(loop, 3)
     write_gt(loop.src, labels)
     try:
         bad = convert(loop.src, os.path.join(loop.root, "out_bad"))
@@ -150,6 +157,54 @@ def test_corrupted_test_labels_rank_among_the_suspected_label_errors(loop):
     assert "Suspected label errors" in page and "Confusion pairs" in page and "Per label length" in page
     assert page.count('<img src="data:image/jpeg;base64,') == min(20, len(wrong))
     assert "most suspected label errors" in result.output
+
+
+def test_review_accepts_the_planted_rows_and_the_rebuild_relabels_exactly_those(loop):
+    """Issue 24's round trip: eval -> review in Chromium (accept the prediction of each
+    planted row) -> the same conversion with --corrections -> eval again."""
+    from review_util import Page, Review, chromium, file_text, wait_for
+
+    labels, planted = planted_labels(loop, 11)
+    ids = list(planted["source_id"])
+    write_gt(loop.src, labels)
+    try:
+        bad = convert(loop.src, os.path.join(loop.root, "planted"))
+        first = os.path.join(loop.root, "eval_planted")
+        run_cli("eval", bad, "--model", loop.model, "-o", first)
+        predicted = pd.read_parquet(os.path.join(first, "eval.parquet")).set_index("source_id")["prediction"]
+        fixes = os.path.join(first, "corrections.tsv")
+        driver = chromium()
+        try:
+            with Review(first, "--all") as review:
+                page = Page(driver, review.url)
+                expected = ""
+                for sample_id in ids:
+                    page.go_to(sample_id)
+                    page.press("a")
+                    expected += f"{sample_id}\trelabel\t{predicted[sample_id]}\n"
+                    wait_for(lambda: file_text(fixes) == expected, f"{sample_id} accepted in the file")
+                assert review.stop()[0] == 0
+        finally:
+            driver.quit()
+        fixed = convert(loop.src, os.path.join(loop.root, "fixed"), "--corrections", fixes)
+    finally:
+        write_gt(loop.src, loop.truth)
+
+    before = pd.read_parquet(os.path.join(bad, "samples.parquet")).set_index("source_id")
+    after = pd.read_parquet(os.path.join(fixed, "samples.parquet")).set_index("source_id")
+    assert list(after.index) == list(before.index) and (after["split"] == before["split"]).all()
+    changed = after.index[after["label"] != before["label"]]
+    assert sorted(changed) == sorted(ids)
+    assert dict(after.loc[ids, "label"]) == {i: predicted[i] for i in ids}
+    assert sum(predicted[i] == loop.truth[i] for i in ids) >= 8  # the model read the images right
+    card = load_json(os.path.join(fixed, "manifest.json"))
+    assert card["corrections"] == {"relabelled": 10, "dropped": 0, "kept": 0, "overridden": 0, "unknown": 0,
+                                   "already_rejected": 0}
+
+    second = os.path.join(loop.root, "eval_fixed")
+    run_cli("eval", fixed, "--model", loop.model, "-o", second)
+    again = pd.read_parquet(os.path.join(second, "eval.parquet")).set_index("source_id")
+    assert again.loc[ids, "exact"].all() and list(again.loc[ids, "label"]) == [predicted[i] for i in ids]
 
 
 def test_static_export_matches_pytorch(loop):
