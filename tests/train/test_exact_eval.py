@@ -16,17 +16,20 @@ import re
 import unicodedata
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from PIL import Image
 
 from helpers import run_cli
-from dataconv.export.evaluate import score_row
+from dataconv.export.evaluate import score_row, total_cer
 from dataconv.reporting.eval_page import breakdown
 
 LABELS = ["abc", "héllo", "가나다", "x", "hello world", "abcd", "q1", "café au lait", "日本語", "ab",
           "Ωmega", "a b", "zzzz", "e", "한국어 문장", "99", "tést", "ok"]
 ALPHABET = "abcxyzé가나 e\u0301日"
+PARQUET_COLUMNS = ["key", "source_id", "label", "prediction", "confidence", "cer", "exact", "label_length",
+                   "source", "group"]
 
 
 def distance(a: str, b: str) -> int:
@@ -129,6 +132,7 @@ def test_eval_figures_equal_the_ones_computed_here(data, tmp_path_factory, draw)
     result = run_cli("eval", data, "--predictions", folder / "pred.txt", "--split", "all", "-o", folder / "ev")
 
     frame = pd.read_parquet(folder / "ev" / "eval.parquet")
+    assert pq.read_schema(folder / "ev" / "eval.parquet").names == PARQUET_COLUMNS  # no index column
     assert sorted(frame["key"]) == sorted(r["key"] for r in rows)
     order = frame["key"].tolist()
     rows.sort(key=lambda r: order.index(r["key"]))  # eval's reading order: the file order of the ties below
@@ -137,6 +141,7 @@ def test_eval_figures_equal_the_ones_computed_here(data, tmp_path_factory, draw)
     assert frame["cer"].tolist() == pytest.approx([r["cer"] for r in rows], abs=1e-12)
     assert frame["exact"].tolist() == [r["prediction"] == r["label"] for r in rows]
     assert frame["label_length"].tolist() == [len(r["label"]) for r in rows]
+    assert frame["source_id"].tolist() == [f"{LABELS.index(r['label'])}.png" for r in rows]
 
     wrong = sum(r["prediction"] != r["label"] for r in rows)
     accuracy = 1 - wrong / len(rows)
@@ -145,6 +150,9 @@ def test_eval_figures_equal_the_ones_computed_here(data, tmp_path_factory, draw)
     assert lines[0] == f"eval all: {len(rows)} samples, accuracy {accuracy:.4f}, CER {cer:.4f}, {wrong} wrong"
     card = json.loads((folder / "ev" / "manifest.json").read_text("utf-8"))
     assert card["scores"] == pytest.approx({"accuracy": accuracy, "cer": cer}, abs=1e-12)
+    assert (card["format"], card["counts"], card["rejects"]) == (
+        "eval", {"input": len(rows), "written": len(rows), "rejected": 0}, {})
+    assert (card["options"]["split"], card["options"]["as"]) == ("all", None)
 
     page = (folder / "ev" / "eval.html").read_text("utf-8")
     expected_splits = []
@@ -180,3 +188,38 @@ def test_per_group_and_per_source_breakdown():
     assert by_source.to_dict("index") == {  # x.txt: a, ab, 가나: 1 exact, (0 + 2 + 1) / (1 + 2 + 2)
         "x.txt": {"samples": 3, "accuracy": "33.3%", "CER": "60.0%"},
         "y.json": {"samples": 2, "accuracy": "0.0%", "CER": "100.0%"}}
+
+
+def test_one_character_in_all_and_samples_without_a_prediction(data, tmp_path):
+    """A split's CER over a single label character; the samples a file does not predict are
+    left out and counted, the input being every sample of the split."""
+    samples = keys_and_labels(data)
+    one = [(key, label) for _, key, label in samples if len(label) == 1]  # 'x' and 'e'
+    (tmp_path / "one.txt").write_text(f"{one[0][0]}\tq\n", "utf-8")
+    result = run_cli("eval", data, "--predictions", tmp_path / "one.txt", "--split", "all", "-o", tmp_path / "ev")
+    assert result.stdout.splitlines()[:2] == [
+        "eval all: 1 samples, accuracy 0.0000, CER 1.0000, 1 wrong",
+        f"  left out: {len(samples) - 1} (no prediction in the file)"]
+    card = json.loads((tmp_path / "ev" / "manifest.json").read_text("utf-8"))
+    assert (card["counts"], card["rejects"]) == ({"input": len(samples), "written": 1, "rejected": len(samples) - 1},
+                                                 {"no prediction in the file": len(samples) - 1})
+    assert total_cer(pd.DataFrame({"cer": [1.0], "label_length": [1]})) == 1.0
+    assert total_cer(pd.DataFrame({"cer": [0.5, 0.0], "label_length": [2, 1]})) == pytest.approx(1 / 3)
+
+
+def test_as_a_trainer_leaves_out_what_it_drops_and_scores_the_rest(data, tmp_path):
+    """``--as clovaai --charset`` of the ASCII letters and digits: a label with a character
+    outside them is dropped (its filter), the rest are lower-cased; predictions too."""
+    samples = keys_and_labels(data)
+    charset = "abcdefghijklmnopqrstuvwxyz0123456789"
+    kept = [(key, label.lower()) for _, key, label in samples if all(c in charset for c in label.lower())]
+    dropped = len(samples) - len(kept)
+    assert 0 < dropped < len(samples)
+    (tmp_path / "p.txt").write_text("".join(f"{key}\t{label.upper()}X\n" for _, key, label in samples), "utf-8")
+    result = run_cli("eval", data, "--predictions", tmp_path / "p.txt", "--split", "all", "--as", "clovaai",
+                     "--charset", charset, "-o", tmp_path / "ev")
+    frame = pd.read_parquet(tmp_path / "ev" / "eval.parquet")
+    assert sorted(zip(frame["key"], frame["label"])) == sorted(kept)
+    assert frame["prediction"].tolist() == [label + "x" for label in frame["label"]]
+    assert frame["cer"].tolist() == [1 / len(label) for label in frame["label"]]
+    assert f"  left out: {dropped} (dropped by clovaai)" in result.stdout.splitlines()
