@@ -41,7 +41,7 @@ class FileImage:
     rel: str
 
     def read(self, ctx: ReadContext) -> bytes:
-        return read_inside(self.root, self.rel, ctx.follow_symlinks)
+        return read_inside(self.root, self.rel, ctx.follow_symlinks, ctx.max_pixels)
 
 
 @dataclass(frozen=True)

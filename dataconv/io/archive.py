@@ -13,7 +13,11 @@ The same rules as for a folder (``dataconv.io.safeopen``), applied to member nam
   ``ambiguous_image`` (neither is read);
 * a name missing in the written Unicode form is looked up in the other one
   (``paths.name_forms``: macOS zips hold NFD names);
-* a read is bounded: at most ``max_bytes`` are decompressed, whatever the header claims.
+* an image member is bounded before it is held: its size as the archive lists it, then
+  the pixel count its image header claims (``max_pixels``), then a read that stops at the
+  bytes an image of that size can need (``imageheader``), so memory follows what the
+  image needs, never what a member inflates to; a member over ``HEAD_BYTES`` whose start
+  is no image is ``undecodable_image`` there.
 
 Handles are per process and opened lazily (like LMDB handles), so a worker process opens
 the archive itself. A ``.zip`` and a plain ``.tar`` are read at random; a gzip stream
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import IO, BinaryIO, Union
 
 from dataconv.errors import DataconvError, SampleRejected
+from dataconv.io import decode, imageheader
 from dataconv.io.paths import name_forms
 from dataconv.io.safeopen import open_user_path, rel_parts
 
@@ -42,6 +47,8 @@ SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 DEFAULT_NAME_ENCODING = "cp949"
 _UTF8_FLAG = 0x800
 MAX_LINK_BYTES = 4096  # a zip symlink member's target is its content: read no more
+HEAD_BYTES = 1 << 20  # read first: where an image header says its size
+CHUNK_BYTES = 1 << 20
 Member = Union[zipfile.ZipInfo, tarfile.TarInfo]
 
 
@@ -187,12 +194,13 @@ class Archive:
         """Every readable regular file, sorted (what ``safeopen.walk_files`` is for a folder)."""
         return sorted(self.listing().files)
 
-    def read(self, rel: str, max_bytes: int) -> bytes:
-        """The bytes of member ``rel`` (its other Unicode form if missing), or the reject:
-        ``missing_image``, ``path_outside_source``, ``not_a_file``, ``ambiguous_image``,
-        ``unreadable_image`` (damaged or over ``max_bytes`` decompressed)."""
+    def read(self, rel: str, max_bytes: int, max_pixels: int = decode.DEFAULT_MAX_PIXELS) -> bytes:
+        """The bytes of image member ``rel`` (its other Unicode form if missing), or the
+        reject: ``missing_image``, ``path_outside_source``, ``not_a_file``,
+        ``ambiguous_image``, ``too_many_pixels`` (from its header), ``unreadable_image``
+        (damaged, or longer than ``max_bytes`` or than an image of its size can be)."""
         form, member = self._find(rel)
-        return self._read_member(form, member, max_bytes)
+        return self._read_member(form, member, max_bytes, max_pixels)
 
     def _find(self, rel: str) -> tuple[str, Member]:
         """The member ``rel`` names (or its other Unicode form), or why there is none; a
@@ -238,18 +246,49 @@ class Archive:
         assert member_file is not None  # a regular member always has a file object
         return io.BufferedReader(_MemberStream(shown, member_file, (tar, f)))
 
-    def _read_member(self, rel: str, member: Union[zipfile.ZipInfo, tarfile.TarInfo], max_bytes: int) -> bytes:
+    def _read_member(self, rel: str, member: Member, max_bytes: int, max_pixels: int) -> bytes:
+        limit = min(max_bytes, imageheader.encoded_bytes_bound(max_pixels))
+        listed = member.file_size if isinstance(member, zipfile.ZipInfo) else member.size
+        if listed > limit:
+            raise SampleRejected("unreadable_image", f"{rel}: over {limit} bytes once decompressed "
+                                                     f"(the archive lists {listed})")
         handle = self._open()
         try:
             f = handle.open(member) if isinstance(handle, zipfile.ZipFile) else handle.extractfile(member)
             assert f is not None  # a regular member always has a file object
             with f:
-                data = f.read(max_bytes + 1)
+                return _read_image(rel, f, limit, max_pixels)
         except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, RuntimeError, NotImplementedError) as e:
             raise SampleRejected("unreadable_image", f"{rel}: damaged archive member ({e})"[:300]) from None
-        if len(data) > max_bytes:
-            raise SampleRejected("unreadable_image", f"{rel}: over {max_bytes} bytes once decompressed")
-        return data
+
+
+def _read_image(rel: str, f: IO[bytes], limit: int, max_pixels: int) -> bytes:
+    """The image in ``f``, read no further than ``limit``; past its first ``HEAD_BYTES``,
+    refused from its header over ``max_pixels`` and read no further than the bytes an
+    image of the size it claims can need."""
+    data = io.BytesIO()
+    data.write(f.read(min(HEAD_BYTES, limit + 1)))
+    too_long = f"over {limit} bytes once decompressed"
+    if data.tell() >= HEAD_BYTES:  # more may follow: bound it by what the header says
+        limit, too_long = _header_bound(data.getvalue(), limit, too_long, max_pixels)
+        while data.tell() <= limit and (block := f.read(min(CHUNK_BYTES, limit + 1 - data.tell()))):
+            data.write(block)
+    if data.tell() > limit:
+        raise SampleRejected("unreadable_image", f"{rel}: {too_long}")
+    return data.getvalue()
+
+
+def _header_bound(head: bytes, limit: int, too_long: str, max_pixels: int) -> tuple[int, str]:
+    """The bytes an image starting with ``head`` may take (at most ``limit``), and what the
+    message says when it is longer; ``too_many_pixels`` over ``max_pixels``."""
+    size = imageheader.claimed_size(head)
+    if size is None:
+        return limit, too_long
+    decode.refuse_size(*size, max_pixels)
+    needs = imageheader.encoded_bytes_bound(size[0] * size[1])
+    if needs >= limit:
+        return limit, too_long
+    return needs, f"longer than the {needs} bytes a {size[0]}x{size[1]} image can need"
 
 
 class _MemberStream(io.RawIOBase):

@@ -16,6 +16,7 @@ import unicodedata
 
 
 from dataconv.errors import SampleRejected
+from dataconv.io.decode import DEFAULT_MAX_PIXELS
 from dataconv.io.safeopen import SourceRoot, has_lone_surrogate, open_inside
 
 __all__ = ["has_lone_surrogate", "name_forms", "read_inside"]
@@ -51,11 +52,13 @@ def _read_form(root: str, rel: str, follow_symlinks: bool) -> bytes:
         os.close(fd)
 
 
-def read_inside(root: str | SourceRoot, rel: str, follow_symlinks: bool = False) -> bytes:
-    """The bytes of the file ``rel`` names under ``root``, or reject the sample.
+def read_inside(root: str | SourceRoot, rel: str, follow_symlinks: bool = False,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """The bytes of the image file ``rel`` names under ``root``, or reject the sample.
 
     ``root`` is a folder path, or a ``source.SourceRoot`` (which reads an archive's member
-    with the same rules and rejects, ``dataconv.io.archive``).
+    with the same rules and rejects, ``dataconv.io.archive``, bounded by ``max_pixels``
+    before it is held).
 
     The file is opened by ``safeopen.open_inside``: absolute paths and ``..`` that climb
     out of ``root`` are refused without touching the file system, and unless
@@ -66,7 +69,7 @@ def read_inside(root: str | SourceRoot, rel: str, follow_symlinks: bool = False)
     Reads go through ``os.read`` on the descriptor rather than ``open()``: ``open()`` also
     seeks and asks whether the file is a terminal."""
     if not isinstance(root, str):
-        return root.read(rel, follow_symlinks)
+        return root.read(rel, follow_symlinks, max_pixels)
     try:
         try:
             return _read_form(root, rel, follow_symlinks)

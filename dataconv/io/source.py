@@ -29,6 +29,7 @@ from typing import BinaryIO, Iterator, Union
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io import safeopen
 from dataconv.io.archive import Archive, is_archive
+from dataconv.io.decode import DEFAULT_MAX_PIXELS
 from dataconv.io.paths import name_forms, read_inside
 
 MAX_MEMBER_BYTES = safeopen.DEFAULT_LIMITS.whole_bytes  # an image decompressed from an archive
@@ -120,14 +121,15 @@ class SourceRoot:
             return safeopen.walk_files(self.path)
         return iter(archive.files())
 
-    def read(self, rel: str, follow_symlinks: bool = False) -> bytes:
-        """The bytes of the file ``rel``, or the sample's reject (``paths.read_inside``)."""
+    def read(self, rel: str, follow_symlinks: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+        """The bytes of the image file ``rel``, or the sample's reject (``paths.read_inside``);
+        an archive member is bounded by ``max_pixels`` before it is held (``archive``)."""
         if self.more:
-            return self.part_for(rel).read(rel, follow_symlinks)
+            return self.part_for(rel).read(rel, follow_symlinks, max_pixels)
         archive = self.archive
         if archive is None:
             return read_inside(self.path, rel, follow_symlinks)
-        return archive.read(rel, MAX_MEMBER_BYTES)
+        return archive.read(rel, MAX_MEMBER_BYTES, max_pixels)
 
     def open(self, rel: str, follow_symlinks: bool = False,
              max_bytes: int = safeopen.DEFAULT_LIMITS.streamed_bytes) -> BinaryIO:

@@ -132,7 +132,7 @@ class CocoWriter:
             os.symlink(os.path.abspath(os.path.join(self.src, rel)), dst)
         else:  # the bytes read through the confined open, not a second open by path
             with open(dst, "wb") as f:
-                f.write(read_inside(self.src, rel, self.ctx.follow_symlinks))
+                f.write(read_inside(self.src, rel, self.ctx.follow_symlinks, self.ctx.max_pixels))
         return rel.replace(os.sep, "/")
 
     def finish(self) -> Accounts:
