@@ -17,7 +17,11 @@ The same rules as for a folder (``dataconv.io.safeopen``), applied to member nam
   the pixel count its image header claims (``max_pixels``), then a read that stops at the
   bytes an image of that size can need (``imageheader``), so memory follows what the
   image needs, never what a member inflates to; a member over ``HEAD_BYTES`` whose start
-  is no image is ``undecodable_image`` there.
+  is no image is ``undecodable_image`` there;
+* any fault reading a member's bytes (a damaged deflate, bzip2 or LZMA stream, a bad CRC,
+  data cut short, encryption, a compression method zipfile does not know) is that
+  member's: an image is ``unreadable_image``, an annotation member an I/O error of that
+  file, as a bad sector is on disk (``MEMBER_ERRORS``).
 
 Handles are per process and opened lazily (like LMDB handles), so a worker process opens
 the archive itself. A ``.zip`` and a plain ``.tar`` are read at random; a gzip stream
@@ -29,12 +33,16 @@ images between two reads of a label file never rewinds the label file's stream.
 """
 from __future__ import annotations
 
+import errno
 import io
+import lzma
 import os
 import posixpath
 import stat
+import struct
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO, Union
 
@@ -50,6 +58,10 @@ MAX_LINK_BYTES = 4096  # a zip symlink member's target is its content: read no m
 HEAD_BYTES = 1 << 20  # read first: where an image header says its size
 CHUNK_BYTES = 1 << 20
 Member = Union[zipfile.ZipInfo, tarfile.TarInfo]
+# What reading a member's bytes can raise (see the module's rules); ValueError: a local
+# header's name that is not the UTF-8 its flag says.
+MEMBER_ERRORS = (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, RuntimeError, NotImplementedError,
+                 ValueError, zlib.error, lzma.LZMAError, struct.error)
 
 
 def is_archive(path: str) -> bool:
@@ -132,6 +144,19 @@ def _add(listing: Listing, name: str, member: Member, kind: str | None, link: st
         listing.files[rel] = member
 
 
+class StrictTarInfo(tarfile.TarInfo):
+    """A tar member header read strictly: a damaged or cut header after the first ends the
+    listing with an error, where tarfile would end it silently and every member after it
+    would go unseen (``tarfile.TarFile.next``)."""
+
+    @classmethod
+    def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        try:
+            return super().fromtarfile(tar)
+        except (tarfile.InvalidHeaderError, tarfile.TruncatedHeaderError) as e:
+            raise tarfile.ReadError(f"damaged member header at byte {tar.offset}: {e}") from None
+
+
 class Archive:
     """One archive file, read through this process's handle (reopened after a fork)."""
 
@@ -154,10 +179,10 @@ class Archive:
             f: IO[bytes] = os.fdopen(open_user_path(self.path), "rb")
             try:
                 self._handle = (zipfile.ZipFile(f) if self.path.lower().endswith(".zip")
-                                else tarfile.open(fileobj=f, mode="r:*"))
-            except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as e:
+                                else tarfile.open(fileobj=f, mode="r:*", tarinfo=StrictTarInfo))
+            except MEMBER_ERRORS as e:
                 f.close()
-                raise DataconvError(f"{self.path}: not a readable archive ({e})") from None
+                raise DataconvError(f"{self.path}: not a readable archive ({why(e)})") from None
             self._pid, self._listing = os.getpid(), None
         return self._handle
 
@@ -177,8 +202,8 @@ class Archive:
                         if self.name_encoding is not None:
                             name = name.encode("utf-8", "surrogateescape").decode(self.name_encoding, "replace")
                         _add(listing, name, member, _tar_kind(member), member.linkname)
-            except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as e:
-                raise DataconvError(f"{self.path}: damaged archive ({e})") from None
+            except MEMBER_ERRORS as e:
+                raise DataconvError(f"{self.path}: damaged archive ({why(e)})") from None
             self._listing = listing
         return self._listing
 
@@ -187,8 +212,11 @@ class Archive:
         """A zip symlink member's target (its content, bounded); "" for other members."""
         if kind != "a symlink member":
             return ""
-        with handle.open(info) as f:
-            return f.read(MAX_LINK_BYTES).decode("utf-8", "replace")
+        try:
+            with handle.open(info) as f:
+                return f.read(MAX_LINK_BYTES).decode("utf-8", "replace")
+        except MEMBER_ERRORS:  # a target that cannot be read: still a symlink member, never read
+            return ""
 
     def files(self) -> list[str]:
         """Every readable regular file, sorted (what ``safeopen.walk_files`` is for a folder)."""
@@ -218,7 +246,8 @@ class Archive:
     def open_stream(self, rel: str, max_bytes: int) -> BinaryIO:
         """Member ``rel`` as a seekable stream (an annotation file), refused when the
         archive says it is over ``max_bytes``; a zip member never yields more than that
-        either, a tar member never more than its header's size."""
+        either, a tar member never more than its header's size. A fault reading it is an
+        OSError naming it (``damaged``)."""
         form, member = self._find(rel)
         size = member.file_size if isinstance(member, zipfile.ZipInfo) else member.size
         if size > max_bytes:
@@ -230,15 +259,15 @@ class Archive:
             if isinstance(handle, zipfile.ZipFile):
                 return io.BufferedReader(_MemberStream(shown, handle.open(member)))  # type: ignore[arg-type]
             return self._tar_stream(shown, member)  # type: ignore[arg-type]
-        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, RuntimeError, NotImplementedError) as e:
-            raise DataconvError(f"{shown}: damaged archive member ({e})"[:300]) from None
+        except MEMBER_ERRORS as e:
+            raise damaged(shown, e) from None
 
     def _tar_stream(self, shown: str, member: tarfile.TarInfo) -> BinaryIO:
         """A tar member through a handle of its own: a gzip stream has one position, and
         image reads between two reads of a label file would otherwise rewind it each time."""
         f: IO[bytes] = os.fdopen(open_user_path(self.path), "rb")
         try:
-            tar = tarfile.open(fileobj=f, mode="r:*")
+            tar = tarfile.open(fileobj=f, mode="r:*", tarinfo=StrictTarInfo)
         except BaseException:
             f.close()
             raise
@@ -258,8 +287,8 @@ class Archive:
             assert f is not None  # a regular member always has a file object
             with f:
                 return _read_image(rel, f, limit, max_pixels)
-        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, RuntimeError, NotImplementedError) as e:
-            raise SampleRejected("unreadable_image", f"{rel}: damaged archive member ({e})"[:300]) from None
+        except MEMBER_ERRORS as e:
+            raise SampleRejected("unreadable_image", f"{rel}: damaged archive member ({why(e)})") from None
 
 
 def _read_image(rel: str, f: IO[bytes], limit: int, max_pixels: int) -> bytes:
@@ -291,9 +320,22 @@ def _header_bound(head: bytes, limit: int, too_long: str, max_pixels: int) -> tu
     return needs, f"longer than the {needs} bytes a {size[0]}x{size[1]} image can need"
 
 
+def why(e: BaseException) -> str:
+    """What an archive library says of a fault (its type when it says nothing), on one
+    line (tarfile lists each method it tried on a line of its own), at most 300 characters."""
+    return " ".join((str(e) or type(e).__name__).split())[:300]
+
+
+def damaged(path: str, e: BaseException) -> OSError:
+    """A member whose bytes cannot be read back, as an I/O error of that file (a bad sector
+    is one on disk): a whole-run input ends in one line naming it, a per-sample file is
+    that sample's reject."""
+    return OSError(errno.EIO, f"damaged archive member ({why(e)})", path)
+
+
 class _MemberStream(io.RawIOBase):
-    """A member's file object as a stream whose faults are one-line errors naming the
-    archive; closing it closes ``owned`` too (the handle opened for it)."""
+    """A member's file object as a stream whose faults are I/O errors naming the member
+    (``damaged``); closing it closes ``owned`` too (the handle opened for it)."""
 
     def __init__(self, path: str, member_file: IO[bytes], owned: tuple[object, ...] = ()) -> None:
         self._path, self._member, self._owned = path, member_file, owned
@@ -307,8 +349,8 @@ class _MemberStream(io.RawIOBase):
     def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
         try:
             data = self._member.read(len(buffer))
-        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, RuntimeError) as e:
-            raise DataconvError(f"{self._path}: damaged archive member ({e})"[:300]) from None
+        except MEMBER_ERRORS as e:
+            raise damaged(self._path, e) from None
         buffer[:len(data)] = data
         return len(data)
 
