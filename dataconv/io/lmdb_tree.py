@@ -11,7 +11,10 @@ here first, through ``dataconv.io.safeopen`` (never a FIFO, device or socket; in
 never through a symlink out of it), its two meta pages are read and checked, and LMDB
 then maps exactly the file that was checked (through ``/proc/self/fd`` on Linux).
 LMDB itself refuses any page number past the last page the meta names, so once the file
-is known to hold all of those pages a truncation can no longer reach the map.
+is known to hold all of those pages a truncation can no longer reach the map. Inside the
+map liblmdb trusts every page, so the main database's B-tree is checked page by page
+(``lmdb_pages.verify``) before it is handed over: a damaged page is a one-line error
+naming the file, never a SIGSEGV.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import os
 import stat
 import struct
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import lmdb
 
@@ -29,6 +32,9 @@ from dataconv.io import lmdb_keys
 from dataconv.io import safeopen
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.numbers import parse_int
+
+if TYPE_CHECKING:
+    from dataconv.io import lmdb_pages  # imported when an LMDB is first read: it loads NumPy
 
 DATA_FILE = "data.mdb"
 
@@ -63,11 +69,13 @@ class Record:
 
 @dataclass(frozen=True)
 class Meta:
-    """What one meta page says: the page size, the last page in use, the transaction."""
+    """What one meta page says: the page size, the last page in use, the transaction, the
+    main database."""
 
     psize: int
     last_pg: int
     txnid: int
+    db: "lmdb_pages.MainDb"
 
 
 def is_detection(root: str) -> bool:
@@ -144,6 +152,8 @@ def _open_data_file(path: str, root: str | None) -> int:
 
 
 def _read_meta(fd: int, page: int, offset: int, size: int, shown: str) -> Meta:
+    from dataconv.io import lmdb_pages
+
     raw = os.pread(fd, _META.size, offset)
     if len(raw) < _META.size:
         raise DataconvError(f"{shown}: truncated LMDB file ({size} bytes): meta page {page} is incomplete")
@@ -155,14 +165,15 @@ def _read_meta(fd: int, page: int, offset: int, size: int, shown: str) -> Meta:
     if psize not in _PAGE_SIZES or last_pg < 1:
         raise DataconvError(f"{shown}: damaged LMDB meta page {page} "
                             f"(page size {psize}, last page {last_pg})")
-    return Meta(psize, last_pg, txnid)
+    return Meta(psize, last_pg, txnid, lmdb_pages.main_db(raw))
 
 
 def check_data_file(fd: int, shown: str) -> int:
-    """Refuse a ``data.mdb`` that LMDB would map past its end; return its size.
+    """Refuse a ``data.mdb`` that LMDB would map past its end or misread; return its size.
 
     The meta page with the higher transaction id is the one LMDB uses (mdb_env_pick_meta);
-    the file must hold every page up to that meta's last page."""
+    the file must hold every page up to that meta's last page, and the tree it names must
+    pass ``lmdb_pages.verify``."""
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         raise DataconvError(f"{shown}: not a regular file (a FIFO, device or socket cannot be an LMDB)")
@@ -175,7 +186,26 @@ def check_data_file(fd: int, shown: str) -> int:
     if info.st_size < needed:
         raise DataconvError(f"{shown}: truncated LMDB file: {info.st_size} bytes, its meta page "
                             f"names {meta.last_pg + 1} pages of {meta.psize} bytes ({needed} bytes)")
+    _verify_pages(fd, info, meta, shown)
     return info.st_size
+
+
+# Files whose pages passed, by identity: each LMDB is walked once per process (and not
+# again in the workers it forks), however often its readers open it.
+_VERIFIED: set[tuple[int, ...]] = set()
+
+
+def _verify_pages(fd: int, info: os.stat_result, meta: Meta, shown: str) -> None:
+    from dataconv.io import lmdb_pages
+
+    key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, meta.txnid)
+    if key in _VERIFIED:
+        return
+    try:
+        lmdb_pages.verify(fd, info.st_size, meta.psize, meta.last_pg, meta.db)
+    except lmdb_pages.DamagedPage as e:
+        raise DataconvError(f"{shown}: damaged LMDB ({e})") from None
+    _VERIFIED.add(key)
 
 
 def _lmdb_message(e: lmdb.Error, target: str) -> str:
