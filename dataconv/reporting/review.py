@@ -23,6 +23,7 @@ from dataconv.io import corrections as corrections_file
 from dataconv.io import dataset_reader
 from dataconv.io.corrections import Decision
 from dataconv.io.decode import DEFAULT_MAX_PIXELS
+from dataconv.io.safeopen import open_user_path
 from dataconv.outputs.atomic import atomic_file
 from dataconv.outputs.samples_table import sample_metadata
 from dataconv.reporting.eval_page import split_of_key, suspected_label_errors
@@ -41,6 +42,22 @@ class Row:
     def shown(self) -> dict[str, Any]:
         return {"key": self.key, "source_id": self.source_id, "label": self.label,
                 "prediction": self.prediction, "confidence": self.confidence, "cer": self.cer}
+
+
+COLUMNS = ("key", "source_id", "label", "prediction", "confidence", "cer", "exact")  # what review reads
+
+
+def read_eval_table(path: str) -> pd.DataFrame:
+    """eval.parquet; a one-line error when it is not one (never a pyarrow traceback)."""
+    try:
+        with os.fdopen(open_user_path(path), "rb") as f:
+            frame = pd.read_parquet(f)
+    except (ValueError, OSError) as e:  # pyarrow's errors derive from these
+        raise DataconvError(f"{path}: not an eval table ({(str(e).splitlines() or [''])[0][:200]})") from None
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataconvError(f"{path}: not an eval table (no {missing[0]} column)")
+    return frame
 
 
 def review_rows(frame: pd.DataFrame, everything: bool = False, split: str | None = None,

@@ -195,6 +195,9 @@ def test_review_refuses_what_it_cannot_review(evaluated, tmp_path):
     del card["options"]["data"]
     (moved / "manifest.json").write_text(json.dumps(card), encoding="utf-8")
     assert_one_line_error(run_cli("review", moved, "--no-browser", expect=None), "give --data DATA")
+    (moved / "eval.parquet").write_bytes(b"PAR1 this is no parquet file")
+    assert_one_line_error(run_cli("review", moved, "--data", out, "--no-browser", expect=None),
+                          "eval.parquet: not an eval table")
 
 
 def test_rows_are_ranked_as_eval_html_ranks_them_and_filtered(evaluated):

@@ -47,11 +47,8 @@ DEFAULT_OUT = "corrections.tsv"
 @click.option("--no-browser", is_flag=True, help="Print the URL only; do not open a browser.")
 def review_command(eval_dir: str, data: str | None, out: str | None, everything: bool, top: int,
                    split: str | None, min_cer: float | None, port: int, no_browser: bool) -> None:
-    import pandas as pd
-
     from dataconv.export.evaluate import EVAL_PAGE, EVAL_TABLE
-    from dataconv.io.safeopen import open_user_path
-    from dataconv.reporting.review import DatasetImages, Session, review_rows
+    from dataconv.reporting.review import DatasetImages, Session, read_eval_table, review_rows
     from dataconv.reporting import review_server
 
     card = manifest.read(eval_dir)
@@ -64,8 +61,7 @@ def review_command(eval_dir: str, data: str | None, out: str | None, everything:
     if os.path.basename(out) in (EVAL_TABLE, EVAL_PAGE) and \
             os.path.realpath(os.path.dirname(os.path.abspath(out))) == os.path.realpath(eval_dir):
         raise click.UsageError(f"{out} is one of the eval's own files; choose another --out")
-    with os.fdopen(open_user_path(os.path.join(eval_dir, EVAL_TABLE)), "rb") as f:
-        rows = review_rows(pd.read_parquet(f), everything, split, min_cer, top)
+    rows = review_rows(read_eval_table(os.path.join(eval_dir, EVAL_TABLE)), everything, split, min_cer, top)
     if not rows:
         if split is not None or min_cer is not None:
             raise click.UsageError("no wrong row of the eval matches --split/--min-cer")
