@@ -19,6 +19,8 @@ STAGES = {
     "read": "the image reference, while a worker reads or crops the image bytes",
     "check": "a validator, on the read image and its label",
     "place": "the detection output, while it reads a page and checks its boxes (`--task det`)",
+    "dump": "`dataconv dump`, while it writes a style's label file (what the style's readers cannot "
+            "hold exactly is left out)",
 }
 EVERY_FORMAT = "every format"
 
@@ -35,8 +37,8 @@ class Reason:
 
 
 _ALL = (
-    Reason("missing_image", "the named image file does not exist (or the path is empty)",
-           ("parse", "read")),
+    Reason("missing_image", "the named image file does not exist (or the path is empty); an LMDB record "
+           "without its `image-` key", ("parse", "read", "dump")),
     Reason("not_a_file", "the image (or minhon label) path is a folder, a FIFO, a socket or a "
            "device (never opened, never waited on)", ("parse", "read")),
     Reason("unreadable_image", "the OS refused to read it (permissions, symlink loop, name too long)",
@@ -100,7 +102,7 @@ _ALL = (
     Reason("unmapped_class", "a box whose class `--classes` does not map", ("parse",), "ndl-layout"),
     Reason("missing_label", "no label for the image: no `.txt`, `.gt.txt` or `.json` beside a line "
            "image; no `label-` key for an LMDB record; a Label Studio region without a transcription",
-           ("parse",), "minhon, lmdb, label-studio"),
+           ("parse", "dump"), "minhon, lmdb, label-studio, dump"),
     Reason("unsupported_shape", "a labelme shape that is no text box (circle, line, point, mask)",
            ("parse",), "labelme"),
     Reason("rotated_in_tool", "a Label Studio region drawn on an image the annotator rotated in the "
@@ -108,7 +110,9 @@ _ALL = (
     Reason("ambiguous_label", "several label files beside one line image", ("parse",), "minhon"),
     Reason("unreadable_label", "a label file the OS refused to read, or not text in `--encoding`",
            ("parse",), "minhon"),
-    Reason("multiline_label", "a line label file holding more than one line", ("parse",), "minhon"),
+    Reason("multiline_label", "a line label file holding more than one line; a label holding a line "
+           "break its `dump` style's readers split at (CR or LF: clovaai, paddle, easyocr)", ("parse", "dump"),
+           "minhon, dump"),
     Reason("not_textline", "a page JSON line with `isTextline` false", ("parse",), "minhon"),
     Reason("not_a_page", "`--task det`: a line image with its text, not a page with boxes",
            ("parse",), "minhon"),
@@ -117,7 +121,14 @@ _ALL = (
     Reason("label_too_big", "a per-image label file over 1 MiB (not read whole)", ("parse",), "minhon"),
     Reason("no_label_in_name", "a file name without the `_word_` label", ("parse",), "mjsynth"),
     Reason("known_corrupt", "a file on the known-corrupt list", ("parse",), "mjsynth"),
-    Reason("undecodable_label", "an LMDB label that is not UTF-8", ("parse",), "lmdb"),
+    Reason("undecodable_label", "an LMDB label that is not UTF-8 (`dump` leaves it out rather than "
+           "write U+FFFD)", ("parse", "dump"), "lmdb, dump"),
+    Reason("separator_in_label", "a label holding the TAB its `dump` style's readers split a line at "
+           "(clovaai, paddle)", ("dump",), "dump"),
+    Reason("stripped_label", "a label ending in whitespace its `dump` style's reader strips (easyocr: "
+           "each line's end)", ("dump",), "dump"),
+    Reason("numeric_labels", "a split whose every label its `dump` style's reader types as a number, or "
+           "every one as True/False (easyocr's pandas): it holds none of them as text", ("dump",), "dump"),
     Reason("filtered_label", "an LMDB label that does not match `--label-regex`", ("parse",), "lmdb"),
 )
 

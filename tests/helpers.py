@@ -57,13 +57,14 @@ def read_lmdb(path: str) -> list[tuple[str, bytes]]:
     return samples
 
 
-def write_lmdb(path: str, samples: list[tuple[str, bytes]]) -> str:
-    """One LMDB in the clovaai layout (``num-samples``, ``label-%09d``, ``image-%09d``)."""
+def write_lmdb(path: str, samples: list[tuple[str | bytes, bytes]]) -> str:
+    """One LMDB in the clovaai layout (``num-samples``, ``label-%09d``, ``image-%09d``); a
+    label given as bytes is stored as they are (not UTF-8, as another tool may)."""
     env = lmdb.open(path, map_size=1 << 26)
     with env.begin(write=True) as txn:
         txn.put(b"num-samples", str(len(samples)).encode())
         for i, (label, image) in enumerate(samples, 1):
-            txn.put(b"label-%09d" % i, label.encode("utf-8"))
+            txn.put(b"label-%09d" % i, label if isinstance(label, bytes) else label.encode("utf-8"))
             txn.put(b"image-%09d" % i, image)
     env.close()
     return path

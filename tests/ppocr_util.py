@@ -40,3 +40,30 @@ def load_imaug(*names: str) -> dict[str, types.ModuleType]:
     finally:
         for name in [n for n in sys.modules if n == "ppocr" or n.startswith("ppocr.")]:
             del sys.modules[name]
+
+
+def load_simple_dataset() -> type:
+    """``ppocr/data/simple_dataset.py``'s ``SimpleDataSet``, the recognition label-file
+    reader, loaded by file path: ``paddle.io.Dataset`` (its base class, nothing inherited is
+    used) is stubbed, and so is ``ppocr.data.imaug`` with the two names the module takes,
+    for an empty ``transforms`` list (what ``create_operators([])`` and ``transform(data,
+    [])`` return: no operator, the data unchanged)."""
+    root = Path(PPOCR_SPEC.submodule_search_locations[0]) / "ppocr"
+    stubs = {"paddle": types.ModuleType("paddle"), "paddle.io": types.ModuleType("paddle.io"),
+             "ppocr": types.ModuleType("ppocr"), "ppocr.data": types.ModuleType("ppocr.data"),
+             "ppocr.data.imaug": types.ModuleType("ppocr.data.imaug")}
+    stubs["paddle.io"].Dataset = type("Dataset", (), {})
+    stubs["ppocr.data"].__path__ = [str(root / "data")]
+    stubs["ppocr.data.imaug"].create_operators = lambda ops, global_config=None: []
+    stubs["ppocr.data.imaug"].transform = lambda data, ops=None: data
+    saved = {name: sys.modules.get(name) for name in stubs}
+    try:
+        sys.modules.update(stubs)
+        return load_file("ppocr.data.simple_dataset", root / "data/simple_dataset.py").SimpleDataSet
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+        sys.modules.pop("ppocr.data.simple_dataset", None)

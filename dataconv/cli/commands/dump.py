@@ -16,9 +16,9 @@ from dataconv.outputs import atomic, manifest
 from dataconv.outputs.dump import STYLES, DumpCounts, dump_split
 
 
-def _pairs(dataset: Dataset) -> Iterator[tuple[str | None, bytes | None]]:
+def _pairs(dataset: Dataset) -> Iterator[tuple[bytes | None, bytes | None]]:
     for record in dataset:
-        yield record.label, record.image
+        yield record.label_bytes, record.image
 
 
 def dump(data: str, out: str, style: str, overwrite: bool = False) -> dict[str, DumpCounts]:
