@@ -11,10 +11,12 @@ import json
 import os
 import re
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from helpers import load_json, read_lmdb, rejects_of, run_cli
 from hostile_util import png, write_files
+from dataconv.errors import DataconvError
 from dataconv.validators.label_rules import load_rules
 
 
@@ -114,3 +116,21 @@ def test_each_step_in_its_place_through_a_conversion(tmp_path):
     # case a, b, d, e (c is "kept me" already)
     assert load_json(os.path.join(out, "manifest.json"))["label_rules"] == {
         "changed": {"case": 4, "fullwidth_ascii": 1, "replace": 4, "whitespace": 2}, "dropped": {"lone_x": 1}}
+
+
+def test_fullwidth_range_ends_and_defaults(tmp_path):
+    """U+FF01 and U+FF5E are the range's ends (to '!' and '~'); U+FF00 and U+FF5F stay; a file
+    of nothing but a drop rule rewrites nothing; a drop rule without a name counts under its
+    pattern; an empty replacement key is refused."""
+    rules = load_rules(write_rules(tmp_path, {"fullwidth_ascii": True}))
+    assert rules.rewrite("\uff01\uff5e\uff00\uff5f\uff21") == "!~\uff00\uff5fA"
+    plain = load_rules(write_rules(tmp_path, {"drop": [{"pattern": "^[0-9]+$"}]}))
+    assert plain.rewrite(" Ｆ１ Ab ") == " Ｆ１ Ab " and plain.counts()["changed"] == {}
+    from dataconv.sample import Sample
+
+    sample = Sample(id="s", source="gt.txt:1", label="123", image=None)
+    reject = plain.apply(sample)
+    assert (reject.reason, reject.detail, plain.counts()["dropped"]) == ("label_rule", "^[0-9]+$: '123'",
+                                                                         {"^[0-9]+$": 1})
+    with pytest.raises(DataconvError, match=r"rules.json: replace: an empty text"):
+        load_rules(write_rules(tmp_path, {"replace": {"": "x"}}))
