@@ -128,9 +128,10 @@ def test_fullwidth_range_ends_and_defaults(tmp_path):
     assert plain.rewrite(" Ｆ１ Ab ") == " Ｆ１ Ab " and plain.counts()["changed"] == {}
     from dataconv.sample import Sample
 
-    sample = Sample(id="s", source="gt.txt:1", label="123", image=None)
-    reject = plain.apply(sample)
-    assert (reject.reason, reject.detail, plain.counts()["dropped"]) == ("label_rule", "^[0-9]+$: '123'",
-                                                                         {"^[0-9]+$": 1})
+    rejects = [plain.apply(Sample(id=str(i), source=f"gt.txt:{i}", label=text, image=None))
+               for i, text in enumerate(["123", "12a", "4"])]
+    assert [(r.reason, r.detail) for r in rejects if r] == [("label_rule", "^[0-9]+$: '123'"),
+                                                           ("label_rule", "^[0-9]+$: '4'")]
+    assert rejects[1] is None and plain.counts()["dropped"] == {"^[0-9]+$": 2}
     with pytest.raises(DataconvError, match=r"rules.json: replace: an empty text"):
         load_rules(write_rules(tmp_path, {"replace": {"": "x"}}))
