@@ -23,7 +23,7 @@ from PIL import Image
 
 from helpers import run_cli
 from dataconv.export.evaluate import score_row, total_cer
-from dataconv.reporting.eval_page import breakdown
+from dataconv.reporting.eval_page import align, breakdown, confusions
 
 LABELS = ["abc", "héllo", "가나다", "x", "hello world", "abcd", "q1", "café au lait", "日本語", "ab",
           "Ωmega", "a b", "zzzz", "e", "한국어 문장", "99", "tést", "ok"]
@@ -113,6 +113,22 @@ def pct(share: float) -> str:
     return f"{share * 100:.1f}%"
 
 
+def breakdown_rows(rows: list[dict], key) -> list[list[str]]:
+    """[value, samples, accuracy, CER] for each value of ``key``, in text order."""
+    table = []
+    for value in sorted({key(r) for r in rows}):
+        part = [r for r in rows if key(r) == value]
+        table.append([value, str(len(part)), pct(sum(r["prediction"] == r["label"] for r in part) / len(part)),
+                      pct(sum(r["edits"] for r in part) / sum(len(r["label"]) for r in part))])
+    return table
+
+
+def is_subsequence(part: str, text: str) -> bool:
+    """part's characters appear in text in order (the label characters an edit script touches)."""
+    chars = iter(text)
+    return all(ch in chars for ch in part)
+
+
 @settings(max_examples=10, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # no shrinking: one eval a second
 @given(draw=st.data())
@@ -155,12 +171,17 @@ def test_eval_figures_equal_the_ones_computed_here(data, tmp_path_factory, draw)
     assert (card["options"]["split"], card["options"]["as"]) == ("all", None)
 
     page = (folder / "ev" / "eval.html").read_text("utf-8")
-    expected_splits = []
-    for split in sorted({r["split"] for r in rows}):
-        part = [r for r in rows if r["split"] == split]
-        expected_splits.append([split, str(len(part)), pct(sum(r["prediction"] == r["label"] for r in part) / len(part)),
-                                pct(sum(r["edits"] for r in part) / sum(len(r["label"]) for r in part))])
+    expected_splits = breakdown_rows(rows, lambda r: r["split"])
     assert page_table(page, "Per split") == expected_splits
+    assert page_table(page, "Per label length") == breakdown_rows(rows, lambda r: str(len(r["label"])))
+    assert page_table(page, "Per source") == breakdown_rows(rows, lambda r: "gt.txt")
+    wrong_rows = [r for r in rows if r["prediction"] != r["label"]]
+    assert sum(confusions(frame).values()) == sum(r["edits"] for r in wrong_rows)  # one pair per edit
+    for r in wrong_rows:
+        pairs = align(r["label"], r["prediction"])
+        assert len(pairs) == r["edits"]
+        assert is_subsequence("".join(a for a, _ in pairs if a), r["label"])
+        assert is_subsequence("".join(b for _, b in pairs if b), r["prediction"])
 
     ranked = suspects(rows)
     shown = re.findall(r"<td>((?:train|val|test)/shard-\d+:\d+)</td>", page.split('id="suspects"', 1)[1])
