@@ -118,3 +118,15 @@ def torch_threads(count: int = 2) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def save_checkpoint(model, path: str) -> dict:
+    """``model`` saved as a training checkpoint, with no training: the keys dataconv reads,
+    completed by the model's ``on_save_checkpoint`` hook as Lightning does when it saves."""
+    import torch
+
+    checkpoint = {"hyper_parameters": dict(model.hparams),
+                  "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}
+    model.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, path)
+    return checkpoint

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 
-from helpers import run_cli, write_lmdb  # noqa: E402
+from helpers import run_cli, save_checkpoint, write_lmdb  # noqa: E402
 from hostile_util import png  # noqa: E402
 from test_exact_eval import distance  # noqa: E402
 from dataconv.train.model import Recognizer  # noqa: E402
@@ -22,7 +22,7 @@ def test_model_eval_scores_readable_images_and_counts_the_others(tmp_path):
     torch.manual_seed(0)
     model = Recognizer(charset="abc", img_height=32, img_width=64, size="tiny")
     ckpt = tmp_path / "m.ckpt"
-    torch.save({"hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}, ckpt)
+    save_checkpoint(model, str(ckpt))
     labels = ["ab", "c", "abc", "broken", "cab", "broken too"]
     images = [b"not an image" if label.startswith("broken") else png(i) for i, label in enumerate(labels)]
     (tmp_path / "tree").mkdir()

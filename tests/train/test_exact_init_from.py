@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 
-from helpers import run_cli  # noqa: E402
+from helpers import run_cli, save_checkpoint  # noqa: E402
 from hostile_util import png, write_files  # noqa: E402
 from dataconv.train.model import HEAD, HEAD_BIAS, Recognizer, init_from  # noqa: E402
 
@@ -21,9 +21,7 @@ def checkpoint(tmp_path) -> tuple[str, dict]:
     torch.manual_seed(1)
     model = Recognizer(charset=OLD, img_height=32, img_width=64, size="tiny")
     path = str(tmp_path / "old.ckpt")
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    torch.save({"hyper_parameters": dict(model.hparams), "state_dict": state}, path)
-    return path, state
+    return path, save_checkpoint(model, path)["state_dict"]
 
 
 def test_output_rows_follow_their_characters(tmp_path):
