@@ -56,6 +56,10 @@ class DamagedPage(Exception):
     """A page liblmdb would misread; ``str`` says which and why."""
 
 
+class PastTheEnd(DamagedPage):
+    """The tree reaches a page the meta names but the (truncated) file does not hold."""
+
+
 def main_db(meta_page: bytes) -> MainDb:
     flags, depth, root = MAIN_DB.unpack_from(meta_page, MAIN_DB_OFFSET)
     return MainDb(flags, depth, root)
@@ -63,7 +67,11 @@ def main_db(meta_page: bytes) -> MainDb:
 
 def verify(fd: int, size: int, psize: int, last_pg: int, db: MainDb) -> None:
     """Raise ``DamagedPage`` unless the main database's tree in the file ``fd`` (``size``
-    bytes, every page up to ``last_pg`` present) is safe for liblmdb to read."""
+    bytes) is safe for liblmdb to read; ``PastTheEnd`` if it reaches a page the file lacks.
+
+    A valid file may stop short of the meta's last page (pages freed in the transaction
+    that allocated them are never written), so only the pages the tree reaches must be
+    present."""
     if db.root == P_INVALID:
         return  # an empty database: liblmdb reads no page
     if db.flags:
@@ -77,8 +85,8 @@ def verify(fd: int, size: int, psize: int, last_pg: int, db: MainDb) -> None:
             return
         except DamagedPage as e:
             # raised again once the traceback, whose frames hold arrays on the map, is gone
-            problem = str(e)
-    raise DamagedPage(problem)
+            kind, problem = type(e), str(e)
+    raise kind(problem)
 
 
 class _Walk:
@@ -88,7 +96,8 @@ class _Walk:
         self.u8 = view
         self.u16 = view[: view.size & ~1].view("<u2")
         self.psize, self.last_pg = psize, last_pg
-        self.seen = np.zeros(last_pg + 1, dtype=bool)
+        self.present = min(last_pg, view.size // psize - 1)
+        self.seen = np.zeros(self.present + 1, dtype=bool)  # sized by the file, not the meta's claim
 
     def tree(self, db: MainDb) -> None:
         level = np.array([db.root], dtype=np.uint64)
@@ -104,6 +113,7 @@ class _Walk:
         if bad.any():
             raise DamagedPage(f"level {depth} points at page {int(pages[bad][0])}, outside 2..{self.last_pg}")
         index = pages.astype(np.int64)
+        self._present(index + 1)
         unique = np.unique(index)
         if unique.size != index.size or self.seen[unique].any():
             raise DamagedPage(f"level {depth} reaches a page twice (a cycle or shared page)")
@@ -167,7 +177,15 @@ class _Walk:
         value_end = first_page * self.psize + PAGE_HEADER + size[big]
         bad = ~inside | (value_end > (self.last_pg + 1) * self.psize)
         if bad.any():
-            raise DamagedPage(f"{_first(pages[big], bad)} has a value on pages past the end of the file")
+            raise DamagedPage(f"{_first(pages[big], bad)} has a value on pages past the last page")
+        self._present(-(-value_end // self.psize))
+
+    def _present(self, page_ends: np.ndarray) -> None:
+        """Every page before each of ``page_ends`` lies in the file."""
+        beyond = page_ends > self.present + 1
+        if beyond.any():
+            end = int(page_ends[beyond].max())
+            raise PastTheEnd(f"its tree reaches page {end - 1} ({end * self.psize} bytes)")
 
     def _u16(self, offsets: np.ndarray) -> np.ndarray:
         """The little-endian u16 at each (even) offset."""

@@ -10,11 +10,11 @@ SIGBUS, and a FIFO under that name blocks the open forever. So ``data.mdb`` is o
 here first, through ``dataconv.io.safeopen`` (never a FIFO, device or socket; inside SRC,
 never through a symlink out of it), its two meta pages are read and checked, and LMDB
 then maps exactly the file that was checked (through ``/proc/self/fd`` on Linux).
-LMDB itself refuses any page number past the last page the meta names, so once the file
-is known to hold all of those pages a truncation can no longer reach the map. Inside the
-map liblmdb trusts every page, so the main database's B-tree is checked page by page
-(``lmdb_pages.verify``) before it is handed over: a damaged page is a one-line error
-naming the file, never a SIGSEGV.
+Inside the map liblmdb trusts every page, so the main database's B-tree is checked page
+by page (``lmdb_pages.verify``) before it is handed over: every page it reaches lies in
+the file (a truncation is a one-line error, never SIGBUS) and is well formed (a damaged
+page is a one-line error naming the file, never a SIGSEGV). A read-only reader reaches
+no other page.
 """
 from __future__ import annotations
 
@@ -172,8 +172,7 @@ def check_data_file(fd: int, shown: str) -> int:
     """Refuse a ``data.mdb`` that LMDB would map past its end or misread; return its size.
 
     The meta page with the higher transaction id is the one LMDB uses (mdb_env_pick_meta);
-    the file must hold every page up to that meta's last page, and the tree it names must
-    pass ``lmdb_pages.verify``."""
+    the tree it names must pass ``lmdb_pages.verify`` and lie in the file."""
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         raise DataconvError(f"{shown}: not a regular file (a FIFO, device or socket cannot be an LMDB)")
@@ -182,10 +181,6 @@ def check_data_file(fd: int, shown: str) -> int:
     if second.psize != first.psize:
         raise DataconvError(f"{shown}: damaged LMDB meta pages (page sizes {first.psize} and {second.psize})")
     meta = second if second.txnid > first.txnid else first
-    needed = (meta.last_pg + 1) * meta.psize
-    if info.st_size < needed:
-        raise DataconvError(f"{shown}: truncated LMDB file: {info.st_size} bytes, its meta page "
-                            f"names {meta.last_pg + 1} pages of {meta.psize} bytes ({needed} bytes)")
     _verify_pages(fd, info, meta, shown)
     return info.st_size
 
@@ -203,6 +198,8 @@ def _verify_pages(fd: int, info: os.stat_result, meta: Meta, shown: str) -> None
         return
     try:
         lmdb_pages.verify(fd, info.st_size, meta.psize, meta.last_pg, meta.db)
+    except lmdb_pages.PastTheEnd as e:
+        raise DataconvError(f"{shown}: truncated LMDB file: {info.st_size} bytes, {e}") from None
     except lmdb_pages.DamagedPage as e:
         raise DataconvError(f"{shown}: damaged LMDB ({e})") from None
     _VERIFIED.add(key)

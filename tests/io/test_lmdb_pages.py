@@ -16,7 +16,7 @@ from pathlib import Path
 
 import lmdb
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from helpers import REPO
 from dataconv.io import lmdb_keys, lmdb_tree
@@ -44,9 +44,27 @@ KEYS = sized_bytes(st.one_of(st.integers(1, 16), st.integers(17, 511)))  # 511: 
 VALUES = sized_bytes(st.one_of(st.integers(0, 64), st.integers(1500, 9000)))  # inline, overflow pages
 
 
+def _bytes(n: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+# Found by CI: the last transaction frees pages it allocated, so the file ends before the
+# meta's last page. liblmdb reads it; the check once refused it as truncated.
+SHORTER_THAN_ITS_META = dict(
+    batches=[{b"\xd8": b"", b"\xcd\x07,\xd8": b"", b"s\xa9\xbe\xf4": _bytes(1500),
+              b"\xcd\x07,\xd8\x9fb": _bytes(40), _bytes(17, 1): b"", _bytes(18): b"\xd7\xa5m<M",
+              _bytes(50): _bytes(29)},
+             {b'"': b"", b"\xf4": b"", b"<": b"", b"\x9f": b"", b"\x07,\xd8": b"", b"?\xeb<": _bytes(1508),
+              b"\xcd\x07,\xd8b": b",\xd8", b'\xb1e"': b"", b"s\xa9\xbe\xf4\xf4\xdc": b'"',
+              _bytes(10, 2): b"\xcd\x07,\xd8b", _bytes(163): _bytes(64)},
+             {b"\xd8": b"", _bytes(349): _bytes(64, 2), b"\xf7": b"", b"\xbe\xf4": b"", _bytes(17): b""}],
+    deletes=[0, 10, 218, 0, 0, 1, 0], named_db=False)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.dictionaries(KEYS, VALUES, max_size=60), min_size=1, max_size=4),
        deletes=st.lists(st.integers(0, 10**6), max_size=30), named_db=st.booleans())
+@example(**SHORTER_THAN_ITS_META)
 def test_any_valid_lmdb_passes_the_check_and_reads_back_exactly(batches, deletes, named_db, tmp_path_factory):
     """Several write transactions, overwrites, deletes (free pages left behind), values
     inline and on overflow pages, keys of every size, a named sub-database beside the

@@ -117,7 +117,7 @@ def test_truncated_data_mdb_is_one_line_error(reader, where, pristine, tmp_path)
     cut = {"inside meta page 0": 100, "inside meta page 1": PSIZE + 60,
            "after the metas": 3 * PSIZE, "one byte short": len(data) - 1}[where]
     tree = damaged_tree(tmp_path / "src", data[:cut])
-    fragment = "meta page" if cut < 2 * PSIZE else f"{cut} bytes, its meta page names"
+    fragment = "meta page" if cut < 2 * PSIZE else f"{cut} bytes, its tree reaches page"
     assert_error(dataconv(*command(reader, tree, tmp_path)), "train/data.mdb", "truncated LMDB file", fragment)
     assert not (tmp_path / "out").exists()
 
