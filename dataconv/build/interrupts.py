@@ -9,10 +9,12 @@ cleanup that hangs can still be cut short, and the next run removes what it left
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
+import sys
 import threading
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -60,14 +62,36 @@ def handled() -> Iterator[None]:
         return
     _State.owner = os.getpid()
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
+    previous_hook, sys.unraisablehook = sys.unraisablehook, functools.partial(_unraisable, sys.unraisablehook)
     _State.received = _State.pending = None
     try:
         yield
         check()
+    except Interrupted:
+        raise
+    except BaseException:
+        # Whatever ends the command once a stop signal has arrived is its consequence: the
+        # signal raised inside a class's creation (RuntimeError "Error calling
+        # __set_name__"), workers it ended before this process acted on it.
+        check()
+        raise
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+        sys.unraisablehook = previous_hook
         _State.received = _State.pending = None
+
+
+def _unraisable(hook: Callable[[Any], None], info: Any) -> None:
+    """A signal that landed where Python cannot pass an exception on (a ``__del__``, a
+    weakref, garbage-collector or at-fork callback) would be printed as "Exception
+    ignored" with a traceback, and lost. It is delivered again instead, from a thread, so
+    that it lands in the main thread's ordinary code a moment later."""
+    if not isinstance(info.exc_value, Interrupted):
+        hook(info)
+        return
+    _State.received = None  # not a second signal
+    threading.Thread(target=os.kill, args=(os.getpid(), info.exc_value.signum), daemon=True).start()
 
 
 def check() -> None:
@@ -90,6 +114,27 @@ def deferred() -> Iterator[None]:
         if not _State.deferring and _State.pending is not None:
             signum, _State.pending = _State.pending, None
             raise Interrupted(signum)
+
+
+def exit_at_once() -> None:
+    """For a command's process, before anything else runs: a stop signal outside
+    ``handled`` (while the command's modules load, or once it has finished and cleaned up)
+    prints the same one line and exits with the same code at once; there is nothing to
+    clean up then, and Python's own SIGINT would print a traceback."""
+    for s in SIGNALS:
+        signal.signal(s, _exit_now)
+
+
+def _exit_now(signum: int, frame: Any) -> None:
+    os.write(2, f"error: {Interrupted(signum)}\n".encode())
+    os._exit(128 + signum)
+
+
+def ignore_from_now() -> None:
+    """Ignore the stop signals: the process is about to exit anyway (Python's teardown
+    leaves an ignored signal ignored)."""
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
 
 
 def reset_in_worker() -> None:

@@ -1,4 +1,8 @@
-"""Issue 27: ``kill -9`` of a ``--dask local`` run leaves none of its processes after 10 s.
+"""Issues 27 and 29: a stop signal at any moment of a run, to the main process or to its
+whole process group, ends it with one line and exit 128 + the signal's number, never a
+traceback (the pool's manager thread failing a cancelled future: InvalidStateError) and
+never a hang (a queue thread blocking the interpreter's exit), and leaves no process of
+the run behind within 5 s; ``kill -9`` of a ``--dask local`` run leaves none after 10 s.
 
 Real processes and real signals: every process the run starts carries a marker in its
 environment, so that one left behind is found even after it was re-parented to init
@@ -73,9 +77,71 @@ class Run:
                                 env={**os.environ, "DATACONV_TEST_RUN": mark}, start_new_session=True)
         return cls(proc, mark, out)
 
+    def stop(self, signum: int, group: bool) -> tuple[int | None, float]:
+        """Send ``signum`` (to the process group if ``group``); the exit code (None: the
+        run had ended before) and the seconds until every process of the run is gone."""
+        if self.proc.poll() is not None:
+            return None, 0.0
+        sent = time.monotonic()
+        (os.killpg if group else os.kill)(self.proc.pid, signum)
+        try:
+            code = self.proc.wait(GONE_WITHIN_S)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        return code, gone_after(self.mark, sent, GONE_WITHIN_S)
+
 
 def temporaries(out: Path) -> list[str]:
     return [p for p in os.listdir(out.parent) if p.startswith(f".{out.name}{TMP_MARK}")]
+
+
+TRIALS = [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, False),
+          (signal.SIGINT, True), (signal.SIGHUP, False), (signal.SIGHUP, True)]
+
+
+def check_stop(src: str, tmp: Path, executor: str, delay: float, signum: int, group: bool) -> bool:
+    """One run stopped after ``delay`` s; whether the signal interrupted it (rather than
+    reaching a run that had finished: then it exits 0 with its OUT complete)."""
+    out = tmp / f"out-{delay}-{signum}-{int(group)}"
+    run = Run.start(src, out, executor)
+    time.sleep(delay)
+    code, gone = run.stop(signum, group)
+    stderr = run.proc.stderr.read().decode()
+    where = f"{executor}, {signal.Signals(signum).name} to the {'group' if group else 'main process'} at {delay} s"
+    assert "Traceback" not in stderr and "Exception" not in stderr, (where, stderr)
+    assert gone < GONE_WITHIN_S, where
+    assert temporaries(out) == [], where
+    if code in (None, 0):
+        assert (out / "manifest.json").is_file() and stderr == "", (where, code, stderr)
+        return False
+    if code == -signum:  # before Python ran any of dataconv: it did nothing, said nothing
+        assert stderr == "" and not out.exists() and delay < 0.5, (where, stderr)
+        return True
+    assert code == 128 + signum, (where, code, stderr)
+    assert stderr == f"error: interrupted by {signal.Signals(signum).name}\n", (where, stderr)
+    assert not out.exists(), where
+    return True
+
+
+def run_seconds(src: str, tmp: Path, executor: str) -> float:
+    """How long an unstopped run takes here and now, start-up included."""
+    run = Run.start(src, tmp / f"timed-{executor}", executor)
+    started = time.monotonic()
+    assert run.proc.wait(120) == 0, run.proc.stderr.read().decode()
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("executor, signals", [
+    ("local", 10), ("inprocess", 4), pytest.param("dask", 5, marks=needs_dask)])
+def test_a_stop_signal_at_any_moment_ends_the_run_with_one_line(executor, signals, source, tmp_path):
+    """Signals spread evenly over a run's measured length (module import, collect, the
+    workers starting, writing, finalize), each kind to the main process and to the group."""
+    length = run_seconds(source, tmp_path, executor)
+    delays = [round(length * (i + 0.5) / signals, 3) for i in range(signals)]
+    interrupted = sum(check_stop(source, tmp_path, executor, delay, *TRIALS[i % len(TRIALS)])
+                      for i, delay in enumerate(delays))
+    assert interrupted >= signals // 2, ("most signals must land while the run is going on", delays)
 
 
 def wait_for(run: Run, processes: int, temporary: bool) -> None:

@@ -40,8 +40,11 @@ class Executor(Protocol):
     def close(self, abort: bool = False) -> None: ...
 
 
-def bounded_ordered(submit: Callable[[T], Any], items: Iterable[T], window: int) -> Iterator[Any]:
-    """Submit items keeping at most ``window`` futures pending; yield results in order."""
+def bounded_ordered(submit: Callable[[T], Any], items: Iterable[T], window: int,
+                    cancel_pending: bool = True) -> Iterator[Any]:
+    """Submit items keeping at most ``window`` futures pending; yield results in order.
+    When the caller stops early, the pending futures are cancelled (``cancel_pending``)
+    or left to the executor's own shutdown."""
     pending: deque = deque()
     try:
         for item in items:
@@ -51,7 +54,7 @@ def bounded_ordered(submit: Callable[[T], Any], items: Iterable[T], window: int)
         while pending:
             yield pending.popleft().result()
     finally:
-        for future in pending:
+        for future in pending if cancel_pending else ():
             future.cancel()
 
 

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -58,53 +58,107 @@ class LocalPool:
         self.window = workers * IN_FLIGHT_PER_WORKER
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
                                         initargs=(os.getpid() if self.forked else None,))
-        # a forked pool starts all its workers at its first task: now, before the index exists
-        self.pool.submit(int).result()
+        try:
+            with _workers_lost():
+                # a forked pool starts all its workers at its first task: now, before the index exists
+                self._submit(int, 0).result()
+        except BaseException:  # a stop signal while the workers start: no one else can end them
+            self.close(abort=True)
+            raise
 
     def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        try:
-            yield from bounded_ordered(lambda item: self.pool.submit(fn, item), items, self.window)
-        except BrokenProcessPool:
-            raise DataconvError("a worker process ended unexpectedly (killed, or out of memory?); "
-                                "nothing was written. Try again with fewer --workers") from None
+        with _workers_lost():
+            # The pool's manager thread cancels what is left when the pool shuts down (close);
+            # a cancel from this thread could race with its own failing of every future it
+            # holds once its workers are gone (InvalidStateError in that thread).
+            yield from bounded_ordered(lambda item: self._submit(fn, item), items, self.window,
+                                       cancel_pending=False)
+
+    def _submit(self, fn: Callable[[T], R], item: T) -> Future:
+        """``pool.submit`` with a stop signal held back until it returns: raised inside,
+        it could leave a lock of the pool's work queue held (its manager thread would then
+        wait for it for ever), or a worker started but not yet listed."""
+        with interrupts.deferred():
+            return self.pool.submit(fn, item)
 
     def close(self, abort: bool = False) -> None:
         """Stop the workers: after the work is done, let them finish; on an error or a
         signal (``abort``), end them now instead of waiting for the chunks they hold."""
-        if abort:
-            self._stop_workers()
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        if abort:
-            self._forget_manager()
-        if self.forked:
-            gc.unfreeze()
+        try:
+            if abort:
+                self._abort()
+            else:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:  # a stop signal while the workers finish
+            self._abort()
+            raise
+        finally:
+            if self.forked:
+                gc.unfreeze()
 
-    def _forget_manager(self) -> None:
+    def _abort(self) -> None:
+        """End the workers now, leaving nothing that blocks the interpreter's exit.
+
+        The pool is shut down first, so that its manager thread queues no more work and
+        cancels what it has not started; then the workers are ended. The manager may be
+        reading a result a worker was writing when it ended: this process's copy of the
+        results pipe's write end is closed, so that read ends (EOF) instead of waiting
+        for ever, and the manager fails what the workers held and ends. The queue that fed
+        them is not waited for at exit (its thread could block on a pipe no one reads)."""
+        pool = self.pool
+        # shutdown() forgets these; ProcessPoolExecutor has no public way to end its
+        # workers before Python 3.14 (terminate_workers)
+        manager = getattr(pool, "_executor_manager_thread", None)
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        call_queue = getattr(pool, "_call_queue", None)
+        results = getattr(pool, "_result_queue", None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(processes)
+        if results is not None:
+            with contextlib.suppress(OSError, AttributeError):
+                results._writer.close()
+        if manager is not None:
+            manager.join(STOP_GRACE_S)
+        if call_queue is not None:
+            call_queue.cancel_join_thread()
+        self._forget_manager(manager)
+
+    @staticmethod
+    def _forget_manager(manager: threading.Thread | None) -> None:
         """The interpreter's exit hook wakes every pool manager thread it still lists, through
         a pipe that a manager whose workers were ended mid-task has already closed
         ("Exception ignored in ... _python_exit: Bad file descriptor" after a signal). The
-        manager has ended (shutdown waited for it), so it is taken off that list."""
+        manager has ended, so it is taken off that list."""
         from concurrent.futures import process as futures_process
 
-        thread = getattr(self.pool, "_executor_manager_thread", None)
         wakeups = getattr(futures_process, "_threads_wakeups", None)
-        if thread is not None and wakeups is not None:
-            wakeups.pop(thread, None)
+        if manager is not None and wakeups is not None and not manager.is_alive():
+            wakeups.pop(manager, None)
 
-    def _stop_workers(self) -> None:
-        # ProcessPoolExecutor has no public way to end its workers before Python 3.14
-        # (terminate_workers); its ``_processes`` maps pid -> Process.
-        processes = list((getattr(self.pool, "_processes", None) or {}).values())
-        for process in processes:
-            with contextlib.suppress(OSError, ValueError):
-                process.terminate()
-        deadline = time.monotonic() + STOP_GRACE_S
-        for process in processes:
-            with contextlib.suppress(OSError, ValueError, AssertionError):
-                process.join(max(0.0, deadline - time.monotonic()))
-                if process.is_alive():
-                    process.kill()
-                    process.join(STOP_GRACE_S)
+
+@contextlib.contextmanager
+def _workers_lost() -> Iterator[None]:
+    """A worker that died is a one-line error (or, where a stop signal sent to the whole
+    process group ended it, the interruption: ``interrupts.handled``)."""
+    try:
+        yield
+    except BrokenProcessPool:
+        raise DataconvError("a worker process ended unexpectedly (killed, or out of memory?); "
+                            "nothing was written. Try again with fewer --workers") from None
+
+
+def _stop(processes: Iterable[multiprocessing.process.BaseProcess]) -> None:
+    """SIGTERM every worker; SIGKILL one still there after STOP_GRACE_S."""
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(STOP_GRACE_S)
 
 
 def worker_init(driver: int | None) -> None:
