@@ -9,8 +9,10 @@ its own process (peak RSS = the largest sum of RSS over the process tree, sample
 
 * baseline  clovaai's algorithm: one process, every image fully decoded to grayscale with
             cv2.imdecode, LMDB transactions of 1,000 samples (writeCache), 1 TiB map;
-* dataconv  ``dataconv gt-txt --split none`` with --workers 1 and with every core
-            (and once with the default split, which adds a hashing pass over every image);
+* dataconv  ``dataconv gt-txt`` with the default options (every core, the default split)
+            first, then ``--split none``, ``--workers 1`` with and without a split (and
+            ``--workers 2`` where there are not 2 cores); with ``--before CHECKOUT``, the
+            same rows again from another commit's files, timed in the same run;
 * floor     read every file and write the LMDB, no checks at all;
 * ceiling   not a run: every core busy with nothing but the floor's work and dataconv's
             complete checks, ``cores / (floor + check)`` per sample, from the floor's
@@ -102,14 +104,21 @@ def run_dataconv(src: str, out: str, *args: str) -> dict[str, int]:
     return {"written": card["counts"]["written"], "corrupt_detected": card["counts"]["rejected"]}
 
 
+# dataconv's rows: the options after ``-i SRC -o OUT -q``; the defaults come first.
+DATACONV_ROWS: dict[str, tuple[str, ...]] = {
+    "dataconv (defaults)": (),
+    "dataconv --split none": ("--split", "none"),
+    "dataconv --workers 1": ("--workers", "1"),
+    "dataconv --workers 1 --split none": ("--workers", "1", "--split", "none"),
+    "dataconv --workers 2": ("--workers", "2"),
+}
 METHODS: dict[str, Callable[[str, str], dict[str, int]]] = {
+    **{name: (lambda args: lambda src, out: run_dataconv(src, out, *args))(args)
+       for name, args in DATACONV_ROWS.items()},
     "baseline (clovaai)": lambda src, out: _lmdb_dump(src, out, clovaai_valid),
-    "dataconv --workers 1": lambda src, out: run_dataconv(src, out, "--split", "none", "--workers", "1"),
-    "dataconv --workers 2": lambda src, out: run_dataconv(src, out, "--split", "none", "--workers", "2"),
-    "dataconv (every core)": lambda src, out: run_dataconv(src, out, "--split", "none"),
-    "dataconv (every core, split)": lambda src, out: run_dataconv(src, out),
     "floor (read + write)": lambda src, out: _lmdb_dump(src, out, lambda data: True),
 }
+BEFORE = "before: "  # a dataconv row run from the checkout given by --before
 
 
 # --- measuring ------------------------------------------------------------------------
@@ -158,18 +167,29 @@ def _pss(proc: Any) -> int:
         return _rss(proc)
 
 
-def measure(method: str, src: str, out: str) -> dict[str, Any]:
+def measure(method: str, src: str, out: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, __file__, "--one", method, src, out],
-                             stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, text=True, env=env)
     sampler = PeakRss(child.pid)
     stdout, _ = child.communicate()
     wall = time.perf_counter() - start
     peak, pss = sampler.stop()
     if child.returncode:
         raise SystemExit(f"{method} failed ({child.returncode})")
-    return {"method": method, "seconds": wall, "peak_rss_mb": peak / 2**20, "peak_pss_mb": pss / 2**20, **json.loads(stdout)}
+    return {"method": method, "seconds": wall, "cpu_seconds": _children_cpu() - cpu_before,
+            "peak_rss_mb": peak / 2**20, "peak_pss_mb": pss / 2**20, **json.loads(stdout)}
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of every ended and waited-for descendant so far (the
+    whole process tree of a measured run: its workers are waited for by their parent)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- the reading side -----------------------------------------------------------------
@@ -217,6 +237,29 @@ def read_rates(lmdb_path: str, limit: int) -> list[tuple[str, float | str]]:
 
 # --- driver ---------------------------------------------------------------------------
 
+SHIM = """import sys
+for name, module in list(sys.modules.items()):
+    if name.startswith("__editable__") and isinstance(getattr(module, "MAPPING", None), dict):
+        module.MAPPING.update({{k: v.replace({here!r}, {there!r}, 1) for k, v in module.MAPPING.items()}})
+"""
+
+
+def before_env(checkout: str) -> dict[str, str]:
+    """The environment that runs dataconv from ``checkout`` (another commit's files, e.g.
+    ``git archive HEAD~1 | tar -x -C DIR``) instead of this editable install: a
+    sitecustomize that points the install's module map there, so both versions are timed
+    side by side in one run."""
+    shim = tempfile.mkdtemp(prefix="dataconv-bench-shim-")
+    with open(os.path.join(shim, "sitecustomize.py"), "w", encoding="utf-8") as f:
+        f.write(SHIM.format(here=os.path.dirname(HERE), there=os.path.abspath(checkout)))
+    return {**os.environ, "PYTHONPATH": shim}
+
+
+# each dataconv row and the --workers 1 row with the same options
+PAIRS = {"dataconv (defaults)": "dataconv --workers 1", "dataconv --workers 2": "dataconv --workers 1",
+         "dataconv --split none": "dataconv --workers 1 --split none"}
+
+
 def source_bytes(src: str) -> int:
     return sum(os.path.getsize(os.path.join(src, rel)) for rel, _ in _gt_lines(src))
 
@@ -224,15 +267,16 @@ def source_bytes(src: str) -> int:
 def report(rows: list[dict[str, Any]], samples: int, megabytes: float) -> None:
     best = {r["method"]: min(x["seconds"] for x in rows if x["method"] == r["method"]) for r in rows}
     base, floor = best["baseline (clovaai)"], best["floor (read + write)"]
-    print(f"\n{samples} samples, {megabytes:.1f} MB; samples/s: best run (worst run); "
-          "peak RSS and PSS: summed over the process tree")
-    print(f"{'method':34} {'samples/s':>18} {'MB/s':>7} {'x base':>7} {'floor/x':>8} "
+    print(f"\n{samples} samples, {megabytes:.1f} MB; samples/s: best run (worst run); CPU: user + "
+          "system us a sample, least of the runs; peak RSS and PSS: summed over the process tree")
+    print(f"{'method':42} {'samples/s':>18} {'MB/s':>7} {'x base':>7} {'floor/x':>8} {'CPU us':>7} "
           f"{'RSS MB':>7} {'PSS MB':>7} {'corrupt':>7}")
     for method, secs in best.items():
         runs = [x for x in rows if x["method"] == method]
         worst = max(x["seconds"] for x in runs)
-        print(f"{method:34} {samples / secs:9.0f} ({samples / worst:6.0f}) "
-              f"{megabytes / secs:7.1f} {base / secs:7.2f} {secs / floor:8.2f} "
+        cpu = min(x["cpu_seconds"] for x in runs) / samples * 1e6
+        print(f"{method:42} {samples / secs:9.0f} ({samples / worst:6.0f}) "
+              f"{megabytes / secs:7.1f} {base / secs:7.2f} {secs / floor:8.2f} {cpu:7.1f} "
               f"{max(x['peak_rss_mb'] for x in runs):7.0f} {max(x['peak_pss_mb'] for x in runs):7.0f} "
               f"{runs[0]['corrupt_detected'] if runs[0]['corrupt_detected'] >= 0 else '-':>7}")
 
@@ -266,7 +310,7 @@ def check_costs(src: str, every: int) -> dict[str, float]:
 def ceiling_row(costs: dict[str, float], floor_s: float, samples: int, cores: int) -> dict[str, Any]:
     per_sample_s = floor_s / samples + costs["check"] / 1e6
     return {"method": f"ceiling ({cores} cores, floor + check)", "seconds": per_sample_s * samples / cores,
-            "peak_rss_mb": 0.0, "peak_pss_mb": 0.0, "corrupt_detected": -1}
+            "cpu_seconds": per_sample_s * samples, "peak_rss_mb": 0.0, "peak_pss_mb": 0.0, "corrupt_detected": -1}
 
 
 def main() -> None:
@@ -279,10 +323,12 @@ def main() -> None:
                         help="samples whose check cost is measured for the ceiling")
     parser.add_argument("--read", type=int, default=5000, help="samples read back per reader")
     parser.add_argument("--work", help="folder for the data [default: a temporary one]")
+    parser.add_argument("--before", metavar="CHECKOUT",
+                        help="also time dataconv's rows from this checkout of another commit")
     parser.add_argument("--one", nargs=3, metavar=("METHOD", "SRC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(METHODS[args.one[0]](args.one[1], args.one[2])))
+        print(json.dumps(METHODS[args.one[0].removeprefix(BEFORE)](args.one[1], args.one[2])))
         return
     work = args.work or tempfile.mkdtemp(prefix="dataconv-bench-")
     src = os.path.join(work, "src")
@@ -293,8 +339,13 @@ def main() -> None:
     samples = len(_gt_lines(src))
     cores = len(os.sched_getaffinity(0))
     methods = [m for m in METHODS if m != "dataconv --workers 2" or cores != 2]  # = every core
+    envs = {}
+    if args.before:  # each row beside its twin from the other checkout: both see the same load
+        env = before_env(args.before)
+        envs = {BEFORE + m: env for m in methods if m in DATACONV_ROWS}
+        methods = [n for m in methods for n in (m, BEFORE + m) if n in METHODS or n in envs]
     load_before = os.getloadavg()
-    rows = [measure(m, src, os.path.join(work, f"out{i}"))
+    rows = [measure(m, src, os.path.join(work, f"out{i}"), envs.get(m))
             for _ in range(args.repeat) for i, m in enumerate(methods)]
     costs = check_costs(src, max(1, samples // args.check_samples))
     floor_s = min(r["seconds"] for r in rows if r["method"] == "floor (read + write)")
@@ -304,12 +355,14 @@ def main() -> None:
           f"hash {costs['check']:.1f} us, clovaai's decode {costs['clovaai_decode']:.1f} us; floor "
           f"{floor_s / samples * 1e6:.1f} us (its whole run)")
     best = {m: min(r["seconds"] for r in rows if r["method"] == m) for m in dict.fromkeys(r["method"] for r in rows)}
-    one = best["dataconv --workers 1"]
-    for m in best:
-        if m.startswith("dataconv") and m != "dataconv --workers 1":
-            print(f"{m}: {one / best[m]:.2f}x --workers 1")
+    for prefix in ("", BEFORE) if args.before else ("",):
+        for m, one in PAIRS.items():
+            if prefix + m in best:
+                print(f"{prefix}{m}: {best[prefix + one] / best[prefix + m]:.2f}x {one}")
+    for m in envs:
+        print(f"{m.removeprefix(BEFORE)}: {best[m] / best[m.removeprefix(BEFORE)]:.2f}x faster than before")
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
-    lmdb_path = os.path.join(work, "out1", "train", "shard-00000")
+    lmdb_path = os.path.join(work, f"out{methods.index('dataconv --split none')}", "train", "shard-00000")
     for name, rate in read_rates(lmdb_path, args.read):
         print(f"read {name:30} " + (f"{rate:8.0f} samples/s" if isinstance(rate, float) else rate))
     print(f"data: {work}  cores: {len(os.sched_getaffinity(0))}")

@@ -7,11 +7,14 @@ the accounting check). The LMDB output runs in four steps:
 
 1. collect: parse the source into samples and rejects, numbering every input sample
    (``seq``) and rejecting duplicated ids.
-2. plan: hash every image once (for --dedupe and so that identical images share a split),
-   assign each sample a split from its group key, cut each split into shard tasks.
-3. build (dataconv/build/shards.py): the executor's workers read, check and write the tasks
-   (whole tasks, or segments joined in input order when there are fewer tasks than
-   workers); the driver receives only each task's accounting, never image bytes.
+2. plan: assign each sample a split from its group key (groups that share a byte-identical
+   image merged), cut each split into shard tasks.
+3. build (dataconv/build/shards.py, ``build_shards``): the executor's workers read, check
+   and write. When the plan needs the image digests (a split, --dedupe) or there are fewer
+   tasks than workers, they first read, check and hash every image once in segments,
+   spooling the outcomes (the checked pass, before the plan), then write each task from
+   the spools; otherwise each writes whole tasks. The driver receives digests and
+   accounting, never image bytes.
 4. finalize: number shards, write samples.parquet (streamed from the tasks' part files,
    see dataconv/outputs/samples_table.py) and charset.txt; ``run`` then writes
    rejects.jsonl and manifest.json, and the temporary folder is renamed into place.
@@ -185,14 +188,40 @@ def finalize(tmp: str, results: list[ShardResult], collected: Collected, config:
                     rejects=[r for _, r in rejects], shards=shard_entries, charset=charset)
 
 
-def hash_pass(collected: Collected, config: Config, executor: Executor) -> dict[int, str]:
-    """Image digests, read once before planning, when a global decision needs them:
-    --dedupe, or a split (byte-identical images must not straddle splits). Chunks of
-    samples are hashed on ``executor``, in parallel where it has workers."""
-    if config.split is None and not config.dedupe:
-        return {}
-    ctx = config.read_context()
-    return build.hash_samples(collected.samples, ctx, executor, config.progress)
+SPOOL_FOLDER = ".spool"  # the checked pass's spools, inside the temporary folder
+
+
+def build_shards(collected: Collected, config: Config, executor: Executor, tmp: str
+                 ) -> tuple[Collected, list[ShardTask], list[ShardResult]]:
+    """Check and write every sample: the collected samples (less --dedupe's duplicates),
+    the shard tasks and their results.
+
+    When the plan needs the image digests (a split: byte-identical images never straddle
+    two splits; --dedupe) or there are fewer shard tasks than workers, the checked pass
+    reads, checks and hashes every image once, spooling the outcomes; then the plan, and
+    the writers copy the spooled outcomes into the shards. Otherwise each worker checks
+    and writes whole tasks."""
+    needs_digests = config.split is not None or config.dedupe
+    tasks = None if needs_digests else plan(collected, config, tmp)
+    if tasks is not None and build.whole_tasks_fit([len(t) for t in tasks], executor.workers):
+        with _bar(config, sum(len(t) for t in tasks), "checking and writing") as bar:
+            results = build.write_whole_tasks(tasks, executor, lmdb_writer.ShardWriter, bar.update)
+        return collected, tasks, results
+    with _bar(config, len(collected.samples), "checking") as bar:
+        spools = build.check_all(collected.samples, config.checks, config.read_context(), executor,
+                                  os.path.join(tmp, SPOOL_FOLDER), bar.update)
+    digests = spools.duplicated()
+    if config.dedupe:
+        kept, dups = splitter.drop_duplicates(collected.samples, digests)
+        collected = Collected(kept, collected.rejects + dups, collected.total)
+    if tasks is None:
+        tasks = plan(collected, config, tmp, digests)
+    with _bar(config, sum(len(t) for t in tasks), "writing") as bar:
+        return collected, tasks, build.join_tasks(tasks, spools, executor, lmdb_writer.ShardWriter, bar.update)
+
+
+def _bar(config: Config, total: int, desc: str) -> tqdm:
+    return tqdm(total=total, desc=desc, unit=" samples", disable=not config.progress, file=sys.stderr)
 
 
 def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
@@ -206,19 +235,12 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
         if collected.total == 0:
             raise DataconvError(f"{config.src}: {converter.none_found}")
         corrections.finish()
-        digests = hash_pass(collected, config, executor)
-        if config.dedupe:
-            kept, dups = splitter.drop_duplicates(collected.samples, digests)
-            collected = Collected(kept, collected.rejects + dups, collected.total)
-        tasks = plan(collected, config, tmp, digests)
-        with tqdm(total=sum(len(t) for t in tasks), desc="checking and writing",
-                  unit=" samples", disable=not config.progress, file=sys.stderr) as bar:
-            results = list(build.write_shards(tasks, executor, lmdb_writer.ShardWriter, bar.update))
+        collected, tasks, results = build_shards(collected, config, executor, tmp)
     subfolders = {(t.split, t.number):
                   os.path.relpath(t.folder, os.path.join(tmp, split_folder(t.split, config.layout)))
                   for t in tasks} if config.subfolder is not None else {}
     # The sample index is not needed any more: freed before finalize loads pyarrow.
-    del tasks, digests
+    del tasks
     collected = Collected([], collected.rejects, collected.total)
     accounts = finalize(tmp, results, collected, config, subfolders)
     if rules is not None:

@@ -20,14 +20,19 @@ was split or where it ran. Workers need to see the source and the output folder.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import math
 import os
-import pickle
+import shutil
+from array import array
 from dataclasses import dataclass, fields
 from collections.abc import Sequence
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
+import numpy as np
+
+from dataconv.build import spool
 from dataconv.outputs import samples_table
 from dataconv.outputs.shard_writer import RotatingWriter, ShardFactory, ShardRecord
 from dataconv.errors import SampleRejected
@@ -156,18 +161,27 @@ def _checks(options: CheckOptions) -> list[Check]:
     return _CHECKS[options]
 
 
-def check_sample(sample: Sample, checks: list[Check], ctx: ReadContext) -> Outcome:
-    """Read one sample's image and run every check on it."""
+def read_and_check(sample: Sample, checks: list[Check], ctx: ReadContext) -> tuple[Outcome, bytes]:
+    """Read one sample's image and run every check on it: its outcome, and the sha1 of the
+    image bytes as read (b"" when they cannot be read), which the split needs whatever the
+    outcome (``splits.assign_splits``)."""
     item = Candidate(sample=sample, label=sample.label)
+    digest = b""
     try:
-        item.data = sample.image.read(ctx)
+        raw = item.data = sample.image.read(ctx)
+        digest = hashlib.sha1(raw).digest()
         error = run_checks(item, checks)
     except SampleRejected as e:
         error = e
     if error is not None:
-        return Rejected(error.reason, error.detail)
-    return Accepted(item.label, item.data, item.width, item.height,
-                    hashlib.sha1(item.data).hexdigest())
+        return Rejected(error.reason, error.detail), digest
+    written = digest if item.data is raw else hashlib.sha1(item.data).digest()
+    return Accepted(item.label, item.data, item.width, item.height, written.hex()), digest
+
+
+def check_sample(sample: Sample, checks: list[Check], ctx: ReadContext) -> Outcome:
+    """Read one sample's image and run every check on it."""
+    return read_and_check(sample, checks, ctx)[0]
 
 
 Checked = tuple[int, Sample, Outcome]  # (seq, sample, outcome)
@@ -265,6 +279,173 @@ def write_outcomes(task: ShardTask, open_shard: ShardFactory, checked: Iterable[
     return builder.close()
 
 
+# --- the checked pass: every image read once, then written from spools ---------------------
+
+GUIDE = 2  # a segment takes 1/(GUIDE x workers) of the samples left
+NO_DIGEST = bytes(20)  # in a Spooled's digests: the image could not be read
+
+
+@dataclass
+class Segment(PacksSamples):
+    """Consecutive input samples that a worker reads, checks and hashes, spooling each
+    outcome (image bytes included) to ``path``."""
+
+    samples: Sequence[tuple[int, Sample]]
+    checks: CheckOptions
+    read_ctx: ReadContext
+    path: str  # inside the temporary output folder
+
+
+@dataclass
+class Spooled:
+    """What a segment's worker sends back: per sample, the sha1 of its image bytes as read
+    (NO_DIGEST where they could not be), and where its record ends in the spool."""
+
+    digests: bytes  # 20 bytes a sample
+    ends: array
+
+
+def segment_sizes(total: int, workers: int, least: int) -> list[int]:
+    """Guided self-scheduling: each segment takes 1/(GUIDE x workers) of the samples left,
+    at least ``least``. The first segments are big (few spools and round trips), the last
+    ones small, so that at the end no worker waits long for another's last segment,
+    whatever the mix of cheap and costly images."""
+    sizes, left = [], total
+    while left > 0:
+        sizes.append(min(left, max(least, math.ceil(left / (GUIDE * workers)))))
+        left -= sizes[-1]
+    return sizes
+
+
+def spool_path(folder: str, number: int) -> str:
+    return os.path.join(folder, f"segment-{number:05d}.spool")
+
+
+def spool_segment(segment: Segment) -> Spooled:
+    """Read, check and hash a segment's samples, writing each outcome to its spool."""
+    checks = _checks(segment.checks)
+    digests = bytearray()
+    with spool.SpoolWriter(segment.path) as out:
+        for _, sample in segment.samples:
+            outcome, digest = read_and_check(sample, checks, segment.read_ctx)
+            out.add(tuple(outcome))
+            digests += digest or NO_DIGEST
+    return Spooled(bytes(digests), out.ends)
+
+
+@dataclass
+class Spools:
+    """Every input sample after the checked pass, by its place in the input: its seq, the
+    spool its outcome is in and where that record ends, its image digest."""
+
+    folder: str  # the spools' folder
+    seqs: np.ndarray  # int64, increasing
+    spools: np.ndarray  # int32
+    ends: np.ndarray  # int64
+    digests: np.ndarray  # S20
+    readable: np.ndarray  # bool
+
+    def duplicated(self) -> dict[int, str]:
+        """seq -> sha1 (hex) of every sample whose image bytes another sample has: the
+        only digests the split's merging of groups and --dedupe act on
+        (``splits.assign_splits``, ``splits.drop_duplicates``)."""
+        _, inverse, counts = np.unique(self.digests, return_inverse=True, return_counts=True)
+        shared = (counts[inverse.reshape(-1)] > 1) & self.readable
+        return {int(seq): bytes(digest).ljust(20, b"\0").hex()
+                for seq, digest in zip(self.seqs[shared], self.digests[shared])}
+
+    def locations(self, samples: Sequence[tuple[int, Sample]]) -> tuple[array, array, array]:
+        """Each sample's spool and record (start and end), in order."""
+        at = np.searchsorted(self.seqs, np.fromiter((seq for seq, _ in samples), np.int64, len(samples)))
+        before = np.maximum(at - 1, 0)
+        starts = np.where((at > 0) & (self.spools[before] == self.spools[at]), self.ends[before], 0)
+        return array("i", self.spools[at].tobytes()), array("q", starts.tobytes()), array("q", self.ends[at].tobytes())
+
+
+def check_all(samples: Sequence[tuple[int, Sample]], options: CheckOptions, ctx: ReadContext,
+              executor: Executor, folder: str, on_samples: Callable[[int], None]) -> Spools:
+    """Read, check and hash every sample once on ``executor``'s workers, in segments cut by
+    ``segment_sizes``, spooling the outcomes under ``folder``."""
+    os.makedirs(folder, exist_ok=True)
+    sizes = segment_sizes(len(samples), getattr(executor, "workers", 1), executor.chunk_samples)
+    bounds = list(itertools.accumulate(sizes, initial=0))
+    segments = (Segment(samples[a:b], options, ctx, spool_path(folder, k))
+                for k, (a, b) in enumerate(zip(bounds, bounds[1:])))
+    digests, ends = [], []
+    for spooled in executor.map_ordered(spool_segment, segments):
+        digests.append(spooled.digests)
+        ends.append(np.frombuffer(spooled.ends, np.int64))
+        on_samples(len(spooled.ends))
+    blob = b"".join(digests)
+    return Spools(folder, np.fromiter((seq for seq, _ in samples), np.int64, len(samples)),
+                   np.repeat(np.arange(len(sizes), dtype=np.int32), sizes),
+                   np.concatenate(ends) if ends else np.zeros(0, np.int64),
+                   np.frombuffer(blob, "S20"), np.frombuffer(blob, np.uint8).reshape(-1, 20).any(axis=1))
+
+
+@dataclass
+class Join:
+    """The work item that writes a task's shards from the spooled outcomes of its samples."""
+
+    task: ShardTask
+    folder: str  # the spools' folder
+    spools: array  # per sample: its spool's number,
+    starts: array  # and where its record starts
+    ends: array  # and ends
+    open_shard: ShardFactory
+
+    def cost(self) -> int:
+        """About a nanosecond a byte and JOIN_SAMPLE_NS a sample, to run the costliest first."""
+        return sum(self.ends) - sum(self.starts) + JOIN_SAMPLE_NS * len(self.task)
+
+
+# LMDB put, digest and samples.parquet row (about 15 us, docs/scale.md) and the record's read
+JOIN_SAMPLE_NS = 18_000
+
+
+def join_task(join: Join) -> ShardResult:
+    """Write a task's shards from its samples' spooled outcomes, in input order."""
+    paths = {k: spool_path(join.folder, k) for k in set(join.spools)}
+    records = spool.read_records(paths, join.spools, join.starts, join.ends)
+    checked = ((seq, sample, Accepted(*record) if len(record) == len(Accepted._fields) else Rejected(*record))
+               for (seq, sample), record in zip(join.task.samples, records, strict=True))
+    return write_outcomes(join.task, join.open_shard, checked)
+
+
+def join_tasks(tasks: list[ShardTask], spools: Spools, executor: Executor, open_shard: ShardFactory,
+               on_samples: Callable[[int], None]) -> list[ShardResult]:
+    """Write every task from the spools on ``executor``'s workers, the costliest first (so
+    that no worker is left with a long last one); results in task order. The spools are
+    removed at the end."""
+    joins = [Join(task, spools.folder, *spools.locations(task.samples), open_shard) for task in tasks]
+    results = costliest_first(join_task, joins, [join.cost() for join in joins], executor,
+                              lambda join: on_samples(len(join.task)))
+    shutil.rmtree(spools.folder)
+    return results
+
+
+def costliest_first(fn: Callable[[Any], ShardResult], items: list[Any], costs: list[int],
+                    executor: Executor, on_done: Callable[[Any], None]) -> list[ShardResult]:
+    """``fn`` of every item on ``executor``, submitted costliest first (longest processing
+    time first: the cheap ones fill the gaps at the end, so no worker is left alone with a
+    long last item); results in item order."""
+    order = sorted(range(len(items)), key=lambda i: -costs[i])
+    results: list[ShardResult | None] = [None] * len(items)
+    for i, result in zip(order, executor.map_ordered(fn, (items[i] for i in order))):
+        results[i] = result
+        on_done(items[i])
+    return results  # type: ignore[return-value]
+
+
+def makespan(costs: list[int], workers: int) -> int:
+    """When the last worker finishes, the items given out costliest first to whichever
+    worker is free first."""
+    finish = [0] * max(1, workers)
+    for cost in sorted(costs, reverse=True):
+        heapq.heapreplace(finish, finish[0] + cost)
+    return max(finish)
+
+
 # --- whole tasks ------------------------------------------------------------------------
 
 @dataclass
@@ -281,87 +462,21 @@ def write_task(item: WholeTask) -> ShardResult:
     return write_outcomes(task, item.open_shard, check_samples(task.samples, task.checks, task.read_ctx))
 
 
-# --- segments, when there are fewer tasks than workers -----------------------------------
-
-SEGMENTS_PER_WORKER = 4  # segments per worker per wave: evens out slow and fast segments
-SPOOL_BATCH = 256  # outcomes per pickle in a spool file: what a join holds at a time
+WHOLE_TASK_SLACK = 0.15  # the checked pass's spools cost about this much more CPU a sample
 
 
-@dataclass
-class Segment(PacksSamples):
-    """Consecutive samples of one shard task, checked by a worker and spooled to ``path``."""
-
-    samples: Sequence[tuple[int, Sample]]
-    checks: CheckOptions
-    read_ctx: ReadContext
-    path: str  # inside the temporary output folder
+def whole_tasks_fit(sizes: list[int], workers: int) -> bool:
+    """Whether whole tasks of ``sizes`` samples keep every worker busy to within
+    WHOLE_TASK_SLACK of an even share (else the checked pass spreads the samples over
+    every worker): 3 tasks of 50,000 samples on 2 workers leave one idle for a third of
+    the run; 50,000, 50,000 and 5,016 for 5%."""
+    return makespan(sizes, workers) <= (1 + WHOLE_TASK_SLACK) * sum(sizes) / max(1, workers)
 
 
-@dataclass
-class Join:
-    """The work item that writes a task's shards from its segments' spools, in order."""
-
-    task: ShardTask
-    spools: list[str]
-    open_shard: ShardFactory
-
-
-def segments_of(task: ShardTask, count: int, min_samples: int) -> list[Segment]:
-    """``task`` cut into about ``count`` segments of at least ``min_samples`` samples."""
-    size = max(min_samples, math.ceil(len(task) / max(1, count)))
-    return [Segment(task.samples[i:i + size], task.checks, task.read_ctx, f"{task.part}.{k:04d}.spool")
-            for k, i in enumerate(range(0, len(task), size))]
-
-
-def spool_segment(segment: Segment) -> int:
-    """Check a segment and write its outcomes to its spool file (only this run's workers
-    write and read it, inside the temporary folder, like the samples.parquet parts)."""
-    os.makedirs(os.path.dirname(segment.path), exist_ok=True)
-    checked = check_samples(segment.samples, segment.checks, segment.read_ctx)
-    with open(segment.path, "wb") as f:
-        while batch := [outcome for _, _, outcome in itertools.islice(checked, SPOOL_BATCH)]:
-            pickle.dump(batch, f, protocol=pickle.HIGHEST_PROTOCOL)
-    return len(segment.samples)
-
-
-def read_spool(path: str) -> Iterator[Outcome]:
-    with open(path, "rb") as f:
-        while True:
-            try:
-                batch = pickle.load(f)
-            except EOFError:
-                return
-            yield from batch
-
-
-def join_task(join: Join) -> ShardResult:
-    """Write a task's shards from its spools in input order, then remove the spools."""
-    outcomes = itertools.chain.from_iterable(read_spool(path) for path in join.spools)
-    checked = ((seq, sample, outcome)
-               for (seq, sample), outcome in zip(join.task.samples, outcomes, strict=True))
-    result = write_outcomes(join.task, join.open_shard, checked)
-    for path in join.spools:
-        os.remove(path)
-    return result
-
-
-# --- the build ----------------------------------------------------------------------------
-
-def write_shards(tasks: list[ShardTask], executor: Executor, open_shard: ShardFactory,
-                 on_samples: Callable[[int], None]) -> Iterator[ShardResult]:
+def write_whole_tasks(tasks: list[ShardTask], executor: Executor, open_shard: ShardFactory,
+                      on_samples: Callable[[int], None]) -> list[ShardResult]:
     """Check and write every task on ``executor``'s workers through ``open_shard`` (the
-    output format's ``ShardWriter``); yield the tasks' results in task order."""
-    workers = getattr(executor, "workers", 1)
-    if len(tasks) >= workers:
-        items = (WholeTask(task, open_shard) for task in tasks)
-        for task, result in zip(tasks, executor.map_ordered(write_task, items)):
-            on_samples(len(task))
-            yield result
-        return
-    per_task = [segments_of(task, math.ceil(workers * SEGMENTS_PER_WORKER / len(tasks)),
-                            executor.chunk_samples) for task in tasks]
-    segments = [segment for segments in per_task for segment in segments]
-    for checked in executor.map_ordered(spool_segment, segments):
-        on_samples(checked)
-    joins = [Join(task, [s.path for s in segments], open_shard) for task, segments in zip(tasks, per_task)]
-    yield from executor.map_ordered(join_task, joins)
+    output format's ``ShardWriter``), a whole task per worker; results in task order."""
+    items = [WholeTask(task, open_shard) for task in tasks]
+    return costliest_first(write_task, items, [len(task) for task in tasks], executor,
+                           lambda item: on_samples(len(item.task)))

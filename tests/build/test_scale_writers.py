@@ -144,6 +144,7 @@ def _shards(found: dict[str, bytes | str]) -> list[str]:
     pytest.param(("--split", "none"), id="one-shard"),
     pytest.param(("--split", "none", "--shard-bytes", "60KB"), id="one-task-rotating-by-bytes"),
     pytest.param(("--shard-size", "120"), id="three-splits-several-tasks"),
+    pytest.param(("--split", "none", "--shard-size", "40"), id="whole-tasks"),
 ])
 def test_output_identical_for_any_workers_one_shard_or_many(mix, tmp_path, monkeypatch, layout):
     """Fewer tasks than workers (segments spooled, then joined by one worker per task) and
@@ -200,25 +201,30 @@ def recording(monkeypatch):
     return Recording
 
 
-@pytest.mark.parametrize("workers, used", [(1, {"hash_chunk", "write_task"}),
-                                           (4, {"hash_chunk", "spool_segment", "join_task"})])
-def test_the_driver_receives_no_image_bytes(mix, tmp_path, monkeypatch, recording, workers, used):
-    """Whole tasks (1 worker) or segments (4 workers, one train task): what comes back to
-    the driver is shard names, digests, counts and rejects - a few hundred bytes per task,
+@pytest.mark.parametrize("workers, split, used", [
+    (1, "none", {"write_task"}),  # whole tasks
+    (1, "0.9,0.05,0.05", {"spool_segment", "join_task"}),  # the split needs the digests first
+    (4, "none", {"spool_segment", "join_task"}),  # one task, four workers
+])
+def test_the_driver_receives_no_image_bytes(mix, tmp_path, monkeypatch, recording, workers, split, used):
+    """Whole tasks, or the checked pass then the writers: what comes back to the driver is
+    a digest and a spool offset per sample, then shard names, digests, counts and rejects -
     never the 1+ MB of images - and the output is the in-process one."""
-    one = _convert(mix, str(tmp_path / "w1"), "--shard-size", "1000", "--workers", "1")
+    one = _convert(mix, str(tmp_path / "w1"), "--shard-size", "1000", "--workers", "1", "--split", split)
     monkeypatch.setattr(executors_base, "chosen_name", lambda workers, dask: "recording")
     monkeypatch.setattr(Recording, "workers", workers)
-    assert _convert(mix, str(tmp_path / "rec"), "--shard-size", "1000") == one
+    assert _convert(mix, str(tmp_path / "rec"), "--shard-size", "1000", "--split", split) == one
     assert {name for name, _ in Recording.sent} == used
     images = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(mix) for f in fs)
     assert images > 1_000_000
-    build = [(r, n) for r, n in Recording.received if not isinstance(r, list)]  # hash_chunk: digests
-    assert all(isinstance(r, (shards.ShardResult, int)) for r, _ in build)
-    assert sum(n for _, n in build) < 10_000
-    assert sum(isinstance(r, shards.ShardResult) for r, _ in build) == 3  # train, val, test
-    if workers > 1:
-        assert sum(isinstance(r, int) for r, _ in build) >= 4  # the train task in segments
+    samples = json.loads(one["manifest.json"])["counts"]["input"]
+    assert all(isinstance(r, (shards.ShardResult, shards.Spooled)) for r, _ in Recording.received)
+    assert sum(n for _, n in Recording.received) < 10_000 + 40 * samples
+    results = sum(isinstance(r, shards.ShardResult) for r, _ in Recording.received)
+    assert results == (1 if split == "none" else 3)  # train (val, test)
+    if "spool_segment" in used:
+        spooled = [r for r, _ in Recording.received if isinstance(r, shards.Spooled)]
+        assert sum(len(r.ends) for r in spooled) == samples and len(spooled) >= 4
 
 
 # --- how samples travel to workers -------------------------------------------------------
@@ -254,9 +260,12 @@ def test_samples_under_one_root_travel_as_names():
 
 # --- a worker's failure is the run's one-line error ---------------------------------------
 
-@pytest.mark.parametrize("split, message", [("none", "File too large"),  # one task: a spool fails
-                                            ("0.9,0.05,0.05", "cannot write LMDB shard")])  # whole tasks
-def test_a_write_failing_in_a_worker_is_one_line_and_leaves_nothing(mix, tmp_path, split, message):
+@pytest.mark.parametrize("split, shard_size, message", [
+    ("none", "100000", "File too large"),  # one task: a spool fails
+    ("0.9,0.05,0.05", "100000", "File too large"),  # the split's checked pass: a spool fails
+    ("none", "40", "cannot write LMDB shard"),  # whole tasks (8 of about 40 samples)
+])
+def test_a_write_failing_in_a_worker_is_one_line_and_leaves_nothing(mix, tmp_path, split, shard_size, message):
     """The kernel refuses to grow any file past 64 KB (RLIMIT_FSIZE, inherited by the
     forked workers): the spool or LMDB write fails in a worker; the run ends with one
     ``error:`` line, exit 1, and no output or temporary folder."""
@@ -267,7 +276,7 @@ def test_a_write_failing_in_a_worker_is_one_line_and_leaves_nothing(mix, tmp_pat
 
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "dataconv", "gt-txt", "-i", mix, "-o", str(out), "-q",
-                           "--workers", "2", "--split", split, "--shard-size", "100000"],
+                           "--workers", "2", "--split", split, "--shard-size", shard_size],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=small_files, timeout=120)
     err = proc.stderr.decode().strip()
     assert proc.returncode == 1, err

@@ -1,0 +1,86 @@
+"""Spool files: checked outcomes (image bytes included) kept on disk, inside the temporary
+output folder, from the pass that reads every image until the writers copy them into shards.
+
+A spool is records written one after the other, each one pickle of a tuple; its writer
+keeps where each record ends, so that a reader can fetch any subsequence in order (a shard
+task's samples are those of its split, spread over every spool). Consecutive records are
+fetched with one read of up to ``READ_BYTES``, so memory stays bounded whatever the spool's
+size. Only this run's workers write and read them."""
+from __future__ import annotations
+
+import os
+import pickle
+from array import array
+from typing import Any, Iterator, Sequence
+
+WRITE_BYTES = 1 << 20  # records buffered before a write
+READ_BYTES = 4 << 20  # the most one read of consecutive records fetches
+
+
+class SpoolWriter:
+    """Appends records to the spool file ``path``; ``ends`` says where each one ends."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.ends = array("q")
+        self._size = 0
+        self._buffer = bytearray()
+        self._file = open(path, "wb")
+
+    def add(self, record: tuple[Any, ...]) -> None:
+        blob = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        self._buffer += blob
+        self._size += len(blob)
+        self.ends.append(self._size)
+        if len(self._buffer) >= WRITE_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._file.write(self._buffer)
+        self._buffer.clear()
+
+    def __enter__(self) -> SpoolWriter:
+        return self
+
+    def __exit__(self, kind: Any, *rest: Any) -> None:
+        try:
+            if kind is None:
+                self._flush()
+        finally:
+            self._file.close()
+
+
+def read_records(paths: Sequence[str], spools: Sequence[int], starts: Sequence[int],
+                 ends: Sequence[int]) -> Iterator[tuple[Any, ...]]:
+    """The record at ``[starts[i], ends[i])`` of ``paths[spools[i]]``, for each ``i`` in
+    order. Records that follow each other in one spool are read together."""
+    fd, current, i = -1, -1, 0
+    try:
+        while i < len(spools):
+            if spools[i] != current:
+                if fd >= 0:
+                    os.close(fd)
+                current = spools[i]
+                fd = os.open(paths[current], os.O_RDONLY)
+            last = _run_end(spools, starts, ends, i)
+            base, size = starts[i], ends[last] - starts[i]
+            block = os.pread(fd, size, base)
+            if len(block) != size:
+                raise OSError(f"{paths[current]}: spool file shorter than its records")
+            view = memoryview(block)
+            for k in range(i, last + 1):
+                yield pickle.loads(view[starts[k] - base:ends[k] - base])
+            i = last + 1
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _run_end(spools: Sequence[int], starts: Sequence[int], ends: Sequence[int], i: int) -> int:
+    """The last record of the run of consecutive bytes in one spool starting at record
+    ``i``, at most READ_BYTES long (or the one record ``i``, whatever its size)."""
+    last = i
+    while (last + 1 < len(spools) and spools[last + 1] == spools[i] and starts[last + 1] == ends[last]
+           and ends[last + 1] - starts[i] <= READ_BYTES):
+        last += 1
+    return last
