@@ -38,6 +38,7 @@ class Charset:
     notes: tuple[str, ...] = field(default=())
     raw: bytes | None = field(default=None, repr=False)  # the file's bytes, for trainer readers
     test_entries: tuple[str, ...] | None = None  # a PARSeq YAML's charset_test, when it has one
+    lines: tuple[int, ...] | None = None  # the 1-based line of each entry (one entry per line)
 
     @property
     def chars(self) -> str:
@@ -51,6 +52,17 @@ class Charset:
     def duplicates(self) -> dict[str, int]:
         """Entry -> how many times it occurs, for entries seen more than once."""
         return {e: n for e, n in Counter(self.entries).items() if n > 1}
+
+    def repeats(self) -> dict[str, list[int]]:
+        """Character -> where each of its occurrences is (the entry's line in a one-per-line
+        file, else its 1-based position), for every character occurring more than once."""
+        where: dict[str, list[int]] = {}
+        position = 0
+        for number, entry in enumerate(self.entries):
+            for ch in entry:
+                position += 1
+                where.setdefault(ch, []).append(self.lines[number] if self.lines else position)
+        return {ch: at for ch, at in where.items() if len(at) > 1}
 
     def multi_char(self) -> list[str]:
         return [e for e in self.entries if len(e) != 1]
@@ -153,8 +165,9 @@ def split_lines(text: str) -> list[str]:
 
 
 def from_lines(lines: list[str], source: str) -> Charset:
-    entries = tuple(line for line in lines if line != "")
-    return Charset(entries, source, "lines", empty_lines=len(lines) - len(entries))
+    numbered = [(n, line) for n, line in enumerate(lines, 1) if line != ""]
+    return Charset(tuple(line for _, line in numbered), source, "lines", empty_lines=len(lines) - len(numbered),
+                   lines=tuple(n for n, _ in numbered))
 
 
 def from_yaml(text: str, source: str) -> Charset:

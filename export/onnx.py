@@ -19,7 +19,8 @@ import torch
 from dataconv import __version__
 from dataconv.errors import DataconvError
 from dataconv.outputs.atomic import atomic_file
-from dataconv.export.predict import INPUT, MAX_STATIC_BATCH, OUTPUT, OnnxPredictor
+from dataconv.export.predict import INPUT, MAX_STATIC_BATCH, OUTPUT, OnnxPredictor, onnx_sha256
+from dataconv.train import digest
 from dataconv.train.lmdb_dataset import LmdbDataset, find_splits
 from dataconv.train.model import WIDTH_STRIDE, Recognizer, load_recognizer
 from dataconv.train.settings import MAX_WIDTH, MIN_WIDTH
@@ -85,6 +86,7 @@ def export_onnx(model: Recognizer, path: str, opset: int = MIN_OPSET, static: St
     graph = onnx.load(path)
     for key, value in metadata(model, static).items():
         graph.metadata_props.add(key=key, value=value)
+    graph.metadata_props.add(key=digest.KEY, value=onnx_sha256(graph))
     onnx.checker.check_model(graph, full_check=True)
     onnx.save(graph, path)
 

@@ -21,6 +21,7 @@ from dataconv.io import imagefind
 from dataconv.io import paths
 from dataconv.io import safeopen
 from dataconv.errors import DataconvError, SampleRejected
+from dataconv.train import digest
 from dataconv.train.preprocess import Preprocess
 from dataconv.train.settings import check_charset, check_preprocess
 from dataconv.train.text import CTCCodec
@@ -45,7 +46,9 @@ class OnnxPredictor:
         self.path = path
         with os.fdopen(safeopen.open_user_path(path), "rb") as f:  # never a FIFO or device
             model = f.read()
-        _refuse_external_data(model, path)
+        proto = _parsed(model, path)
+        _refuse_external_data(proto, path)
+        digest.check(path, _metadata(proto).get(digest.KEY), onnx_sha256(proto))
         try:
             self.session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own non-exported exception types
@@ -103,23 +106,47 @@ class OnnxPredictor:
         return scores
 
 
-def _refuse_external_data(model: bytes, path: str) -> None:
+def _parsed(model: bytes, path: str) -> Any:
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        return onnx.load_model_from_string(model)
+    except (DecodeError, RecursionError, ValueError) as e:
+        why = (str(e) or type(e).__name__).splitlines()[0]
+        raise DataconvError(f"{path}: not a loadable ONNX model ({why})") from None
+
+
+def _refuse_external_data(proto: Any, path: str) -> None:
     """ONNX tensors may keep their values in other files, named by a path inside the model;
     onnxruntime would open them (beside the model, or in the working folder for a model
     given as bytes). dataconv's exports hold every weight inside, so such a model is
     refused before onnxruntime sees it."""
     import onnx
-    from google.protobuf.message import DecodeError
 
-    try:
-        proto = onnx.load_model_from_string(model)
-    except (DecodeError, RecursionError, ValueError) as e:
-        why = (str(e) or type(e).__name__).splitlines()[0]
-        raise DataconvError(f"{path}: not a loadable ONNX model ({why})") from None
-    nodes = [node for function in proto.functions for node in function.node]
-    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _tensors(proto.graph, nodes)):
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _all_tensors(proto)):
         raise DataconvError(f"{path}: keeps weights in external data files, which are never read; "
                             "dataconv export writes every weight inside the model")
+
+
+def _metadata(proto: Any) -> dict[str, str]:
+    return {p.key: p.value for p in proto.metadata_props}
+
+
+def onnx_sha256(proto: Any) -> str:
+    """The digest of an ONNX model (``dataconv.train.digest``): its charset and
+    preprocessing metadata and every tensor of its graph, in graph order."""
+    from onnx import numpy_helper
+
+    meta = _metadata(proto)
+    tensors = ((f"{i}:{t.name}", str(t.data_type), tuple(t.dims), numpy_helper.to_array(t).tobytes())
+               for i, t in enumerate(_all_tensors(proto)))
+    return digest.sha256({k: meta.get(k) for k in ("charset", "preprocess")}, tensors)
+
+
+def _all_tensors(proto: Any) -> Iterator[Any]:
+    nodes = [node for function in proto.functions for node in function.node]
+    return _tensors(proto.graph, nodes)
 
 
 def _tensors(graph: Any, extra_nodes: Iterable[Any] = ()) -> Iterator[Any]:

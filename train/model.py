@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import lightning.pytorch as pl
 import torch
@@ -19,6 +20,7 @@ from torch import nn
 
 from dataconv.io import safeopen
 from dataconv.errors import DataconvError
+from dataconv.train import digest
 from dataconv.train.preprocess import Preprocess
 from dataconv.train.settings import HEIGHT_STRIDE, SIZES, check_hparams
 from dataconv.train.text import BLANK, CTCCodec, TextScore
@@ -100,6 +102,9 @@ class Recognizer(pl.LightningModule):
         self.log("val/acc", self.score.accuracy, prog_bar=True)
         self.log("val/cer", self.score.cer, prog_bar=True)
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[digest.KEY] = checkpoint_sha256(checkpoint)
+
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=1e-4)
         total: list[int] = []
@@ -129,23 +134,54 @@ def _not_a_checkpoint(path: str, e: Exception) -> DataconvError:
     return DataconvError(f"{path}: not a dataconv training checkpoint ({(str(e) or type(e).__name__).splitlines()[0]})")
 
 
+def _refused_pickle(path: str, e: pickle.UnpicklingError) -> DataconvError:
+    """torch's refusal says to load the file again without ``weights_only`` (which would
+    run what it asks for): only what the file asked to run is kept."""
+    wanted = re.search(r"GLOBAL (\S+)", str(e))
+    what = f"it asks to run {wanted.group(1)}" if wanted else "it holds more than tensors and plain values"
+    return DataconvError(f"{path}: not a dataconv training checkpoint ({what}; refused without running it)")
+
+
 def read_checkpoint(path: str) -> dict[str, Any]:
     """The checkpoint's contents, loaded with ``weights_only=True``: unpickling an
-    untrusted file with anything else can run code. Only the shape is checked here
-    (a mapping with ``hyper_parameters`` and ``state_dict``); the values are checked by
-    the callers through ``settings.check_hparams``."""
+    untrusted file with anything else can run code. Checked here: the shape (a mapping
+    with ``hyper_parameters`` and ``state_dict``) and the digest written when it was saved
+    (``dataconv.train.digest``); the values are checked by the callers through
+    ``settings.check_hparams``."""
     fd = safeopen.open_user_path(path)  # a FIFO or device is an error, never waited on
     try:
         with os.fdopen(fd, "rb") as f:
             checkpoint = torch.load(f, map_location="cpu", weights_only=True)
     except _LOAD_ERRORS as e:
+        if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in str(e):
+            raise _refused_pickle(path, e) from None
         raise _not_a_checkpoint(path, e) from None
     if not isinstance(checkpoint, dict):
         raise DataconvError(f"{path}: not a dataconv training checkpoint (holds a {type(checkpoint).__name__})")
     for key in ("hyper_parameters", "state_dict"):
         if not isinstance(checkpoint.get(key), dict):
             raise DataconvError(f"{path}: not a dataconv training checkpoint (no {key!r} mapping)")
+    digest.check(path, checkpoint.get(digest.KEY), checkpoint_sha256(checkpoint))
     return checkpoint
+
+
+def checkpoint_sha256(checkpoint: dict[str, Any]) -> str:
+    """The digest of a checkpoint: its hyperparameters and every tensor in it (weights,
+    optimizer state), each named by where it sits."""
+    return digest.sha256(checkpoint.get("hyper_parameters"), _tensors(checkpoint, ""))
+
+
+def _tensors(value: Any, where: str) -> Iterator[tuple[str, str, tuple[int, ...], bytes]]:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous().reshape(-1)
+        yield where, str(tensor.dtype), tuple(value.shape), tensor.view(torch.uint8).numpy().tobytes()
+    elif isinstance(value, dict):
+        for key in sorted(value, key=str):
+            if where or key not in (digest.KEY, "hyper_parameters"):
+                yield from _tensors(value[key], f"{where}/{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _tensors(item, f"{where}/{i}")
 
 
 def load_recognizer(path: str) -> Recognizer:

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Iterable, Sequence
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from dataconv import charsets
 from dataconv.outputs import manifest
@@ -25,7 +26,9 @@ def load_charset(data: str | None, charset: str | None, encoding: str = "utf-8")
     entry per line, one line, a PARSeq YAML, or the characters themselves) if given, else
     ``data/manifest.json``. Every character of every entry, each once, in first-seen order."""
     if charset:
-        text, where = "".join(charsets.load(charset, encoding).entries), charset
+        loaded = charsets.load(charset, encoding)
+        _refuse_repeats(loaded)
+        text, where = "".join(loaded.entries), charset
     elif data and os.path.isfile(os.path.join(data, manifest.MANIFEST)):
         where = os.path.join(data, manifest.MANIFEST)
         text = manifest.read(data).get("charset") or ""
@@ -36,6 +39,20 @@ def load_charset(data: str | None, charset: str | None, encoding: str = "utf-8")
     if not isinstance(text, str):
         raise DataconvError(f"{where}: the charset is not a string")
     return check_charset("".join(dict.fromkeys(text)), where)
+
+
+def _refuse_repeats(charset: charsets.Charset) -> None:
+    """A character listed twice would be two classes the model must tell apart, each
+    trained on half of its samples: a mistake in the file, refused with where it is."""
+    repeats = charset.repeats()
+    if not repeats:
+        return
+    unit = "line" if charset.lines else "position"
+    shown = "; ".join(f"{ch!r} on {unit}s {', '.join(map(str, at[:5]))}" for ch, at in list(repeats.items())[:5])
+    more = f" (and {len(repeats) - 5} more)" if len(repeats) > 5 else ""
+    where = "--charset" if charset.form == "literal" else charset.source
+    raise DataconvError(f"{where}: {len(repeats)} character(s) listed more than once: {shown}{more}; "
+                        "each character is one class: list it once")
 
 
 @dataclass(frozen=True)
@@ -82,14 +99,10 @@ class CTCCodec:
 
 
 def edit_distance(a: Sequence, b: Sequence) -> int:
-    """Levenshtein distance (insertions, deletions and substitutions cost 1)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+    """Levenshtein distance (insertions, deletions and substitutions cost 1), by rapidfuzz:
+    bit-parallel, in memory linear in the lengths, so that a prediction millions of
+    characters long costs milliseconds, not a table of len(a) x len(b)."""
+    return Levenshtein.distance(a, b)
 
 
 @dataclass

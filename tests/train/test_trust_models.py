@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import unicodedata
+import zipfile
 import zlib
 from types import SimpleNamespace
 
@@ -22,9 +23,11 @@ pytest.importorskip("lightning")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 from dataconv.errors import DataconvError  # noqa: E402
+from dataconv.export.predict import onnx_sha256  # noqa: E402
+from dataconv.train.digest import KEY as DIGEST  # noqa: E402
 from dataconv.train.settings import check_hparams  # noqa: E402
 from dataconv.train.text import load_charset  # noqa: E402
 
@@ -52,11 +55,19 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
                                             for n in os.listdir(os.path.join(src, "images"))))
 
 
+def signed(checkpoint: dict) -> dict:
+    """``checkpoint`` with its digest computed again: an edit made on purpose, past the
+    digest, so that the checks of the values themselves are what is tested."""
+    from dataconv.train.model import checkpoint_sha256
+
+    return {**checkpoint, DIGEST: checkpoint_sha256(checkpoint)}
+
+
 def tampered_checkpoint(model: SimpleNamespace, tmp_path, **hparams: object) -> str:
     checkpoint = torch.load(model.ckpt, map_location="cpu", weights_only=True)
     checkpoint["hyper_parameters"].update(hparams)
     path = str(tmp_path / "tampered.ckpt")
-    torch.save(checkpoint, path)
+    torch.save(signed(checkpoint), path)
     return path
 
 
@@ -66,8 +77,9 @@ def tampered_onnx(model: SimpleNamespace, tmp_path, **metadata: str | None) -> s
     props.update(metadata)
     del graph.metadata_props[:]
     for key, value in props.items():
-        if value is not None:
+        if value is not None and key != DIGEST:
             graph.metadata_props.add(key=key, value=value)
+    graph.metadata_props.add(key=DIGEST, value=onnx_sha256(graph))  # signed again, as above
     path = str(tmp_path / "tampered.onnx")
     onnx.save(graph, path)
     return path
@@ -119,14 +131,22 @@ def test_checkpoint_that_is_not_one_is_refused_and_never_unpickled(model, tmp_pa
 
     evil = str(tmp_path / "evil.ckpt")
     torch.save({"hyper_parameters": Payload(), "state_dict": {}}, evil)
-    refused(evil, model.images[0], "not a dataconv training checkpoint (Weights only load failed")
+    refused(evil, model.images[0], "not a dataconv training checkpoint (it asks to run posix.mkdir; "
+                                   "refused without running it)")
+    assert not marker.exists()
+    done = subprocess.run([sys.executable, "-c", CLI, "predict", evil, model.images[0]],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    assert done.stderr == (f"error: {evil}: not a dataconv training checkpoint (it asks to run posix.mkdir; "
+                           "refused without running it)\n")  # nothing of torch's advice to load it unsafely
     assert not marker.exists()
 
     for name, content, says in [("list.ckpt", [1, 2], "(holds a list)"),
                                 ("nostate.ckpt", {"hyper_parameters": {}}, "(no 'state_dict' mapping)"),
                                 ("nohp.ckpt", {"hyper_parameters": {}, "state_dict": {}},
                                  "hyper_parameters lack charset, img_height")]:
-        torch.save(content, str(tmp_path / name))
+        torch.save(signed(content) if isinstance(content, dict) and "state_dict" in content else content,
+                   str(tmp_path / name))
         refused(str(tmp_path / name), model.images[0], says)
 
 
@@ -313,7 +333,7 @@ def test_onnx_external_data_is_never_read(model, tmp_path, monkeypatch):
 def test_resume_checks_the_checkpoint_before_training(model, tmp_path):
     weights_only = str(tmp_path / "weights.ckpt")
     checkpoint = torch.load(model.ckpt, map_location="cpu", weights_only=True)
-    torch.save({k: checkpoint[k] for k in ("hyper_parameters", "state_dict")}, weights_only)
+    torch.save(signed({k: checkpoint[k] for k in ("hyper_parameters", "state_dict")}), weights_only)
     run = tmp_path / "run"
     result = run_cli("train", model.out, "--out", run, "--resume", weights_only, *TINY, expect=None)
     assert_one_line_error(result, f"{weights_only}: cannot resume from it (no optimizer_states, "
@@ -360,3 +380,97 @@ def test_any_onnx_preprocess_metadata_is_kept_in_range_or_refused_in_one_line(te
         assert str(e).startswith("m.onnx: ") and "\n" not in str(e), str(e)
         return
     assert 16 <= kept["height"] <= 256 and 4 <= kept["width"] <= 4096 and kept["channels"] in (1, 3)
+
+
+# --- a damaged model file is refused: the digest written when it was saved ----------------
+
+def inverted(data: bytes, start: int, length: int = 2000) -> bytes:
+    """``data`` with ``length`` bytes from ``start`` inverted (a damaged run of a disk or copy)."""
+    out = bytearray(data)
+    out[start:start + length] = bytes(b ^ 0xFF for b in out[start:start + length])
+    return bytes(out)
+
+
+def largest_tensor_bytes(path: str) -> tuple[int, int]:
+    """(offset, size) of the largest member of a checkpoint's zip: one tensor's bytes,
+    stored uncompressed."""
+    with zipfile.ZipFile(path) as archive:
+        member = max(archive.infolist(), key=lambda info: info.file_size)
+    with open(path, "rb") as f:
+        f.seek(member.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", f.read(4))
+    return member.header_offset + 30 + name_length + extra_length, member.file_size
+
+
+def test_a_checkpoint_with_2000_inverted_bytes_is_refused_by_every_reader(model, tmp_path):
+    data = open(model.ckpt, "rb").read()
+    start, size = largest_tensor_bytes(model.ckpt)
+    assert size > 4000
+    bad = str(tmp_path / "damaged.ckpt")
+    open(bad, "wb").write(inverted(data, start + size // 2 - 1000))
+    says = "its weights do not match the digest written when it was saved"
+    refused(bad, model.images[0], says)  # predict and export
+    for flag in ("--resume", "--init-from"):
+        result = run_cli("train", model.out, "--out", tmp_path / flag, flag, bad, *TINY, expect=None)
+        assert_one_line_error(result, bad, says)
+    result = run_cli("eval", model.out, "--model", bad, "-o", tmp_path / "eval", expect=None)
+    assert_one_line_error(result, bad, says)
+
+
+def test_an_onnx_file_with_2000_inverted_bytes_is_refused(model, tmp_path):
+    data = open(model.onnx, "rb").read()
+    weights = max(onnx.load(model.onnx).graph.initializer, key=lambda t: len(t.raw_data)).raw_data
+    assert len(weights) > 4000
+    bad = str(tmp_path / "damaged.onnx")
+    open(bad, "wb").write(inverted(data, data.find(weights) + len(weights) // 2 - 1000))
+    refused(bad, model.images[0], "its weights do not match the digest written when it was saved")
+
+
+def test_a_model_file_without_its_digest_is_refused(model, tmp_path):
+    checkpoint = torch.load(model.ckpt, map_location="cpu", weights_only=True)
+    del checkpoint[DIGEST]
+    torch.save(checkpoint, str(tmp_path / "old.ckpt"))
+    refused(str(tmp_path / "old.ckpt"), model.images[0], f"no {DIGEST} digest of its weights")
+    graph = onnx.load(model.onnx)
+    kept = [(p.key, p.value) for p in graph.metadata_props if p.key != DIGEST]
+    del graph.metadata_props[:]
+    for key, value in kept:
+        graph.metadata_props.add(key=key, value=value)
+    onnx.save(graph, str(tmp_path / "old.onnx"))
+    refused(str(tmp_path / "old.onnx"), model.images[0], f"no {DIGEST} digest of its weights")
+
+
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["ckpt", "onnx"]), where=st.floats(0, 1), length=st.sampled_from([1, 16, 2000]))
+def test_inverted_bytes_anywhere_are_refused_in_one_line_or_change_nothing(model, tmp_path, kind, where, length):
+    """Wherever the bytes fall (a zip or protobuf header, a tensor, a name, metadata the
+    predictions do not depend on): the model is refused with one DataconvError, or it
+    predicts exactly what the intact file predicts."""
+    original = model.ckpt if kind == "ckpt" else model.onnx
+    data = open(original, "rb").read()
+    path = str(tmp_path / f"fuzzed.{kind}")
+    open(path, "wb").write(inverted(data, int(where * (len(data) - 1)), length))
+    images = model.images[:4]
+    try:
+        lines = expected_lines(path, images)
+    except DataconvError as e:
+        assert "\n" not in str(e) and path in str(e)
+        return
+    assert lines == expected_lines(original, images)
+
+
+@pytest.mark.parametrize("form, content, says", [
+    ("lines", "a\nb\n\nc\na\nb\nb\n", "2 character(s) listed more than once: 'a' on lines 1, 5; 'b' on lines 2, 6, 7"),
+    ("string", "abcab\n", "2 character(s) listed more than once: 'a' on positions 1, 4; 'b' on positions 2, 5"),
+    ("literal", "xyx", "--charset: 1 character(s) listed more than once: 'x' on positions 1, 3"),
+])
+def test_train_refuses_a_charset_listing_a_character_twice(form, content, says, model, tmp_path):
+    """Each character is one class: a repeat would split its samples between two classes."""
+    spec = content
+    if form != "literal":
+        spec = str(tmp_path / "chars.txt")
+        open(spec, "w", encoding="utf-8").write(content)
+    result = run_cli("train", model.out, "--out", tmp_path / "run", "--charset", spec, *TINY, "--max-epochs", "1",
+                     expect=None)
+    assert_one_line_error(result, says)
+    assert not (tmp_path / "run").exists()
