@@ -34,6 +34,7 @@ setup(
         "pyclipper>=1.3",  # validate --for paddleocr-det|mmocr-det: the trainers' own polygon offsets
         "google-re2>=1.1",  # every user-written regex in linear time (dataconv/io/userregex.py)
         "pyahocorasick>=2.0",  # label-rules replacements: one automaton (validators/label_rules.py)
+        "rapidfuzz>=3.0",  # edit distances of eval and training metrics in linear memory (train/text.py)
     ],
     extras_require={
         # torch is deliberately unpinned here: install `torch==2.13.0` first (see README)

@@ -130,3 +130,24 @@ def save_checkpoint(model, path: str) -> dict:
     model.on_save_checkpoint(checkpoint)
     torch.save(checkpoint, path)
     return checkpoint
+
+
+AS_CAP = 6 << 30  # address space of a measured run: an unbounded allocation fails, not the machine
+_PARENT = f"""
+import resource, subprocess, sys
+resource.setrlimit(resource.RLIMIT_AS, ({AS_CAP}, {AS_CAP}))
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+sys.stderr.buffer.write(rc.stderr)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, rc.returncode)
+"""
+
+
+def peak_rss(*args: object) -> tuple[int, int, str]:
+    """(peak RSS in MB, exit code, stderr) of ``dataconv ARGS`` in a fresh process."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", _PARENT, sys.executable, "-m", "dataconv", *map(str, args)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    rss_mb, code = (int(v) for v in done.stdout.split())
+    return rss_mb, code, done.stderr

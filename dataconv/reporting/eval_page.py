@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any
 
 import pandas as pd
+from rapidfuzz.distance import Levenshtein
 
 from dataconv.io.dataset_reader import split_of
 from dataconv.reporting import html as h
@@ -54,40 +55,42 @@ def source_file(source: Any) -> Any:
     return _LINE_SUFFIX.sub("", source) if isinstance(source, str) else source
 
 
+ALIGNED_MAX_CHARS = 1024  # longer than any text line a recognizer reads (its CTC steps)
+SHOWN_MAX_CHARS = 200  # of a label or prediction in the page's tables
+
+
 def confusions(frame: pd.DataFrame) -> Counter:
     """(label character, predicted character) -> count over the wrong rows; '' stands for
-    a character missing from the prediction or one it added."""
+    a character missing from the prediction or one it added. Rows with a label or
+    prediction over ALIGNED_MAX_CHARS are left out (``too_long_to_align``): their
+    millions of insertions would say nothing about which characters the model confuses."""
     pairs: Counter = Counter()
     for label, prediction in zip(frame["label"], frame["prediction"]):
-        if label != prediction:
+        if label != prediction and max(len(label), len(prediction)) <= ALIGNED_MAX_CHARS:
             pairs.update(align(label, prediction))
     return pairs
 
 
+def too_long_to_align(frame: pd.DataFrame) -> int:
+    return int((frame["label"].str.len().gt(ALIGNED_MAX_CHARS)
+                | frame["prediction"].str.len().gt(ALIGNED_MAX_CHARS)).sum())
+
+
 def align(label: str, prediction: str) -> list[tuple[str, str]]:
-    """The substitutions, deletions and insertions of one minimal edit script."""
-    rows, cols = len(label) + 1, len(prediction) + 1
-    cost = [[0] * cols for _ in range(rows)]
-    for i in range(rows):
-        for j in range(cols):
-            if i == 0 or j == 0:
-                cost[i][j] = i + j
-            else:
-                cost[i][j] = min(cost[i - 1][j] + 1, cost[i][j - 1] + 1,
-                                 cost[i - 1][j - 1] + (label[i - 1] != prediction[j - 1]))
-    ops, i, j = [], len(label), len(prediction)
-    while i or j:
-        if i and j and cost[i][j] == cost[i - 1][j - 1] + (label[i - 1] != prediction[j - 1]):
-            if label[i - 1] != prediction[j - 1]:
-                ops.append((label[i - 1], prediction[j - 1]))
-            i, j = i - 1, j - 1
-        elif i and cost[i][j] == cost[i - 1][j] + 1:
-            ops.append((label[i - 1], ""))
-            i -= 1
+    """The substitutions, deletions and insertions of one minimal edit script, in order."""
+    pairs = []
+    for op in Levenshtein.editops(label, prediction):
+        if op.tag == "replace":
+            pairs.append((label[op.src_pos], prediction[op.dest_pos]))
+        elif op.tag == "delete":
+            pairs.append((label[op.src_pos], ""))
         else:
-            ops.append(("", prediction[j - 1]))
-            j -= 1
-    return ops[::-1]
+            pairs.append(("", prediction[op.dest_pos]))
+    return pairs
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= SHOWN_MAX_CHARS else f"{text[:SHOWN_MAX_CHARS]}… ({len(text):,} characters)"
 
 
 def _thumbnail(root: str, key: str) -> str | None:
@@ -131,10 +134,16 @@ def _breakdowns(frame: pd.DataFrame) -> tuple[str, str, str]:
 def _confusions(frame: pd.DataFrame, limit: int = 40) -> tuple[str, str, str]:
     pairs = confusions(frame).most_common(limit)
     if not pairs:
-        return "confusions", "Confusion pairs", h.note("No character errors.")
+        return "confusions", "Confusion pairs", h.note("No character errors." + _left_out(frame))
     rows = [(_shown(a), _shown(b), n) for (a, b), n in pairs]
-    note = h.note("label character → predicted character; ∅: missing from the prediction, or added by it.")
+    note = h.note("label character → predicted character; ∅: missing from the prediction, or added by it."
+                  + _left_out(frame))
     return "confusions", "Confusion pairs", note + h.table(rows, ["label", "prediction", "count"])
+
+
+def _left_out(frame: pd.DataFrame) -> str:
+    n = too_long_to_align(frame)
+    return f" Left out: {n} row(s) with a label or prediction over {ALIGNED_MAX_CHARS} characters." if n else ""
 
 
 def _suspects(frame: pd.DataFrame, root: str, top: int) -> tuple[str, str, str]:
@@ -142,8 +151,8 @@ def _suspects(frame: pd.DataFrame, root: str, top: int) -> tuple[str, str, str]:
     if ranked.empty:
         return "suspects", "Suspected label errors", h.note("Every prediction matches its label.")
     uris = [_thumbnail(root, key) for key in ranked["key"]]
-    rows = [(i + 1, h.image(uri), h.Raw(f'<span class="label">{h.esc(r.label)}</span>'),
-             h.Raw(f'<span class="label">{h.esc(r.prediction)}</span>'),
+    rows = [(i + 1, h.image(uri), h.Raw(f'<span class="label">{h.esc(_clipped(r.label))}</span>'),
+             h.Raw(f'<span class="label">{h.esc(_clipped(r.prediction))}</span>'),
              "" if pd.isna(r.confidence) else f"{r.confidence:.3f}", f"{r.cer:.2f}", r.key, r.source_id or "")
             for i, (r, uri) in enumerate(zip(ranked.itertuples(index=False), uris))]
     note = h.note("Confident predictions that disagree with the label, most confident first: check "

@@ -23,7 +23,8 @@ from dataconv.io.imageheader import encoded_bytes_bound
 from dataconv.io.source import MAX_MEMBER_BYTES
 from helpers import rejects_of
 from hostile_util import png
-from test_trust_memory import convert_args, peak_rss
+from helpers import peak_rss
+from test_trust_memory import convert_args
 
 MiB = 1 << 20
 RSS_BOUND_MB = 300

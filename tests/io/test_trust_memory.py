@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from typing import Any
 
 import cv2
@@ -26,29 +24,12 @@ from dataconv.fixtures.hostile import blank_png, idat_bomb, page_bomb
 from dataconv.fixtures.ndl_layout import voc
 from dataconv.sample import ReadContext
 from dataconv.validators import _fastdecode
+from helpers import peak_rss
 from hostile_util import assert_one_line_error, gt_source, png, write_files
 
 RSS_BOUND_MB = 400  # what a run may peak at on these inputs with the default --max-pixels
 BOX = [[2, 2], [40, 2], [40, 20], [2, 20]]  # a word on a 64x24 page
 HUGE_BOX = [[0, 0], [60000, 0], [60000, 60000], [0, 60000]]
-AS_CAP = 6 << 30
-_PARENT = f"""
-import resource, subprocess, sys
-resource.setrlimit(resource.RLIMIT_AS, ({AS_CAP}, {AS_CAP}))
-rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-sys.stderr.buffer.write(rc.stderr)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, rc.returncode)
-"""
-
-
-def peak_rss(*args: str) -> tuple[int, int, str]:
-    """(peak RSS in MB, exit code, stderr) of ``dataconv ARGS`` in a fresh process."""
-    cmd = [sys.executable, "-c", _PARENT, sys.executable, "-m", "dataconv", *map(str, args)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    rss_mb, code = (int(v) for v in done.stdout.split())
-    return rss_mb, code, done.stderr
-
-
 def convert_args(fmt: str, src: str, out: str, *extra: str) -> list[str]:
     return [fmt, "-i", src, "-o", out, "-q", "--workers", "1", "--split", "none", *extra]
 

@@ -13,6 +13,7 @@ import html
 import json
 import os
 import re
+import time
 import unicodedata
 
 import pandas as pd
@@ -21,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from PIL import Image
 
-from helpers import run_cli
+from helpers import peak_rss, run_cli
 from dataconv.export.evaluate import score_row, total_cer
 from dataconv.reporting.eval_page import align, breakdown, confusions
 
@@ -244,3 +245,25 @@ def test_as_a_trainer_leaves_out_what_it_drops_and_scores_the_rest(data, tmp_pat
     assert frame["prediction"].tolist() == [label + "x" for label in frame["label"]]
     assert frame["cer"].tolist() == [1 / len(label) for label in frame["label"]]
     assert f"  left out: {dropped} (dropped by clovaai)" in result.stdout.splitlines()
+
+
+def test_a_five_million_character_prediction_costs_what_a_short_one_does(data, tmp_path):
+    """Scored in full (its CER is its true edit distance over the label), in time and memory
+    linear in its length: fresh processes, side by side with the same file holding a short
+    prediction instead."""
+    samples = keys_and_labels(data)
+    long_key, long_label = samples[0][1], samples[0][2]
+    runs = {}
+    for name, long_text in (("short", "q"), ("long", "z" * 5_000_000)):
+        lines = [f"{key}\t{long_text if key == long_key else label}\n" for _, key, label in samples]
+        (tmp_path / f"{name}.txt").write_text("".join(lines), "utf-8")
+        started = time.perf_counter()
+        rss, code, err = peak_rss("eval", data, "--predictions", tmp_path / f"{name}.txt", "--split", "all",
+                                  "-o", tmp_path / name)
+        runs[name] = (time.perf_counter() - started, rss)
+        assert code == 0 and "Traceback" not in err, err
+    table = pd.read_parquet(tmp_path / "long" / "eval.parquet").set_index("key")
+    assert table.loc[long_key, "cer"] == pytest.approx(
+        (distance(long_label, "z" * 200) - 200 + 5_000_000) / len(long_label))
+    assert runs["long"][0] < runs["short"][0] * 1.5 + 1.0, runs
+    assert runs["long"][1] < runs["short"][1] + 100, runs  # MB: the line itself, a few copies of it
