@@ -36,6 +36,7 @@ class _State:
     received: int | None = None  # the first signal, once one arrived
     deferring = 0  # depth of ``deferred`` blocks
     pending: int | None = None  # a signal held back by ``deferred``
+    resend: int | None = None  # a signal lost in a ``__del__``, raised again by SIGALRM
     owner: int | None = None  # the process that installed the handlers
 
 
@@ -62,6 +63,7 @@ def handled() -> Iterator[None]:
         return
     _State.owner = os.getpid()
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
+    previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, _resent)
     previous_hook, sys.unraisablehook = sys.unraisablehook, functools.partial(_unraisable, sys.unraisablehook)
     _State.received = _State.pending = None
     try:
@@ -76,22 +78,34 @@ def handled() -> Iterator[None]:
         check()
         raise
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
         for s, old in previous.items():
             signal.signal(s, old)
         sys.unraisablehook = previous_hook
-        _State.received = _State.pending = None
+        _State.received = _State.pending = _State.resend = None
+
+
+RESEND_AFTER_S = 0.05  # long after the hook below has returned
 
 
 def _unraisable(hook: Callable[[Any], None], info: Any) -> None:
     """A signal that landed where Python cannot pass an exception on (a ``__del__``, a
     weakref, garbage-collector or at-fork callback) would be printed as "Exception
-    ignored" with a traceback, and lost. It is delivered again instead, from a thread, so
-    that it lands in the main thread's ordinary code a moment later."""
+    ignored" with a traceback, and lost. It is raised again instead, from a one-shot
+    SIGALRM a moment later, in the main thread's ordinary code. setitimer is one C call,
+    so nothing in here can be interrupted by it; no thread is started (a process running
+    threads would get the slower fork server for its pool)."""
     if not isinstance(info.exc_value, Interrupted):
         hook(info)
         return
-    _State.received = None  # not a second signal
-    threading.Thread(target=os.kill, args=(os.getpid(), info.exc_value.signum), daemon=True).start()
+    _State.resend = info.exc_value.signum
+    signal.setitimer(signal.ITIMER_REAL, RESEND_AFTER_S)
+
+
+def _resent(signum: int, frame: Any) -> None:
+    if _State.resend is not None:
+        resend, _State.resend = _State.resend, None
+        raise Interrupted(resend)
 
 
 def check() -> None:
