@@ -46,7 +46,7 @@ setup(
         "mutate": ["mutmut<3"],  # make mutate MODULE=... (not in CI; docs/DEVELOPING.md)
         # addict, yapf, termcolor, rich: what mmengine/mmcv-lite import (they and mmocr are
         # installed --no-deps by the Makefile: their own requirements pull opencv-python and mmdet)
-        "test": ["pytest>=7", "hypothesis>=6", "pycocotools>=2.0", "datasets>=3.0",
+        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "pycocotools>=2.0", "datasets>=3.0",
                  "addict>=2.4", "yapf>=0.40", "termcolor>=2.0", "rich>=13",
                  "selenium>=4.10"],  # dataconv review's page in Debian's chromium + chromium-driver (.ci/run)
     },
