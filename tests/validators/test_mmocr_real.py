@@ -155,8 +155,8 @@ def file_loaded(mm, img: np.ndarray, data: dict) -> dict | None:
 
 
 def simulated(out: str, dict_file: str, loss_name: str, max_seq_len: int, with_unknown: bool,
-              lower: bool) -> dict[str, str | None]:
-    switches = {"mmocr_loss": loss_name, "with_unknown": with_unknown, "lower": lower}
+              lower: bool, loader: str = "lmdb") -> dict[str, str | None]:
+    switches = {"mmocr_loss": loss_name, "with_unknown": with_unknown, "lower": lower, "mmocr_loader": loader}
     sim = trainers()["mmocr"](Settings(charset=charsets.load_user_charset(dict_file), max_length=max_seq_len,
                                        switches=switches))
     assert sim.fatal() is None
@@ -174,13 +174,13 @@ def test_what_mmocr_trains_on_equals_validate_sample_by_sample(mm, converted, di
                                                                max_seq_len, with_unknown, lower):
     real = real_run(mm, converted, dict_file, loss_name, max_seq_len, with_unknown, lower, "file")
     assert len(real) == len(LABELS)
-    assert simulated(converted, dict_file, loss_name, max_seq_len, with_unknown, lower) == real
+    assert simulated(converted, dict_file, loss_name, max_seq_len, with_unknown, lower, "file") == real
     assert list(real.values()).count(None) == 2  # the 1-pixel-high and 1-pixel-wide images
     if loss_name == "ce" and max_seq_len == 8 and with_unknown and not lower:
         assert real["train/shard-00001:label-000000001"] == "abcdefg"  # 8 characters cut to 7
         assert real["train/shard-00001:label-000000003"] == UNKNOWN + "PPER"
     args = ["validate", converted, "--for", "mmocr", "--charset", dict_file, "--mmocr-loss", loss_name,
-            "--max-label-length", str(max_seq_len), "--json", "-q"]
+            "--max-label-length", str(max_seq_len), "--mmocr-loader", "file", "--json", "-q"]
     args += ["--with-unknown"] * with_unknown + ["--lower"] * lower
     result = run_cli(*args, expect=1 if "crash" in real.values() else 0)  # a crash is FATAL
     report = json.loads(result.stdout)
@@ -188,12 +188,15 @@ def test_what_mmocr_trains_on_equals_validate_sample_by_sample(mm, converted, di
     assert (report["kept"], report["dropped"]) == (kept, len(real) - kept)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: validate --for mmocr drops images under 2 px (min_size), but "
-                   "MMOCR's LMDB pipeline (RecogLMDBDataset + LoadImageFromNDArray) never checks min_size")
 def test_lmdb_pipeline_keeps_images_under_two_pixels_as_mmocr_does(mm, converted, dict_file):
+    """MMOCR's LMDB configs (the default loader) check no image size; validate's default
+    keeps the 1-pixel images as they do."""
     real = real_run(mm, converted, dict_file, "ce", 40, True, False, "lmdb")
     assert list(real.values()).count(None) == 0
     assert simulated(converted, dict_file, "ce", 40, True, False) == real
+    report = json.loads(run_cli("validate", converted, "--for", "mmocr", "--charset", dict_file, "--with-unknown",
+                                "--json", "-q").stdout)
+    assert (report["kept"], report["dropped"]) == (len(real), 0)
 
 
 # --- dict files -------------------------------------------------------------------------------

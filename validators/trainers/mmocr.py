@@ -3,7 +3,9 @@
 Sources read (facts only, nothing copied; commit a83f716): ``dictionary.py``,
 ``mmocr/utils/fileio.py`` list_from_file (08eac37), ``module_losses/base.py`` get_targets
 (1834ff4), ``ctc_module_loss.py``, ``datasets/transforms/loading.py`` LoadImageFromFile
-(02b61f0; the textrecog configs use ignore_empty=True, min_size=2).
+(02b61f0; the textrecog configs use ignore_empty=True, min_size=2), ``recog_lmdb_dataset.py``
+and LoadImageFromNDArray (the LMDB configs: the image comes decoded from the LMDB and no
+min_size is checked).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from dataconv.validators.trainers.common import opencv_size
 
 UNKNOWN = "\ufffd"  # stands for MMOCR's <UKN> token in altered labels
 MMOCR_LOSSES = ("ce", "ctc")
+MMOCR_LOADERS = ("lmdb", "file")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class MMOCROptions:
     with_unknown: bool = False  # Dictionary(with_unknown=True)
     lower: bool = False  # module loss letter_case='lower'
     mmocr_loss: str = "ce"  # the module loss: ce (attention heads) or ctc
+    mmocr_loader: str = "lmdb"  # how images load: from the LMDB, or as files (a dump)
 
 
 @register
@@ -37,13 +41,17 @@ class MMOCR(Trainer):
         Switch("--mmocr-loss", "mmocr_loss", choices=MMOCR_LOSSES, help=(
             "module loss: ce (attention heads; the label keeps max_seq_len - 1 characters) "
             "[default] or ctc (not cut at max_seq_len).")),
+        Switch("--mmocr-loader", "mmocr_loader", choices=MMOCR_LOADERS, help=(
+            "how images load: lmdb (RecogLMDBDataset + LoadImageFromNDArray, MMOCR's LMDB "
+            "configs: no size check) [default] or file (LoadImageFromFile(min_size=2): the "
+            "images of dataconv dump --style mmocr).")),
     )
     default_max_length = 40
     length_key = "max_seq_len"
     charset_hint = "dataconv charset DATA -o dict.txt --style paddle (UTF-8, no BOM, one character per line)"
     all_dropped = ("BaseDataset refetches a random index for every dropped image and raises "
                    "'Cannot find valid image after 1000!' when the split keeps none")
-    MIN_SIZE = 2  # LoadImageFromFile(ignore_empty=True, min_size=2) in the textrecog configs
+    MIN_SIZE = 2  # LoadImageFromFile(ignore_empty=True, min_size=2) in the textrecog configs; not in the LMDB ones
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -82,7 +90,7 @@ class MMOCR(Trainer):
         size = opencv_size(image() or b"")
         if size is None:
             raise Dropped("undecodable_by_opencv")
-        if min(size) < self.MIN_SIZE:
+        if self.o.mmocr_loader == "file" and min(size) < self.MIN_SIZE:
             raise Dropped("image_smaller_than_min_size")
         if self.o.lower:
             t.apply(t.label.lower(), "lowercased")
