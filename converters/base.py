@@ -88,9 +88,10 @@ class Converter:
     def close(self) -> None:
         """Release what parsing kept open for the image reads; runs when the run ends."""
 
-    def accounting(self, rejects: list[Any]) -> dict[str, Any]:
-        """Manifest fields this converter adds once the run's rejects are known (a recipe's
-        per-source counts); none by default."""
+    def accounting(self, rejects: list[Any], shards: list[dict[str, Any]]) -> dict[str, Any]:
+        """Manifest fields this converter adds once the run's rejects and shards (the
+        manifest's entries) are known (a recipe's per-source counts and mixing); none by
+        default."""
         return {}
 
 

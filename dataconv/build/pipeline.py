@@ -294,7 +294,7 @@ def run(converter: Converter, config: Config) -> dict[str, Any]:
         refuse_without_samples(config.checks, converter.output, converter.tasks())
         with atomic_output(config.out, config.overwrite) as tmp:
             accounts = write(converter, config, tmp)
-            accounts.extra.update(converter.accounting(accounts.rejects))
+            accounts.extra.update(converter.accounting(accounts.rejects, accounts.shards))
             return finish(tmp, accounts, converter.name, config.manifest_options, config.src)
     finally:
         converter.close()

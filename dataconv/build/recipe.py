@@ -186,7 +186,7 @@ class RecipeSources(Converter):
         for converter in self.converters:
             converter.close()
 
-    def accounting(self, rejects: list[Any]) -> dict[str, Any]:
+    def accounting(self, rejects: list[Any], shards: list[dict[str, Any]]) -> dict[str, Any]:
         """``sources``: input, written, rejected and rejects per reason of each source;
         ``mixing``: each trainer's settings for the sources' weights."""
         by_source: dict[str, Counter[str]] = {s.name: Counter() for s in self.recipe.sources}
@@ -198,7 +198,7 @@ class RecipeSources(Converter):
             sources[s.name] = {"format": s.info.name, "input": self.inputs[s.name],
                                "written": self.inputs[s.name] - rejected, "rejected": rejected,
                                "rejects": dict(sorted(by_source[s.name].items()))}
-        return {"sources": sources, "mixing": mixing(self.recipe, sources)}
+        return {"sources": sources, "mixing": mixing(self.recipe, sources, [e["path"] for e in shards])}
 
 
 def tagged(name: str, item: Parsed) -> Parsed:
@@ -229,9 +229,10 @@ def shares(recipe: Recipe, written: dict[str, int]) -> dict[str, float]:
     return {n: raw[n] / total for n in written}
 
 
-def mixing(recipe: Recipe, sources: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def mixing(recipe: Recipe, sources: dict[str, dict[str, Any]], shards: list[str]) -> dict[str, Any]:
     """The share of each source in a batch (``shares``), and the same mix in clovaai's,
-    PaddleOCR's and MMOCR's terms."""
+    PaddleOCR's and MMOCR's terms. ``shards``: the written shard folders, relative to OUT
+    (MMOCR's RecogLMDBDataset opens one LMDB, not a folder of them)."""
     names = [s.name for s in recipe.sources if sources[s.name]["written"]]
     if not names:
         return {}
@@ -252,10 +253,16 @@ def mixing(recipe: Recipe, sources: dict[str, dict[str, Any]]) -> dict[str, Any]
                                f"--batch_ratio {'-'.join(f'{share[n]:g}' for n in names)}")
         settings["paddleocr"] = {"data_dir": [f"OUT/{root}/{n}" for n in names], "ratio_list": ratio_list}
         settings["mmocr"] = ("train_dataset = dict(type='ConcatDataset', datasets=["
-                             + ", ".join(f"dict(type='RepeatDataset', times={max(1, round(per_sample[n] / low))}, "
-                                         f"dataset=dict(type='RecogLMDBDataset', ann_file='OUT/{root}/{n}'))"
+                             + ", ".join(_mmocr_repeat(max(1, round(per_sample[n] / low)), f"{root}/{n}", shards)
                                          for n in names if per_sample[n] > 0) + "])")
     return settings
+
+
+def _mmocr_repeat(times: int, folder: str, shards: list[str]) -> str:
+    """One source in MMOCR's terms: its training shards, each a RecogLMDBDataset, repeated."""
+    datasets = ", ".join(f"dict(type='RecogLMDBDataset', ann_file='OUT/{path}')"
+                         for path in sorted(shards) if path.startswith(f"{folder}/"))
+    return f"dict(type='RepeatDataset', times={times}, dataset=dict(type='ConcatDataset', datasets=[{datasets}]))"
 
 
 def render_mixing(settings: dict[str, Any]) -> list[str]:

@@ -62,8 +62,9 @@ def test_sources_and_mixing_by_hand(root):
     assert mixing["clovaai"] == "--train_data OUT/train --select_data big-mid-small --batch_ratio 0.6-0.3-0.1"
     assert mixing["paddleocr"] == {"data_dir": ["OUT/train/big", "OUT/train/mid", "OUT/train/small"],
                                    "ratio_list": [0.5, 1.0, 0.8333]}
-    assert re.findall(r"times=(\d+), dataset=dict\(type='RecogLMDBDataset', ann_file='([^']+)'", mixing["mmocr"]) == [
-        ("1", "OUT/train/big"), ("2", "OUT/train/mid"), ("2", "OUT/train/small")]
+    assert re.findall(r"times=(\d+), dataset=dict\(type='ConcatDataset', datasets=\[dict\(type='RecogLMDBDataset', "
+                      r"ann_file='([^']+)'\)\]", mixing["mmocr"]) == [
+        ("1", "OUT/train/big/shard-00000"), ("2", "OUT/train/mid/shard-00000"), ("2", "OUT/train/small/shard-00000")]
     assert ("    paddleocr: data_dir: ['OUT/train/big', 'OUT/train/mid', 'OUT/train/small']  "
             "ratio_list: [0.5, 1.0, 0.8333]") in result.stdout.splitlines()
 
