@@ -33,29 +33,49 @@ _OPTIONS.log_errors = False
 _OPEN_QUANTIFIER = re.compile(r"\{,(\d*)\}")  # Python's {,n}: RE2 reads it as text
 
 
+# RE2 reads UTF-8, which cannot hold a lone surrogate (a byte a charset file did not decode,
+# kept by surrogateescape as clovaai's shell reading keeps it). A pattern holding one, and
+# every text matched with it, are read with the surrogates moved to the last 2,048 code
+# points of plane 16 (private use), and a result moved back.
+_SURROGATES = range(0xD800, 0xE000)
+_OUT_OF_SURROGATES = {c: 0x10F800 + c - 0xD800 for c in _SURROGATES}
+_BACK_TO_SURROGATES = {v: k for k, v in _OUT_OF_SURROGATES.items()}
+
+
 @dataclass(frozen=True)
 class UserPattern:
-    """A compiled user pattern (``search``, ``match``, ``fullmatch`` as in ``re``);
+    """A compiled user pattern (``search``, ``match``, ``fullmatch``, ``sub`` as in ``re``);
     ``pattern`` is the text as the user wrote it, for messages."""
 
     pattern: str
     compiled: Any
+    surrogates: bool = False  # the pattern holds lone surrogates: texts are moved as it was
+
+    def _text(self, text: str) -> str:
+        return text.translate(_OUT_OF_SURROGATES) if self.surrogates else text
 
     def search(self, text: str) -> Any:
-        return self.compiled.search(text)
+        return self.compiled.search(self._text(text))
 
     def match(self, text: str) -> Any:
-        return self.compiled.match(text)
+        return self.compiled.match(self._text(text))
 
     def fullmatch(self, text: str) -> Any:
-        return self.compiled.fullmatch(text)
+        return self.compiled.fullmatch(self._text(text))
+
+    def sub(self, replacement: str, text: str) -> str:
+        done = self.compiled.sub(self._text(replacement), self._text(text))
+        return done.translate(_BACK_TO_SURROGATES) if self.surrogates else done
 
 
 def compile_user(pattern: str, where: str) -> UserPattern:
     """``pattern`` compiled for linear-time matching with Python's meaning; ``where`` names
     it in the error (a file and key, an option)."""
+    surrogates = any(0xD800 <= ord(c) < 0xE000 for c in pattern)
+    meant = python_meaning(pattern, where)
     try:
-        return UserPattern(pattern, re2.compile(python_meaning(pattern, where), _OPTIONS))
+        compiled = re2.compile(meant.translate(_OUT_OF_SURROGATES) if surrogates else meant, _OPTIONS)
+        return UserPattern(pattern, compiled, surrogates)
     except re2.error as e:
         message = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
         kind, _, detail = message.partition(": ")  # the detail quotes the rewritten pattern

@@ -2,6 +2,7 @@
 where it came from: label-rule drops, --group-regex, lmdb --label-regex."""
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -10,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from dataconv.errors import DataconvError
 from dataconv.io.userregex import compile_user
+from helpers import run_cli
 from hostile_util import assert_one_line_error, convert, png, write_files
 
 NESTED = ["(a+)+$", "(a*)*$", "(a|aa)+$", "(a|a?)+$", "(.*a){12}$", "^(\\w+\\s?)*$"]
@@ -110,3 +112,53 @@ def test_unicode_classes_and_open_quantifiers_keep_pythons_meaning():
 def test_word_boundaries_are_refused_naming_the_place(pattern):
     with pytest.raises(DataconvError, match=r"^rules\.yaml: drop\[0\]\.pattern: .*word boundary"):
         compile_user(pattern, "rules.yaml: drop[0].pattern")
+
+
+# --- validate --for clovaai: the --character filter is the user's text too -----------------
+
+def test_a_charset_crafted_as_a_nested_quantifier_validates_at_once(tmp_path):
+    """clovaai builds '[^' + character + ']' unescaped: 'a](x+)+y[b' makes it
+    '[^a](x+)+y[b]', which Python's re needs about 2^23 steps for on this 25-character label."""
+    src = gt_source(tmp_path, "a" + "x" * 23 + "z")
+    out = str(tmp_path / "out")
+    convert("gt-txt", src, out)
+    (tmp_path / "cs.txt").write_text("a](x+)+y[bkep", "utf-8")
+    started = time.perf_counter()
+    result = run_cli("validate", out, "--for", "clovaai", "--charset", tmp_path / "cs.txt", "--json", "-q",
+                     expect=1)
+    assert time.perf_counter() - started < 5
+    report = json.loads(result.stdout)
+    # the crafted filter matches no label (it wants a 'y'): 'keep' trains, and the 'z' outside
+    # the charset reaches clovaai's character lookup, which raises, as clovaai itself would
+    assert (report["kept"], report["reasons"]) == (1, {"crash:KeyError_char_not_in_character": 1})
+
+
+def test_a_charset_that_makes_a_backreference_is_fatal_in_one_line(tmp_path):
+    src = gt_source(tmp_path, "abab")
+    out = str(tmp_path / "out")
+    convert("gt-txt", src, out)
+    (tmp_path / "cs.txt").write_text("a](x)\\1[b", "utf-8")
+    result = run_cli("validate", out, "--for", "clovaai", "--charset", tmp_path / "cs.txt", "-q", expect=1)
+    assert "backreferences and lookarounds are not supported" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@settings(max_examples=200, deadline=None)
+@given(chars=st.text(st.sampled_from("ab]^-\\[(x+)*?.|$z가\udcb0\udca1"), min_size=1, max_size=8),
+       label=st.text(st.sampled_from("ab]^-\\[(x+)*?.|$z가\n\udcb0\udca1"), max_size=10))
+def test_the_linear_filter_finds_and_removes_what_pythons_re_does(chars, label):
+    """Over generated --character strings full of regex syntax (and the lone surrogates a
+    charset file read as clovaai's shell reads it can hold): wherever Python's re reads
+    '[^chars]' (clovaai's filter), the RE2 filter validate runs matches and removes the same."""
+    from dataconv.validators.trainers.clovaai import compile_quietly, linear_time
+
+    pattern = f"[^{chars}]"
+    regex, error, _ = compile_quietly(pattern)
+    if regex is None:
+        return
+    linear, unsupported = linear_time(pattern)
+    if linear is None:
+        assert "not supported" in unsupported or "not a regular expression" in unsupported
+        return
+    assert bool(linear.search(label)) == bool(regex.search(label)), (pattern, label)
+    assert linear.sub("", label) == regex.sub("", label), (pattern, label)
