@@ -49,23 +49,30 @@ class UserPattern:
 
     pattern: str
     compiled: Any
-    surrogates: bool = False  # the pattern holds lone surrogates: texts are moved as it was
-
-    def _text(self, text: str) -> str:
-        return text.translate(_OUT_OF_SURROGATES) if self.surrogates else text
+    surrogates: bool = False  # the pattern holds lone surrogates: texts are always moved
 
     def search(self, text: str) -> Any:
-        return self.compiled.search(self._text(text))
+        return self._run("search", text)
 
     def match(self, text: str) -> Any:
-        return self.compiled.match(self._text(text))
+        return self._run("match", text)
 
     def fullmatch(self, text: str) -> Any:
-        return self.compiled.fullmatch(self._text(text))
+        return self._run("fullmatch", text)
 
     def sub(self, replacement: str, text: str) -> str:
-        done = self.compiled.sub(self._text(replacement), self._text(text))
-        return done.translate(_BACK_TO_SURROGATES) if self.surrogates else done
+        return self._run("sub", replacement, text)
+
+    def _run(self, method: str, *texts: str) -> Any:
+        """The RE2 call; with the surrogates moved when the pattern or a text holds one
+        (a match's positions then count the same characters; ``sub``'s result is moved back)."""
+        if not self.surrogates:
+            try:
+                return getattr(self.compiled, method)(*texts)
+            except UnicodeEncodeError:
+                pass
+        done = getattr(self.compiled, method)(*(t.translate(_OUT_OF_SURROGATES) for t in texts))
+        return done.translate(_BACK_TO_SURROGATES) if method == "sub" else done
 
 
 def compile_user(pattern: str, where: str) -> UserPattern:
