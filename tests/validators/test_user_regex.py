@@ -9,6 +9,7 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from dataconv import charsets
 from dataconv.errors import DataconvError
 from dataconv.io.userregex import compile_user
 from helpers import run_cli
@@ -150,15 +151,16 @@ def test_the_linear_filter_finds_and_removes_what_pythons_re_does(chars, label):
     """Over generated --character strings full of regex syntax (and the lone surrogates a
     charset file read as clovaai's shell reads it can hold): wherever Python's re reads
     '[^chars]' (clovaai's filter), the RE2 filter validate runs matches and removes the same."""
-    from dataconv.validators.trainers.clovaai import compile_quietly, linear_time
+    from dataconv.validators.trainers.base import Settings
+    from dataconv.validators.trainers.clovaai import Clovaai, compile_quietly
 
     pattern = f"[^{chars}]"
     regex, error, _ = compile_quietly(pattern)
     if regex is None:
         return
-    linear, unsupported = linear_time(pattern)
-    if linear is None:
-        assert "not supported" in unsupported or "not a regular expression" in unsupported
+    sim = Clovaai(Settings(charset=charsets.Charset(tuple(chars), "literal", "literal")))
+    if sim.regex is None:
+        assert "not supported" in sim.fatal(), sim.fatal()
         return
-    assert bool(linear.search(label)) == bool(regex.search(label)), (pattern, label)
-    assert linear.sub("", label) == regex.sub("", label), (pattern, label)
+    assert bool(sim.regex.search(label)) == bool(regex.search(label)), (pattern, label)
+    assert sim.removed(label) == regex.sub("", label), (pattern, label)

@@ -43,10 +43,10 @@ class Clovaai(Trainer):
             "".join(self.entries) if self.entries is not None else LOWER36)
         self.dict = set(self.character)
         self.pattern = f"[^{self.character}]"
-        self.regex, self.regex_error, self.regex_warnings = compile_quietly(self.pattern)
-        self.unsupported: str | None = None
-        if self.regex is not None:
-            self.regex, self.unsupported = linear_time(self.pattern)
+        python, self.regex_error, self.regex_warnings = compile_quietly(self.pattern)
+        self.regex, self.unsupported = linear_time(self.pattern) if python else (None, None)
+        # Python's re.sub where the filter can match the empty string (see removed)
+        self.remover = python if self.regex is not None and self.regex.search("") else self.regex
 
     def read_charset(self, raw: bytes, cs: Charset) -> tuple[str, ...]:
         return dollar_cat(raw)
@@ -85,12 +85,20 @@ class Clovaai(Trainer):
         if not self.o.sensitive:
             t.apply(t.label.lower(), "lowercased")
         t.uncovered(self.dict.__contains__)
-        t.apply(self.regex.sub("", t.label), "unsupported_removed")
+        t.apply(self.removed(t.label), "unsupported_removed")
         t.measure(len(t.label))
         if any(ch not in self.dict for ch in t.label):
             raise Dropped("crash:KeyError_char_not_in_character")
         if len(t.label) > self.max_length:
             raise Dropped("crash:label_longer_than_batch_max_length")
+
+    def removed(self, label: str) -> str:
+        """``re.sub(filter, '', label)`` as clovaai runs it. A filter that can match the
+        empty string (only a crafted --character makes one) is left to Python's re: its
+        sub also replaces an empty match next to a non-empty one, which RE2's does not, and
+        clovaai reaches it only with --data_filtering_off (the filter's search drops every
+        label first otherwise)."""
+        return self.remover.sub("", label)
 
     def covered_chars(self) -> str:
         return self.character
