@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from dataconv.errors import UsageError
+from dataconv.io.remote import is_url
 from dataconv.io.safeopen import InputFile
 from dataconv.io.source import Root, SourceRoot
 from dataconv.optionspec import Choice, option
@@ -63,6 +64,9 @@ class Converter:
         """The file an option names (``--labels FILE``): the path on disk as given; when
         there is none and ``-i`` is an archive, its member of that name (a label file packed
         with its images). A usage error when it is neither."""
+        if is_url(path):  # an object: read from its prefix, as a file found there
+            prefix, name = path.rstrip("/").rsplit("/", 1)
+            return InputFile.inside(SourceRoot.of(prefix), name)
         if os.path.lexists(path):
             return InputFile.user(path)
         if not self.src.is_folder and self.src.exists(path):

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 from dataconv.errors import DataconvError, UsageError
 from dataconv.io import dataset_reader, lmdb_keys, lmdb_tree
+from dataconv.io.remote import is_url
 
 PATH = (str, os.PathLike)
 KEYS = "an int position (negative from the end), 'SHARD:INDEX' or a sample id or source (str)"
@@ -209,11 +210,16 @@ def _manifest_charset(root: str) -> set[str] | None:
     return set(charset) if isinstance(charset, str) else None
 
 
-def open_dataset(path: str) -> Dataset:
+def open_dataset(path: str, cache: str | None = None) -> Dataset:
     """``dataconv.open``: any LMDB tree at ``path``, for reading (DataconvError when it
-    holds no LMDB)."""
+    holds no LMDB). A URL (``s3://bucket/out``) is a dataconv output in object storage,
+    read from its verified local copy under ``cache`` (``io.remote_dataset``)."""
     _check("open", "path", path, PATH, "a path (str or os.PathLike)")
     path = os.fspath(path)
+    if is_url(path):
+        from dataconv.io.remote_dataset import local_folder
+
+        path = local_folder(path, cache)
     if not os.path.isdir(path):
         raise DataconvError(f"{path}: not a folder (dataconv.open reads an LMDB tree)")
     return Dataset(path)

@@ -4,11 +4,11 @@ switches and the Python API's keywords share names and defaults), and ``convert`
 checks OUT, builds the pipeline's ``Config`` and runs it."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dataconv.build.executors import default_workers
+from dataconv.io.remote import OPTIONS_HELP
 from dataconv.optionspec import Choice, Path, Range, Size, option, values
 
 if TYPE_CHECKING:
@@ -30,13 +30,24 @@ def _known_codec(value: str | None) -> str | None:
     return value
 
 
+def _storage_options(value: str | None) -> str | None:
+    """``--storage-options JSON``: checked and kept for this process and its workers
+    (``dataconv.io.remote.set_options``); never recorded (``RUN_ONLY``)."""
+    from dataconv.io.remote import set_options
+
+    set_options(value)
+    return value
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """The switches every conversion takes, before the format's own (CONVENTIONS.md)."""
 
-    src: str = option(help="Source file or folder, or a .zip/.tar/.tar.gz/.tgz read in place.",
+    src: str = option(help="Source file or folder, or a .zip/.tar/.tar.gz/.tgz read in place; or an "
+                           "s3:// (any fsspec) URL of a prefix or an archive object.",
                       flags=("-i", "--input"), type=Path(exists=True))
-    out: str = option(help="Dataset folder to create (must not exist unless --overwrite).",
+    out: str = option(help="Dataset folder to create (must not exist unless --overwrite), or an s3:// "
+                           "prefix (uploaded when complete, manifest.json last).",
                       flags=("-o", "--output"), type=Path())
     also_input: tuple[str, ...] = option(
         (), "Another folder or archive that, with -i, forms the source (repeatable): an AI Hub label "
@@ -69,6 +80,7 @@ class RunOptions:
               "else cp949].", check=_known_codec)
     quiet: bool = option(False, "No progress bars.", flags=("-q", "--quiet"))
     report: bool = option(False, "Also write OUT/report.html (docs/report.md).")
+    storage_options: str | None = option(None, OPTIONS_HELP, metavar="JSON", check=_storage_options)
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,7 @@ class DedupeOptions:
 
 
 # Options that change how the work runs, not what it produces: kept out of the manifest.
-RUN_ONLY = {"src", "also_input", "out", "overwrite", "workers", "dask", "quiet", "report"}
+RUN_ONLY = {"src", "also_input", "out", "overwrite", "workers", "dask", "quiet", "report", "storage_options"}
 
 
 def convert(info: converters.FormatInfo, run: RunOptions, fmt: Any, dedupe: DedupeOptions,
@@ -94,7 +106,7 @@ def convert(info: converters.FormatInfo, run: RunOptions, fmt: Any, dedupe: Dedu
     from dataconv.outputs import manifest
     from dataconv.outputs.atomic import check_target
 
-    check_target(os.path.abspath(run.out), run.overwrite, inputs)
+    check_target(run.out, run.overwrite, inputs)
     recorded = {k: v for obj in (run, fmt, dedupe, *checks.given) for k, v in values(obj).items()
                 if k not in RUN_ONLY}
     config = pipeline.Config(

@@ -41,7 +41,7 @@ from dataconv.outputs.accounting import Accounts, finish
 from dataconv.io.dataset_reader import split_folder
 from dataconv.errors import DataconvError
 from dataconv.build.executors import Executor, open_executor
-from dataconv.outputs.atomic import atomic_output
+from dataconv.outputs.atomic import output_folder
 from dataconv.sample import ReadContext, Reject, Sample
 from dataconv.build import splits as splitter
 from dataconv.validators.base import CheckOptions
@@ -292,7 +292,7 @@ def run(converter: Converter, config: Config) -> dict[str, Any]:
     write = OUTPUTS[converter.output]
     try:
         refuse_without_samples(config.checks, converter.output, converter.tasks())
-        with atomic_output(config.out, config.overwrite) as tmp:
+        with output_folder(config.out, config.overwrite) as tmp:  # a folder, or a URL prefix
             accounts = write(converter, config, tmp)
             accounts.extra.update(converter.accounting(accounts.rejects, accounts.shards))
             return finish(tmp, accounts, converter.name, config.manifest_options, config.src)

@@ -17,6 +17,7 @@ from dataconv.build import conversion
 from dataconv.cli import options
 from dataconv.cli.commands._extras import require
 from dataconv.converters import base as converters
+from dataconv.io.remote import is_url
 from dataconv.optionspec import switches
 from dataconv.outputs.summary import format_summary
 from dataconv.validators.base import CheckOptions, option_classes
@@ -51,7 +52,7 @@ def convert(info: converters.FormatInfo, run: options.RunOptions, fmt: Any,
     if report:  # before any work: the report comes last
         require("report", "matplotlib")
     card, converter = conversion.convert(info, run, fmt, dedupe, checks, inputs)
-    click.echo(format_summary(card, os.path.abspath(run.out)))
+    click.echo(format_summary(card, run.out if is_url(run.out) else os.path.abspath(run.out)))
     if report:
         from dataconv.reporting.report import report_after_conversion  # imports matplotlib
 

@@ -21,6 +21,7 @@ import click
 from dataconv import __version__
 from dataconv.build import interrupts
 from dataconv.errors import DataconvError, UsageError
+from dataconv.io.remote import redact
 
 
 class Group(click.Group):
@@ -36,10 +37,10 @@ class Group(click.Group):
             click.echo(f"error: {e}", err=True)
             sys.exit(e.exit_code)
         except DataconvError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(redact(f"error: {e}"), err=True)
             sys.exit(1)
         except OSError as e:
-            click.echo(f"error: {e.filename or ''}: {e.strerror or e}".replace(": : ", ": "), err=True)
+            click.echo(redact(f"error: {e.filename or ''}: {e.strerror or e}".replace(": : ", ": ")), err=True)
             sys.exit(1)
 
 
@@ -74,6 +75,15 @@ class LazyCommands(MutableMapping[str, click.Command]):
 
     def __len__(self) -> int:
         return len(set(self._loaders) | set(self._loaded))
+
+
+def storage_added(command: click.Command) -> click.Command:
+    """Every command but the conversions (whose ``--storage-options`` is a ``RunOptions``
+    switch) takes ``--storage-options`` and ``--cache`` (``dataconv.cli.storage``)."""
+    from dataconv.cli.storage import storage_params
+
+    command.params.extend(storage_params())
+    return command
 
 
 def usage_errors_reported(command: click.Command) -> click.Command:
@@ -135,7 +145,7 @@ def _command_loaders() -> dict[str, Callable[[], click.Command]]:
 
     def load(module_name: str) -> click.Command:
         module = importlib.import_module(f"{pkg.__name__}.{module_name}")
-        return next(c for c in module.COMMANDS if c.name == module_name)
+        return storage_added(next(c for c in module.COMMANDS if c.name == module_name))
 
     return {mod.name: functools.partial(load, mod.name) for mod in pkgutil.iter_modules(pkg.__path__)
             if not mod.name.startswith("_")}

@@ -11,6 +11,7 @@ import click
 # The run's own options are declared beside the run (shared with dataconv.convert).
 from dataconv.build.conversion import RUN_ONLY, DedupeOptions, RunOptions  # noqa: F401
 from dataconv.build.executors import default_workers
+from dataconv.cli.storage import UrlPath
 from dataconv.numbers import parse_float, parse_int
 from dataconv.optionspec import Choice, Path, Range, Size, SIZE_UNITS, Switch, from_values, parse_size_text, switches
 
@@ -68,7 +69,7 @@ def size_text(size: int) -> str:
 
 def _click_type(kind: Any) -> Any:
     if isinstance(kind, Path):
-        return click.Path(exists=kind.exists, file_okay=kind.file_okay, dir_okay=kind.dir_okay)
+        return UrlPath(exists=kind.exists, file_okay=kind.file_okay, dir_okay=kind.dir_okay)
     if isinstance(kind, Choice):
         return click.Choice(kind.values)
     if isinstance(kind, Range) and kind.strict:

@@ -37,9 +37,10 @@ from typing import Any, Iterable, Iterator
 from dataconv.build import interrupts
 from dataconv.outputs import manifest
 from dataconv.errors import DataconvError, UsageError
+from dataconv.io.remote import is_url
 
 TMP_MARK = ".dataconv-tmp-"
-MANIFEST_LIMIT = 64 * 1024**2  # a manifest.json bigger than this is not one dataconv wrote
+MANIFEST_LIMIT = manifest.LIMIT
 # The files of a dataset folder: a report or charset file written into the dataset it is
 # about must not take one of these names.
 DATASET_FILES = frozenset({manifest.MANIFEST, manifest.REJECTS, manifest.SAMPLES, manifest.CHARSET})
@@ -83,15 +84,7 @@ def is_dataconv_output(path: str) -> bool:
         return False
     finally:
         os.close(fd)
-    return _has_dataconv_fields(card)
-
-
-def _has_dataconv_fields(card: Any) -> bool:
-    if not isinstance(card, dict):
-        return False
-    counts = card.get("counts")
-    return (isinstance(card.get("dataconv_version"), str) and isinstance(counts, dict)
-            and all(type(counts.get(k)) is int for k in ("input", "written", "rejected")))
+    return manifest.is_dataconv_card(card)
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -120,7 +113,7 @@ def option_inputs(obj: Any, where: str = "", exclude: Iterable[str] = ("out",)) 
             if name in exclude or not isinstance(v, str) or not v:
                 continue
             kind = specs[name].type
-            if isinstance(kind, Path) and kind.exists and not os.path.lexists(v):
+            if isinstance(kind, Path) and kind.exists and not os.path.lexists(v) and not is_url(v):
                 raise UsageError(f"{where}{name}: {v}: no such file or folder")
             if isinstance(kind, Path) or os.path.lexists(v):
                 found.append((f"{where}{name}", v))
@@ -153,8 +146,14 @@ def _same_file(a: str, b: str) -> bool:
 def check_target(out: str, overwrite: bool, inputs: Inputs = ()) -> None:
     """Usage errors (exit 2) for an OUT the run must not write: one that overlaps an input,
     anything at OUT that is not a previous dataconv output, and a previous output without
-    ``--overwrite``. Nothing is touched."""
-    _refuse_overlap(out, inputs)
+    ``--overwrite``. Nothing is touched. A URL is an object-storage prefix
+    (``remote_out.check_remote_target``: the same rules)."""
+    if is_url(out):
+        from dataconv.outputs.remote_out import check_remote_target
+
+        return check_remote_target(out, overwrite, inputs)
+    out = os.path.abspath(out)
+    _refuse_overlap(out, [(label, path) for label, path in inputs if not is_url(path)])
     kind = kind_of(out)
     if kind is None:
         return
@@ -172,6 +171,16 @@ def _make_parent(parent: str) -> None:
         os.makedirs(parent, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise OSError(errno.ENOTDIR, "the folder for OUT is a file (or under one)", parent) from None
+
+
+def output_folder(out: str, overwrite: bool) -> contextlib.AbstractContextManager[str]:
+    """The temporary folder a conversion writes into: ``atomic_output`` for a folder,
+    ``remote_out.remote_output`` (built locally, uploaded, manifest last) for a URL."""
+    if is_url(out):
+        from dataconv.outputs.remote_out import remote_output
+
+        return remote_output(out, overwrite)
+    return atomic_output(out, overwrite)
 
 
 @contextlib.contextmanager

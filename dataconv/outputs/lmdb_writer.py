@@ -17,7 +17,8 @@ from typing import Iterator
 import lmdb
 
 from dataconv.io import lmdb_keys
-from dataconv.io import lmdb_tree
+from dataconv.io.lmdb_digest import content_digest  # noqa: F401  (the writer's digest, read back)
+from dataconv.io.lmdb_digest import entry as _entry
 from dataconv.outputs import mapsize
 from dataconv.outputs import shard_writer
 
@@ -127,24 +128,6 @@ def _errno_of(text: str, path: str) -> int:
     except OSError:
         pass
     return errno.EIO
-
-
-def _entry(key: bytes, value: bytes) -> bytes:
-    return len(key).to_bytes(8, "big") + key + len(value).to_bytes(8, "big") + value
-
-
-def content_digest(path: str) -> str:
-    """sha256 over the shard's logical content (every key and value, in key order), read
-    back from the LMDB: what a reader can recompute to verify a shard.
-
-    The data.mdb file itself holds free pages and uninitialised bytes, so hashing the
-    file would not be reproducible; this digest is.
-    """
-    h = hashlib.sha256()
-    with lmdb_tree.reading(path) as txn:
-        for key, value in txn.cursor():
-            h.update(_entry(key, value))
-    return h.hexdigest()
 
 
 class ContentDigest:

@@ -30,6 +30,18 @@ def card(*, fmt: str, options: dict[str, Any], counts_input: int, split_counts: 
     }
 
 
+LIMIT = 64 * 1024**2  # a manifest.json bigger than this is not one dataconv wrote
+
+
+def is_dataconv_card(card: Any) -> bool:
+    """Whether a parsed manifest.json carries dataconv's fields (on disk or in a bucket)."""
+    if not isinstance(card, dict):
+        return False
+    counts = card.get("counts")
+    return (isinstance(card.get("dataconv_version"), str) and isinstance(counts, dict)
+            and all(type(counts.get(k)) is int for k in ("input", "written", "rejected")))
+
+
 def write(folder: str, manifest: dict[str, Any]) -> None:
     """manifest.json, strict JSON: a NaN or infinity (never valid JSON) stops the run before
     the dataset appears, naming where it is, instead of landing in the file."""

@@ -26,7 +26,7 @@ def build(recipe_file: str, workers: int | None, quiet: bool) -> None:
     from dataconv.outputs.summary import format_summary
 
     recipe = load_recipe(recipe_file)
-    check_target(os.path.abspath(recipe.out), recipe.overwrite, recipe.inputs)
+    check_target(recipe.out, recipe.overwrite, recipe.inputs)
     recorded = {"recipe": os.path.basename(recipe_file), "split": recipe.split, "seed": recipe.seed,
                 "layout": recipe.layout, "per_source_folders": recipe.per_source_folders,
                 "dedupe": recipe.dedupe,

@@ -9,6 +9,7 @@ from typing import Iterator
 
 import click
 
+from dataconv.cli.storage import DatasetPath
 from dataconv import __version__
 from dataconv.api import Dataset, open_dataset
 from dataconv.cli.options import input_paths
@@ -43,7 +44,7 @@ def dump(data: str, out: str, style: str, overwrite: bool = False) -> dict[str, 
                             "gt.txt (clovaai), rec_gt.txt (paddle), textrecog_<split>.json (mmocr), "
                             "labels.csv (easyocr) or metadata.jsonl (imagefolder). Image bytes are "
                             "unchanged.")
-@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=DatasetPath())
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="Folder to create.")
 @click.option("--style", type=click.Choice(sorted(STYLES)), required=True, help="The trainer's layout.")
 @click.option("--overwrite", is_flag=True, help="Replace DIR if it is a previous dataconv output.")

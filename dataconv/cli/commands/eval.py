@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from dataconv.cli.storage import DatasetPath
 from dataconv import charsets
 from dataconv.cli.commands._extras import require
 from dataconv.errors import DataconvError
@@ -54,7 +55,7 @@ class TrainerTransform:
                "(test/shard-00000:17, as 'predict --lmdb' prints it), a sample id or a source "
                "from samples.parquet.\n\n"
                "Example: dataconv eval out --model digits.onnx -o eval_digits")
-@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=DatasetPath())
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), help="An exported .onnx or a .ckpt.")
 @click.option("--predictions", type=click.Path(exists=True, dir_okay=False),
               help="KEY<TAB>TEXT[<TAB>CONFIDENCE] lines written by any trainer.")

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from dataconv.cli.storage import DatasetPath
 from dataconv.api import open_dataset
 from dataconv.io.lmdb_tree import is_detection
 from dataconv.outputs.manifest import read as load
@@ -27,7 +28,7 @@ def format_listing(summary: dict[str, Any]) -> str:
 
 @click.command("ls", help="List the splits, shards and sample counts of a dataset (a dataconv "
                           "output or any LMDB tree) and the size of its charset.")
-@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=DatasetPath())
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 def ls_command(data: str, as_json: bool) -> None:
     if is_detection(data):

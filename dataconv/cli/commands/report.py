@@ -6,6 +6,7 @@ import time
 
 import click
 
+from dataconv.cli.storage import DatasetPath
 from dataconv.cli.commands._extras import require
 from dataconv.cli.options import input_paths
 from dataconv.outputs.atomic import check_file_target
@@ -16,7 +17,7 @@ from dataconv.reporting import DEFAULT_CAP
                               "output folder or any LMDB tree): counts, rejects, distributions, "
                               "characters, sample images, duplicates; of a detection dataset: "
                               "pages, boxes, box and page sizes, pages with their boxes drawn.")
-@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=DatasetPath())
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
               help="HTML file to write [default: DATA/report.html].")
 @click.option("--charset", type=click.Path(exists=True, dir_okay=False),

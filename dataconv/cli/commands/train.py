@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from dataconv.cli.storage import DatasetPath
 from dataconv.cli.commands._extras import require
 from dataconv.numbers import parse_int
 from dataconv.cli.options import input_paths
@@ -46,7 +47,7 @@ def _height(ctx: Any, param: Any, value: int) -> int:
 
 @click.command("train", help="Train a CRNN (conv + BiLSTM, CTC) recognizer on an LMDB dataset tree.\n\n"
                "Example: dataconv train out --out runs/digits --max-epochs 30")
-@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=DatasetPath())
 @click.option("--out", "run", required=True, type=click.Path(file_okay=False),
               help="Run folder: checkpoints/best.ckpt, checkpoints/last.ckpt, logs/.")
 @click.option("--max-epochs", type=click.IntRange(min=1), default=20, show_default=True)

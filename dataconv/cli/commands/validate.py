@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import click
 
+from dataconv.cli.storage import DatasetPath
 from dataconv import charsets
 from dataconv.validators.trainer_report import Summary, validate
 from dataconv.validators.trainers import Settings, Switch, Trainer, trainers
@@ -94,7 +95,7 @@ def build_command() -> click.Command:
     declared = declared_switches(registry)
 
     @click.command("validate", help=HELP)
-    @click.argument("data", type=click.Path(exists=True))
+    @click.argument("data", type=DatasetPath(file_okay=True))
     @click.option("--for", "trainer", required=True, type=click.Choice(sorted(registry)))
     @charset_options
     @click.option("--max-label-length", type=click.IntRange(min=1), default=None, help=length_help(registry))

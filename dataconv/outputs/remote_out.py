@@ -1,0 +1,144 @@
+"""A dataset written to object storage (``-o s3://bucket/prefix``): built locally, uploaded,
+committed by its manifest.
+
+The run builds exactly as on disk, into a local temporary folder (so the output is the
+same bytes: shard digests, samples.parquet, rejects); the driver then uploads it. Every
+file but manifest.json goes first; **manifest.json is uploaded last: it is the commit
+point**. A reader (``io.remote_dataset``) treats a prefix without one as incomplete.
+
+* What may be at the prefix is decided as on disk (``atomic.check_target``): nothing, or a
+  previous dataconv output (a prefix holding dataconv's manifest.json) with
+  ``--overwrite``; any other object under it is refused in one line and left untouched.
+* ``--overwrite`` first removes the old manifest (from then on the prefix reads as
+  incomplete, never as a mix of two runs), uploads the new files over it, removes the old
+  objects the new output does not have, then uploads the new manifest.
+* A failed or interrupted upload writes no manifest and removes what it uploaded (and,
+  when replacing, what is left of the output it replaced) where the store lets it; the
+  one-line error says what could not be removed.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Iterable, Iterator
+
+from dataconv.errors import DataconvError, UsageError
+from dataconv.io import remote
+from dataconv.outputs import manifest
+
+Inputs = Iterable[tuple[str, str]]
+
+
+def _keys(fs: Any, path: str, url: str) -> list[str]:
+    """Every object under the prefix (``path/``), "" for none."""
+    with remote.errors(url):
+        try:
+            return [k for k in fs.find(path + "/") if not k.endswith("/")]
+        except FileNotFoundError:
+            return []
+
+
+def _card(fs: Any, path: str, url: str) -> Any:
+    """The prefix's manifest.json parsed, or None when there is none or it is no JSON."""
+    key = f"{path}/{manifest.MANIFEST}"
+    try:
+        with remote.errors(url):
+            if fs.size(key) > manifest.LIMIT:
+                return None
+            return json.loads(fs.cat_file(key))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return None
+
+
+def _inside(outer: str, inner: str) -> bool:
+    outer, inner = outer.rstrip("/"), inner.rstrip("/")
+    return inner == outer or inner.startswith(outer + "/")
+
+
+def check_remote_target(url: str, overwrite: bool, inputs: Inputs = ()) -> None:
+    """Usage errors (exit 2) for an output prefix the run must not write: one that is, holds
+    or lies in an input, one holding objects but no dataconv manifest, a previous output
+    without ``--overwrite``. Nothing is touched."""
+    for label, path in inputs:
+        if remote.is_url(path) and (_inside(url, path) or _inside(path, url)):
+            raise UsageError(f"{url} overlaps the source {path} ({label}); choose another output")
+    fs, path = remote.filesystem(url)
+    keys = _keys(fs, path, url)
+    if not keys:
+        return
+    if not manifest.is_dataconv_card(_card(fs, path, url)):
+        raise UsageError(f"{url} holds {len(keys)} object(s) but no dataconv manifest.json (not a dataconv "
+                         "output, or one whose upload did not finish); --overwrite replaces only a previous "
+                         "dataconv output, so it is left untouched: choose another -o")
+    if not overwrite:
+        raise UsageError(f"{url} already exists; pass --overwrite to replace it")
+
+
+@contextlib.contextmanager
+def remote_output(url: str, overwrite: bool) -> Iterator[str]:
+    """Yield a local temporary folder; when the block succeeds it is uploaded to ``url``,
+    manifest last. The folder is removed either way."""
+    url = url.rstrip("/")
+    check_remote_target(url, overwrite)
+    tmp = tempfile.mkdtemp(prefix="dataconv-upload-")
+    try:
+        yield tmp
+        upload(tmp, url)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _local_files(folder: str) -> list[str]:
+    """Every file under ``folder``, relative with ``/``, sorted; the manifest left out."""
+    found = []
+    for here, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            rel = os.path.relpath(os.path.join(here, name), folder).replace(os.sep, "/")
+            if rel != manifest.MANIFEST:
+                found.append(rel)
+    return found
+
+
+def upload(folder: str, url: str) -> None:
+    """Upload ``folder`` to ``url``: the files, then the old output's leftovers removed,
+    then manifest.json (the commit point). On any failure, what was uploaded and what is
+    left of a replaced output are removed where possible (see the module's rules)."""
+    fs, path = remote.filesystem(url)
+    old = _keys(fs, path, url)  # non-empty only for a previous output --overwrite replaces
+    written: list[str] = []
+    try:
+        with remote.errors(url):
+            if old:
+                fs.rm_file(f"{path}/{manifest.MANIFEST}")  # from now on the prefix reads as incomplete
+            for rel in _local_files(folder):
+                fs.put_file(os.path.join(folder, rel), f"{path}/{rel}")
+                written.append(f"{path}/{rel}")
+            stale = sorted(set(old) - set(written) - {f"{path}/{manifest.MANIFEST}"})
+            if stale:
+                fs.rm(stale)
+            fs.put_file(os.path.join(folder, manifest.MANIFEST), f"{path}/{manifest.MANIFEST}")
+    except BaseException as e:
+        left = _remove(fs, sorted(set(written) | set(old)))
+        cleanup = ("what it uploaded was removed" if not left else
+                   f"{left} object(s) under it could not be removed: delete them before the next run")
+        if isinstance(e, (DataconvError, OSError)):
+            raise DataconvError(remote.redact(f"{url}: upload failed, no manifest.json was written and {cleanup} "
+                                              f"({remote.why(e)})")) from None
+        raise
+
+
+def _remove(fs: Any, keys: list[str]) -> int:
+    """Remove ``keys``; how many could not be (a dead server: all of them)."""
+    if not keys:
+        return 0
+    try:
+        fs.rm(keys)
+    except Exception:  # noqa: BLE001 - the store is failing; count what is left instead
+        return len(keys)
+    return 0
