@@ -15,7 +15,7 @@ $(VENV)/.core: setup.py
 
 $(VENV)/.all: setup.py $(VENV)/.core
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[train,export,dask,report,test]"
+	$(PIP) -e ".[train,export,dask,report,test,s3]"
 	$(PIP) --no-deps paddleocr==2.10.0
 	$(PIP) --no-deps mmocr==1.0.1 mmengine==0.10.7 mmcv-lite==2.1.0
 	touch $@

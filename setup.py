@@ -43,12 +43,15 @@ setup(
         "export": ["torch>=2.1", "onnx>=1.15", "onnxruntime>=1.17", "onnxscript"],
         "dask": ["dask[distributed]>=2024.1"],
         "report": ["matplotlib>=3.7"],
+        # s3:// (and other fsspec) sources and outputs: imported only when a URL is given
+        "s3": ["fsspec>=2023.1", "s3fs>=2023.1"],
         "mutate": ["mutmut<3"],  # make mutate MODULE=... (not in CI; docs/DEVELOPING.md)
         # addict, yapf, termcolor, rich: what mmengine/mmcv-lite import (they and mmocr are
         # installed --no-deps by the Makefile: their own requirements pull opencv-python and mmdet)
         "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "pycocotools>=2.0", "datasets>=3.0",
                  "addict>=2.4", "yapf>=0.40", "termcolor>=2.0", "rich>=13",
-                 "selenium>=4.10"],  # dataconv review's page in Debian's chromium + chromium-driver (.ci/run)
+                 "selenium>=4.10",  # dataconv review's page in Debian's chromium + chromium-driver (.ci/run)
+                 "moto[server]>=5.0"],  # tests/s3_util.py: a real S3-compatible server on 127.0.0.1
     },
     entry_points={"console_scripts": ["dataconv=dataconv.cli.launch:main"]},
 )
