@@ -25,6 +25,7 @@ from typing import Any, Iterator
 from dataconv.build.splits import parse_ratios, unit_hash
 from dataconv.converters.base import Converter, FormatInfo, load
 from dataconv.errors import DataconvError
+from dataconv.io.remote import is_url
 from dataconv.io.schema import did_you_mean, load_yaml, validate
 from dataconv.optionspec import Path, from_values, switches
 from dataconv.outputs.atomic import option_inputs
@@ -80,7 +81,7 @@ def load_recipe(path: str) -> Recipe:
     _refuse_unknown(shared, [s.name for cls in option_classes() for s in switches(cls)], f"{name}: options")
     checks = CheckOptions(tuple(_options(cls, relative_to(base, cls, shared), f"{name}: options")
                                 for cls in option_classes()))
-    return Recipe(path=path, out=os.path.join(base, document["output"]), sources=sources, checks=checks,
+    return Recipe(path=path, out=_at(base, document["output"]), sources=sources, checks=checks,
                   inputs=recipe_inputs(path, sources, checks),
                   overwrite=document.get("overwrite", False), split=document.get("split", "0.9,0.05,0.05"),
                   seed=document.get("seed", 0), layout=document.get("layout", "standard"),
@@ -111,8 +112,8 @@ def _source(entry: dict[str, Any], k: int, base: str, name: str) -> Source:
     given = by_field([info.cls.Options], entry.get("options") or {})
     _refuse_unknown(given, [s.name for s in switches(info.cls.Options)], f"{where}.options")
     given = relative_to(base, info.cls.Options, given)
-    source_input = os.path.join(base, entry["input"])
-    if not os.path.exists(source_input):
+    source_input = _at(base, entry["input"])
+    if not is_url(source_input) and not os.path.exists(source_input):
         raise DataconvError(f"{where}.input: {source_input}: no such file or folder")
     return Source(name=entry["name"], info=info, input=source_input,
                   options=_options(info.cls.Options, given, f"{where}.options"),
@@ -134,7 +135,12 @@ def by_field(classes: list[type], given: dict[str, Any]) -> dict[str, Any]:
 def relative_to(base: str, cls: type, given: dict[str, Any]) -> dict[str, Any]:
     """``given`` with the values of ``cls``'s path switches taken relative to ``base``."""
     paths = {s.name for s in switches(cls) if isinstance(s.spec.type, Path)}
-    return {k: os.path.join(base, v) if k in paths and isinstance(v, str) else v for k, v in given.items()}
+    return {k: _at(base, v) if k in paths and isinstance(v, str) else v for k, v in given.items()}
+
+
+def _at(base: str, path: str) -> str:
+    """A path the recipe names, relative to its folder; a URL (``s3://...``) as it is."""
+    return path if is_url(path) else os.path.join(base, path)
 
 
 def _refuse_unknown(given: dict[str, Any], known: list[str], where: str) -> None:
