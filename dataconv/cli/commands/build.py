@@ -6,6 +6,7 @@ import os
 import click
 
 from dataconv.build.conversion import RunOptions
+from dataconv.io.remote import is_url
 
 
 @click.command("build", short_help="Convert several sources, as a recipe file says, into one dataset.")
@@ -43,7 +44,7 @@ def build(recipe_file: str, workers: int | None, quiet: bool) -> None:
         progress=not quiet, manifest_options=recorded,
         subfolder=subfolder if recipe.per_source_folders else None)
     card = pipeline.run(RecipeSources(recipe), config)
-    click.echo(format_summary(card, os.path.abspath(recipe.out)))
+    click.echo(format_summary(card, recipe.out if is_url(recipe.out) else os.path.abspath(recipe.out)))
     for name, counts in card["sources"].items():
         click.echo(f"  {name:<12} {counts['format']:<14} {counts['input']:>7} input, "
                    f"{counts['written']:>7} written, {counts['rejected']:>7} rejected")
