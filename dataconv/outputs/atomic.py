@@ -179,7 +179,7 @@ def output_folder(out: str, overwrite: bool) -> contextlib.AbstractContextManage
     if is_url(out):
         from dataconv.outputs.remote_out import remote_output
 
-        return remote_output(out, overwrite)
+        return remote_output(out, overwrite, interrupts.deferred)
     return atomic_output(out, overwrite)
 
 

@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, ContextManager, Iterable, Iterator
 
 from dataconv.errors import DataconvError, UsageError
 from dataconv.io import remote
@@ -79,16 +79,21 @@ def check_remote_target(url: str, overwrite: bool, inputs: Inputs = ()) -> None:
         raise UsageError(f"{url} already exists; pass --overwrite to replace it")
 
 
+Hold = Callable[[], ContextManager[None]]
+
+
 @contextlib.contextmanager
-def remote_output(url: str, overwrite: bool) -> Iterator[str]:
+def remote_output(url: str, overwrite: bool, hold: Hold = contextlib.nullcontext) -> Iterator[str]:
     """Yield a local temporary folder; when the block succeeds it is uploaded to ``url``,
-    manifest last. The folder is removed either way."""
+    manifest last. The folder is removed either way. ``hold`` holds a stop signal back
+    while one object goes up (``interrupts.deferred``): a request left running when the
+    signal lands would finish after the clean-up and leave its object behind."""
     url = url.rstrip("/")
     check_remote_target(url, overwrite)
     tmp = tempfile.mkdtemp(prefix="dataconv-upload-")
     try:
         yield tmp
-        upload(tmp, url)
+        upload(tmp, url, hold)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -105,7 +110,7 @@ def _local_files(folder: str) -> list[str]:
     return found
 
 
-def upload(folder: str, url: str) -> None:
+def upload(folder: str, url: str, hold: Hold = contextlib.nullcontext) -> None:
     """Upload ``folder`` to ``url``: the files, then the old output's leftovers removed,
     then manifest.json (the commit point). On any failure, what was uploaded and what is
     left of a replaced output are removed where possible (see the module's rules)."""
@@ -115,14 +120,18 @@ def upload(folder: str, url: str) -> None:
     try:
         with remote.errors(url):
             if old:
-                fs.rm_file(f"{path}/{manifest.MANIFEST}")  # from now on the prefix reads as incomplete
+                with hold():
+                    fs.rm_file(f"{path}/{manifest.MANIFEST}")  # from now on the prefix reads as incomplete
             for rel in _local_files(folder):
-                fs.put_file(os.path.join(folder, rel), f"{path}/{rel}")
                 written.append(f"{path}/{rel}")
+                with hold():
+                    fs.put_file(os.path.join(folder, rel), f"{path}/{rel}")
             stale = sorted(set(old) - set(written) - {f"{path}/{manifest.MANIFEST}"})
             if stale:
-                fs.rm(stale)
-            fs.put_file(os.path.join(folder, manifest.MANIFEST), f"{path}/{manifest.MANIFEST}")
+                with hold():
+                    fs.rm(stale)
+            with hold():
+                fs.put_file(os.path.join(folder, manifest.MANIFEST), f"{path}/{manifest.MANIFEST}")
     except BaseException as e:
         left = _remove(fs, sorted(set(written) | set(old)))
         cleanup = ("what it uploaded was removed" if not left else
