@@ -33,21 +33,24 @@ images between two reads of a label file never rewinds the label file's stream.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import lzma
 import os
-import posixpath
 import stat
 import struct
 import tarfile
+import tempfile
 import zipfile
 import zlib
-from dataclasses import dataclass, field
-from typing import IO, BinaryIO, Union
+from dataclasses import replace
+from typing import IO, BinaryIO, Callable, Iterator
 
 from dataconv.errors import DataconvError, SampleRejected
-from dataconv.io import decode, imageheader
+from dataconv.io import archive_index as index
+from dataconv.io import decode, imageheader, remote
+from dataconv.io.remote import is_url
 from dataconv.io.paths import name_forms
 from dataconv.io.safeopen import open_user_path, rel_parts
 
@@ -57,7 +60,6 @@ _UTF8_FLAG = 0x800
 MAX_LINK_BYTES = 4096  # a zip symlink member's target is its content: read no more
 HEAD_BYTES = 1 << 20  # read first: where an image header says its size
 CHUNK_BYTES = 1 << 20
-Member = Union[zipfile.ZipInfo, tarfile.TarInfo]
 # What reading a member's bytes can raise (see the module's rules); ValueError: a local
 # header's name that is not the UTF-8 its flag says.
 MEMBER_ERRORS = (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, RuntimeError, NotImplementedError,
@@ -65,83 +67,60 @@ MEMBER_ERRORS = (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, Runtim
 
 
 def is_archive(path: str) -> bool:
-    """Whether ``path`` names an archive dataconv reads in place (by its suffix)."""
-    return path.lower().endswith(SUFFIXES) and os.path.isfile(path)
+    """Whether ``path`` names an archive dataconv reads in place (by its suffix; a URL by
+    its suffix alone: an object, read by ranged GETs, ``dataconv.io.remote``)."""
+    return path.lower().endswith(SUFFIXES) and (is_url(path) or os.path.isfile(path))
 
 
-@dataclass
-class Listing:
-    """The members of an archive by decoded name: the readable regular files, and the
-    reasons the others are not read."""
-
-    files: dict[str, Union[zipfile.ZipInfo, tarfile.TarInfo]] = field(default_factory=dict)
-    refused: dict[str, SampleRejected] = field(default_factory=dict)
+def open_archive_file(path: str, storage: str = "") -> IO[bytes]:
+    """The archive's bytes as a seekable file: a file the user named, or an object."""
+    if is_url(path):
+        return remote.open_file(path, storage)  # type: ignore[return-value]
+    return os.fdopen(open_user_path(path), "rb")
 
 
-def zip_name(info: zipfile.ZipInfo, encoding: str | None) -> str:
-    """The member's name as its maker meant it (see the module's rules)."""
-    if info.flag_bits & _UTF8_FLAG and encoding is None:
-        return info.filename
-    raw = info.filename.encode("utf-8" if info.flag_bits & _UTF8_FLAG else "cp437")
+def zip_name(raw: bytes, flags: int, encoding: str | None) -> str:
+    """The member's name as its maker meant it (see the module's rules), with Windows
+    separators made ``/``."""
+    if flags & _UTF8_FLAG and encoding is None:
+        return raw.decode("utf-8").replace("\\", "/")
     if encoding is None:
         try:
-            return raw.decode("utf-8")
+            return raw.decode("utf-8").replace("\\", "/")
         except UnicodeDecodeError:
             encoding = DEFAULT_NAME_ENCODING
-    return raw.decode(encoding, errors="replace")
+    return raw.decode(encoding, errors="replace").replace("\\", "/")
 
 
-def _zip_kind(info: zipfile.ZipInfo) -> str | None:
-    """None for a regular file; else what the member is."""
-    kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no Unix type recorded (a DOS zip): a file
-    if info.is_dir() or kind == stat.S_IFDIR:
-        return "a directory"
+def _zip_kind(raw: bytes, external_attr: int) -> tuple[int, str]:
+    """What a zip entry is: a regular file, a directory, a symlink or something else."""
+    kind = stat.S_IFMT(external_attr >> 16)  # 0: no Unix type recorded (a DOS zip): a file
+    if raw.endswith(b"/") or kind == stat.S_IFDIR:
+        return index.DIRECTORY, "a directory"
     if kind == stat.S_IFLNK:
-        return "a symlink member"
+        return index.SYMLINK, "a symlink member"
     if kind not in (0, stat.S_IFREG):
-        return "not a regular file"
-    return None
+        return index.OTHER, "not a regular file"
+    return index.REGULAR, ""
 
 
-def _tar_kind(info: tarfile.TarInfo) -> str | None:
-    if info.isreg():
-        return None
-    return ("a directory" if info.isdir() else "a symlink member" if info.issym()
-            else "a hard link member" if info.islnk() else "not a regular file")
+def _relative(name: str) -> str:
+    """A member name as a path inside the archive (SampleRejected if it leaves it)."""
+    return "/".join(rel_parts(name))
 
 
-def _leaves(rel: str, target: str) -> bool:
-    """Whether the symlink member ``rel`` pointing at ``target`` leads out of the archive."""
+def _own_index(entries: Callable[[], Iterator[index.Entry]]) -> index.MemberIndex:
+    """The index of an archive object (a URL), listed by this process: a zip's central
+    directory costs a few ranged GETs, and an object has no inode to share a file by. The
+    file is unlinked once mapped (the map stays valid)."""
+    fd, path = tempfile.mkstemp(prefix="dataconv-object-", suffix=".index")
+    os.close(fd)
     try:
-        rel_parts(posixpath.join(posixpath.dirname(rel), target))
-    except SampleRejected:
-        return True
-    return False
-
-
-def _add(listing: Listing, name: str, member: Member, kind: str | None, link: str = "") -> None:
-    """File ``member`` under its decoded ``name``; ``link`` is a symlink member's target.
-    A directory entry is refused as a folder is (``not_a_file``) when a sample names it."""
-    try:
-        rel = "/".join(rel_parts(name))
-    except SampleRejected as e:
-        listing.refused[name] = SampleRejected("path_outside_source", f"archive member {e.detail}")
-        return
-    if not rel:  # a name for the archive's root itself ("./"): no file
-        return
-    if kind == "a directory":
-        if rel not in listing.files:
-            listing.refused.setdefault(rel, SampleRejected("not_a_file", f"archive member {rel} is a directory"))
-    elif kind == "a symlink member" and _leaves(rel, link):
-        listing.refused[rel] = SampleRejected("path_outside_source",
-                                              f"archive member {rel} is a symlink out of the archive")
-    elif kind is not None:
-        listing.refused[rel] = SampleRejected("not_a_file", f"archive member {rel} is {kind}")
-    elif rel in listing.files or rel in listing.refused:
-        listing.files.pop(rel, None)
-        listing.refused[rel] = SampleRejected("ambiguous_image", f"archive member {rel} appears more than once")
-    else:
-        listing.files[rel] = member
+        index.build(entries(), _relative, path)
+        return index.load(path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 class StrictTarInfo(tarfile.TarInfo):
@@ -158,135 +137,147 @@ class StrictTarInfo(tarfile.TarInfo):
 
 
 class Archive:
-    """One archive file, read through this process's handle (reopened after a fork)."""
+    """One archive file, read through this process's handle (reopened after a fork), its
+    members found in the index every process shares (``archive_index``)."""
 
-    def __init__(self, path: str, name_encoding: str | None = None) -> None:
+    def __init__(self, path: str, name_encoding: str | None = None, storage: str = "") -> None:
         self.path = path
         self.name_encoding = name_encoding
+        self.storage = storage  # a URL's storage options (JSON)
         self._pid: int | None = None
-        self._handle: Union[zipfile.ZipFile, tarfile.TarFile, None] = None
-        self._listing: Listing | None = None
+        self._file: IO[bytes] | None = None
+        self._tar: tarfile.TarFile | None = None
+        self._index: index.MemberIndex | None = None
+        self.is_zip = path.lower().endswith(".zip")
 
     def __getstate__(self) -> dict:
         """What a worker receives: the path and the encoding, never an open handle."""
-        return {"path": self.path, "name_encoding": self.name_encoding}
+        return {"path": self.path, "name_encoding": self.name_encoding, "storage": self.storage}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"], state["name_encoding"])  # type: ignore[misc]
+        self.__init__(state["path"], state["name_encoding"], state.get("storage", ""))  # type: ignore[misc]
 
-    def _open(self) -> Union[zipfile.ZipFile, tarfile.TarFile]:
-        if self._handle is None or self._pid != os.getpid():
-            f: IO[bytes] = os.fdopen(open_user_path(self.path), "rb")
-            try:
-                self._handle = (zipfile.ZipFile(f) if self.path.lower().endswith(".zip")
-                                else tarfile.open(fileobj=f, mode="r:*", tarinfo=StrictTarInfo))
-            except MEMBER_ERRORS as e:
-                f.close()
-                raise DataconvError(f"{self.path}: not a readable archive ({why(e)})") from None
-            self._pid, self._listing = os.getpid(), None
-        return self._handle
+    def _open(self) -> IO[bytes]:
+        """This process's file of the archive (its TarFile too, for a tar)."""
+        if self._file is None or self._pid != os.getpid():
+            self._file, self._tar = self._new_handle()
+            self._pid = os.getpid()
+        return self._file
 
-    def listing(self) -> Listing:
-        handle = self._open()
-        if self._listing is None:
-            listing = Listing()
+    def _new_handle(self) -> tuple[IO[bytes], tarfile.TarFile | None]:
+        f = open_archive_file(self.path, self.storage)
+        try:
+            return f, None if self.is_zip else tarfile.open(fileobj=f, mode="r:*", tarinfo=StrictTarInfo)
+        except MEMBER_ERRORS as e:
+            f.close()
+            raise DataconvError(f"{self.path}: not a readable archive ({why(e)})") from None
+
+    def index(self) -> index.MemberIndex:
+        """The members by name (kept across a fork: the index is a read-only map)."""
+        if self._index is None:
             try:
-                if isinstance(handle, zipfile.ZipFile):
-                    for info in handle.infolist():
-                        name = zip_name(info, self.name_encoding).replace("\\", "/")  # Windows separators
-                        kind = _zip_kind(info)
-                        _add(listing, name, info, kind, self._zip_link(handle, info, kind))
-                else:
-                    for member in handle.getmembers():
-                        name = member.name
-                        if self.name_encoding is not None:
-                            name = name.encode("utf-8", "surrogateescape").decode(self.name_encoding, "replace")
-                        _add(listing, name, member, _tar_kind(member), member.linkname)
-            except MEMBER_ERRORS as e:
-                raise DataconvError(f"{self.path}: damaged archive ({why(e)})") from None
-            self._listing = listing
-        return self._listing
+                self._index = (_own_index(self._entries) if is_url(self.path) else
+                               index.shared(self.path, self.name_encoding, self._entries, _relative))
+            except MEMBER_ERRORS as e:  # a zip's listing is its central directory: opening it
+                what = "not a readable archive" if self.is_zip else "damaged archive"
+                raise DataconvError(f"{self.path}: {what} ({why(e)})") from None
+        return self._index
+
+    def _entries(self) -> Iterator[index.Entry]:
+        """Every entry of the archive, read through a handle of its own."""
+        f, tar = self._new_handle()
+        with f:
+            if tar is None:
+                for entry in index.zip_entries(f, lambda raw, flags: zip_name(raw, flags, self.name_encoding),
+                                               _zip_kind):
+                    yield self._with_link(f, entry) if entry.kind == index.SYMLINK else entry
+            else:
+                decode = (lambda name: name) if self.name_encoding is None else \
+                    (lambda name: name.encode("utf-8", "surrogateescape").decode(self.name_encoding, "replace"))
+                yield from index.tar_entries(tar, decode)
 
     @staticmethod
-    def _zip_link(handle: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str | None) -> str:
-        """A zip symlink member's target (its content, bounded); "" for other members."""
-        if kind != "a symlink member":
-            return ""
+    def _with_link(f: IO[bytes], entry: index.Entry) -> index.Entry:
+        """A zip symlink entry with its target (the member's content, bounded); "" when it
+        cannot be read: still a symlink member, never read."""
+        member = index.Member(entry.name, entry.offset, entry.packed, entry.size, entry.method, entry.flags,
+                              entry.crc, entry.name_crc)
         try:
-            with handle.open(info) as f:
-                return f.read(MAX_LINK_BYTES).decode("utf-8", "replace")
-        except MEMBER_ERRORS:  # a target that cannot be read: still a symlink member, never read
-            return ""
+            with index.open_zip_member(f, member) as link:
+                return replace(entry, link=link.read(MAX_LINK_BYTES).decode("utf-8", "replace"))
+        except MEMBER_ERRORS:
+            return entry
 
     def files(self) -> list[str]:
         """Every readable regular file, sorted (what ``safeopen.walk_files`` is for a folder)."""
-        return sorted(self.listing().files)
+        return list(self.index().files())
+
+    def exists(self, rel: str) -> bool:
+        """Whether ``rel`` names a member, even one that is refused when read."""
+        return rel in self.index()
 
     def read(self, rel: str, max_bytes: int, max_pixels: int = decode.DEFAULT_MAX_PIXELS) -> bytes:
         """The bytes of image member ``rel`` (its other Unicode form if missing), or the
         reject: ``missing_image``, ``path_outside_source``, ``not_a_file``,
         ``ambiguous_image``, ``too_many_pixels`` (from its header), ``unreadable_image``
         (damaged, or longer than ``max_bytes`` or than an image of its size can be)."""
-        form, member = self._find(rel)
-        return self._read_member(form, member, max_bytes, max_pixels)
+        member = self._find(rel)
+        return self._read_member(member, max_bytes, max_pixels)
 
-    def _find(self, rel: str) -> tuple[str, Member]:
+    def _find(self, rel: str) -> index.Member:
         """The member ``rel`` names (or its other Unicode form), or why there is none; a
         missing member reads as a missing file does (``paths.read_inside``)."""
         name = "/".join(rel_parts(rel))
-        listing = self.listing()
+        members = self.index()
         for form in name_forms(name):
-            if form in listing.refused:
-                raise listing.refused[form]
-            member = listing.files.get(form)
+            if form in members.refused:
+                raise members.refused[form]
+            member = members.find(form)
             if member is not None:
-                return form, member
+                return member
         raise SampleRejected("missing_image", f"{rel} not found")
 
     def open_stream(self, rel: str, max_bytes: int) -> BinaryIO:
         """Member ``rel`` as a seekable stream (an annotation file), refused when the
         archive says it is over ``max_bytes``; a zip member never yields more than that
-        either, a tar member never more than its header's size. A fault reading it is an
-        OSError naming it (``damaged``)."""
-        form, member = self._find(rel)
-        size = member.file_size if isinstance(member, zipfile.ZipInfo) else member.size
-        if size > max_bytes:
-            raise DataconvError(f"{os.path.join(self.path, form)}: {size} bytes, over the "
+        either, a tar member never more than its header's size. It is read through a handle
+        of its own (a gzip stream has one position, and image reads between two reads of a
+        label file would otherwise move it). A fault reading it is an OSError naming it
+        (``damaged``)."""
+        member = self._find(rel)
+        shown = os.path.join(self.path, member.name)
+        if member.size > max_bytes:
+            raise DataconvError(f"{shown}: {member.size} bytes, over the "
                                 f"{max_bytes}-byte limit of an annotation file")
-        shown = os.path.join(self.path, form)
-        handle = self._open()
+        f, tar = self._new_handle()
         try:
-            if isinstance(handle, zipfile.ZipFile):
-                return io.BufferedReader(_MemberStream(shown, handle.open(member)))  # type: ignore[arg-type]
-            return self._tar_stream(shown, member)  # type: ignore[arg-type]
+            opened = self._member_file(f, tar, member)
         except MEMBER_ERRORS as e:
+            f.close()
             raise damaged(shown, e) from None
-
-    def _tar_stream(self, shown: str, member: tarfile.TarInfo) -> BinaryIO:
-        """A tar member through a handle of its own: a gzip stream has one position, and
-        image reads between two reads of a label file would otherwise rewind it each time."""
-        f: IO[bytes] = os.fdopen(open_user_path(self.path), "rb")
-        try:
-            tar = tarfile.open(fileobj=f, mode="r:*", tarinfo=StrictTarInfo)
         except BaseException:
             f.close()
             raise
-        member_file = tar.extractfile(member)
-        assert member_file is not None  # a regular member always has a file object
-        return io.BufferedReader(_MemberStream(shown, member_file, (tar, f)))
+        return io.BufferedReader(_MemberStream(shown, opened, (tar, f) if tar is not None else (f,)))
 
-    def _read_member(self, rel: str, member: Member, max_bytes: int, max_pixels: int) -> bytes:
+    @staticmethod
+    def _member_file(f: IO[bytes], tar: tarfile.TarFile | None, member: index.Member) -> IO[bytes]:
+        if tar is None:
+            return index.open_zip_member(f, member)
+        opened = tar.extractfile(index.tar_member(member))
+        assert opened is not None  # a regular member always has a file object
+        return opened
+
+    def _read_member(self, member: index.Member, max_bytes: int, max_pixels: int) -> bytes:
+        rel = member.name
         limit = min(max_bytes, imageheader.encoded_bytes_bound(max_pixels))
-        listed = member.file_size if isinstance(member, zipfile.ZipInfo) else member.size
-        if listed > limit:
+        if member.size > limit:
             raise SampleRejected("unreadable_image", f"{rel}: over {limit} bytes once decompressed "
-                                                     f"(the archive lists {listed})")
-        handle = self._open()
+                                                     f"(the archive lists {member.size})")
+        f = self._open()
         try:
-            f = handle.open(member) if isinstance(handle, zipfile.ZipFile) else handle.extractfile(member)
-            assert f is not None  # a regular member always has a file object
-            with f:
-                return _read_image(rel, f, limit, max_pixels)
+            with self._member_file(f, self._tar, member) as opened:
+                return _read_image(rel, opened, limit, max_pixels)
         except MEMBER_ERRORS as e:
             raise SampleRejected("unreadable_image", f"{rel}: damaged archive member ({why(e)})") from None
 

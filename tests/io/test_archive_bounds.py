@@ -103,7 +103,7 @@ HELD_MIB = {"listed": 1, "pixels": 8, "read": 40}  # the Python heap's peak duri
 def test_each_bound_stops_a_member_before_it_is_held(tmp_path, kind: str, bound: str) -> None:
     head, size, max_pixels, reason, fragment = BOUNDS[bound]
     archive = Archive(pack(str(tmp_path / f"a.{kind}"), {"m.png": (head, size)}))
-    archive.listing()
+    archive.index()
     tracemalloc.start()
     try:
         with pytest.raises(SampleRejected) as caught:

@@ -93,7 +93,7 @@ def test_hostile_zip_members_are_refused_with_folder_reasons(tmp_path):
     assert reject(archive, "../escape.png").reason == "path_outside_source"
     assert reject(archive, "/etc/abs.png").reason == "path_outside_source"
     assert reject(archive, "missing.png").reason == "missing_image"
-    assert set(archive.listing().refused) == {"../escape.png", "/etc/abs.png", "link.png", "fifo.png", "dup.png"}
+    assert set(archive.index().refused) == {"../escape.png", "/etc/abs.png", "link.png", "fifo.png", "dup.png"}
 
 
 def test_tar_and_tar_gz_members_and_hostile_entries(tmp_path):
@@ -116,7 +116,7 @@ def test_tar_and_tar_gz_members_and_hostile_entries(tmp_path):
         assert archive.read("imgs/가.png", 1 << 20) == png(1)
         assert reject(archive, "imgs/sym.png").reason == "path_outside_source"
         assert reject(archive, "imgs/hard.png").reason == "not_a_file"
-        assert archive.listing().refused["../out.png"].reason == "path_outside_source"
+        assert archive.index().refused["../out.png"].reason == "path_outside_source"
 
 
 def test_reads_are_bounded_whatever_the_header_claims(tmp_path):
@@ -145,7 +145,7 @@ def test_workers_open_their_own_handle(tmp_path):
     archive = Archive(path)
     assert archive.read("x.png", 1 << 20) == png(7)
     copy = pickle.loads(pickle.dumps(archive))
-    assert copy._handle is None and copy.read("x.png", 1 << 20) == png(7)
+    assert copy._file is None and copy.read("x.png", 1 << 20) == png(7)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # a forked worker reopens the archive instead of sharing the parent's file position
@@ -170,4 +170,4 @@ def test_no_member_name_ever_reads_outside(tmp_path_factory, names):
     for rel in archive.files():
         assert not rel.startswith("/") and ".." not in rel.split("/") and "" not in rel.split("/")
         assert archive.read(rel, 10) == b"d"
-    assert len(archive.files()) + len(archive.listing().refused) <= len(names)
+    assert len(archive.files()) + len(archive.index().refused) <= len(names)
