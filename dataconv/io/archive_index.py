@@ -42,6 +42,7 @@ from typing import IO, Callable, Iterator
 import numpy as np
 
 from dataconv.errors import SampleRejected
+from dataconv.io import pids
 
 FORMAT = 1  # the index file's layout; part of its key
 REGULAR, DIRECTORY, SYMLINK, OTHER = range(4)  # what a raw entry is (``kind``)
@@ -279,19 +280,9 @@ def _sweep() -> None:
     folder = tempfile.gettempdir()
     for name in os.listdir(folder):
         owner = name[len(_PREFIX):].split("-", 1)[0] if name.startswith(_PREFIX) else ""
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not pids.alive(int(owner)):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(folder, name))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # alive, another user's
-    return True
 
 
 def shared(archive: str, name_encoding: str | None, entries: Callable[[], Iterator[Entry]],

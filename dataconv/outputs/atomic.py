@@ -37,6 +37,7 @@ from typing import Any, Iterable, Iterator
 from dataconv.build import interrupts
 from dataconv.outputs import manifest
 from dataconv.errors import DataconvError, UsageError
+from dataconv.io import pids
 from dataconv.io.remote import is_url
 
 TMP_MARK = ".dataconv-tmp-"
@@ -273,21 +274,11 @@ def _tmp_entries(parent: str, name: str) -> Iterator[tuple[str, int | None]]:
                 yield entry, None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale(parent: str, name: str) -> None:
     """Remove the temporary and replaced entries (``-<pid>``, ``-old-<pid>``) of dead runs."""
     for entry, _ in _tmp_entries(parent, name):
         pid = int(entry.rsplit("-", 1)[1])
-        if not _pid_alive(pid):
+        if not pids.alive(pid):
             _remove(os.path.join(parent, entry))
 
 
