@@ -324,36 +324,13 @@ def damaged(path: str, e: BaseException) -> OSError:
     return OSError(errno.EIO, f"damaged archive member ({why(e)})", path)
 
 
-class _MemberStream(io.RawIOBase):
+class _MemberStream(remote.Stream):
     """A member's file object as a stream whose faults are I/O errors naming the member
     (``damaged``); closing it closes ``owned`` too (the handle opened for it)."""
 
-    def __init__(self, path: str, member_file: IO[bytes], owned: tuple[object, ...] = ()) -> None:
-        self._path, self._member, self._owned = path, member_file, owned
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+    @contextlib.contextmanager
+    def faults(self) -> Iterator[None]:
         try:
-            data = self._member.read(len(buffer))
+            yield
         except MEMBER_ERRORS as e:
-            raise damaged(self._path, e) from None
-        buffer[:len(data)] = data
-        return len(data)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._member.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._member.tell()
-
-    def close(self) -> None:
-        if not self.closed:
-            self._member.close()
-            for owned in self._owned:
-                owned.close()  # type: ignore[attr-defined]
-        super().close()
+            raise damaged(self.name, e) from None

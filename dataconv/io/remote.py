@@ -30,7 +30,7 @@ import io
 import json
 import os
 import re
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, ContextManager, Iterator
 
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.paths import name_forms
@@ -243,11 +243,16 @@ class RemoteFolder:
 
 
 class Stream(io.RawIOBase):
-    """An object's file whose store faults end the run in one line naming its URL
-    (``errors``), read through a buffer as any binary file."""
+    """A file object read as a raw stream (buffer it with ``io.BufferedReader``) whose read
+    faults are turned into one error naming ``name`` by ``faults`` (here: a store fault
+    ends the run in one line, ``errors``); closing it closes ``owned`` too (the handles
+    opened for it). ``archive``'s member streams are the same with another ``faults``."""
 
-    def __init__(self, url: str, f: Any) -> None:
-        self._url, self._f = url, f
+    def __init__(self, name: str, f: Any, owned: tuple[Any, ...] = ()) -> None:
+        self.name, self._f, self._owned = name, f, owned
+
+    def faults(self) -> ContextManager[None]:
+        return errors(self.name)
 
     def readable(self) -> bool:
         return True
@@ -256,7 +261,7 @@ class Stream(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        with errors(self._url):
+        with self.faults():
             data = self._f.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
@@ -270,4 +275,6 @@ class Stream(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             self._f.close()
+            for owned in self._owned:
+                owned.close()
         super().close()

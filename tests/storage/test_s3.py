@@ -26,9 +26,11 @@ N = 12
 @pytest.fixture(scope="module")
 def server() -> S3Server:
     s3 = S3Server()
-    s3.client().create_bucket(Bucket=BUCKET)
-    yield s3
-    s3.stop()
+    try:
+        s3.client().create_bucket(Bucket=BUCKET)
+        yield s3
+    finally:
+        s3.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -204,17 +206,18 @@ def test_server_killed_mid_upload(tmp_path) -> None:
     """The server dies while the shards go up: one line naming the URL, exit 1, and at the
     moment it died no manifest was there (it goes last)."""
     dying = S3Server()
-    client = dying.client()
-    client.create_bucket(Bucket=BUCKET)
-    run = upload_run(tmp_path, dying, "out")
+    run = None
     try:
+        client = dying.client()
+        client.create_bucket(Bucket=BUCKET)
+        run = upload_run(tmp_path, dying, "out")
         seen = first_objects(run, client, "out")
         assert seen and "out/manifest.json" not in seen, seen
         dying.stop()
         stdout, stderr = run.communicate(timeout=60)
     finally:
         dying.stop()
-        if run.poll() is None:
+        if run is not None and run.poll() is None:
             run.kill()
     assert run.returncode == 1, (stdout, stderr)
     lines = stderr.strip().splitlines()
