@@ -108,12 +108,15 @@ def assert_accounted(out: str) -> dict:
 
 @contextlib.contextmanager
 def torch_threads(count: int = 2) -> Iterator[None]:
-    """Training in a test uses at most ``count`` of torch's threads (CI has 2 cores), and
-    leaves torch's setting as it found it."""
+    """Training in a test uses at most ``count`` of torch's threads (CI has 2 cores), its
+    share of the cores when pytest-xdist runs several test processes (two trainings of 2
+    threads each on 2 cores spin against each other: 5-10x slower), and leaves torch's
+    setting as it found it."""
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(min(count, os.cpu_count() or 1))
+    processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, min(count, (os.cpu_count() or 1) // processes)))
     try:
         yield
     finally:
