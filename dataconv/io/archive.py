@@ -41,7 +41,6 @@ import os
 import stat
 import struct
 import tarfile
-import tempfile
 import zipfile
 import zlib
 from dataclasses import replace
@@ -110,17 +109,10 @@ def _relative(name: str) -> str:
 
 
 def _own_index(entries: Callable[[], Iterator[index.Entry]]) -> index.MemberIndex:
-    """The index of an archive object (a URL), listed by this process: a zip's central
-    directory costs a few ranged GETs, and an object has no inode to share a file by. The
-    file is unlinked once mapped (the map stays valid)."""
-    fd, path = tempfile.mkstemp(prefix="dataconv-object-", suffix=".index")
-    os.close(fd)
-    try:
-        index.build(entries(), _relative, path)
-        return index.load(path)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+    """The index of an archive object (a URL), listed by this process and kept in its
+    memory: a zip's central directory costs a few ranged GETs, and an object has no inode
+    to share a file by."""
+    return index.build(entries(), _relative).in_memory()
 
 
 class StrictTarInfo(tarfile.TarInfo):

@@ -127,10 +127,24 @@ class MemberIndex:
 Refine = Callable[[str], str]  # a raw name -> the member's path (rel_parts joined), or SampleRejected
 
 
-def build(entries: Iterator[Entry], relative: Refine, path: str) -> None:
-    """Write the index of ``entries`` to ``path``. A name given twice is
-    ``ambiguous_image``; directories, symlinks and other non-files are refused (``decide``).
-    Held meanwhile: each name's bytes and a few numbers a member, not the entries."""
+@dataclass(frozen=True)
+class Built:
+    """An index as built, before it is written: the records, the names block, the refused."""
+
+    records: np.ndarray
+    names: bytes
+    refused: dict[str, tuple[str, str]]
+
+    def in_memory(self) -> MemberIndex:
+        """This process's own index, when no file can be written for the others."""
+        refused = {rel: SampleRejected(reason, detail) for rel, (reason, detail) in self.refused.items()}
+        return MemberIndex(self.records, np.frombuffer(self.names, dtype=np.uint8), refused)
+
+
+def build(entries: Iterator[Entry], relative: Refine) -> Built:
+    """The index of ``entries``. A name given twice is ``ambiguous_image``; directories,
+    symlinks and other non-files are refused (``decide``). Held meanwhile: each name's bytes
+    and a few numbers a member, not the entries."""
     names: list[bytes] = []
     numbers = {field: array("Q") for field in ("method", "flags", "crc", "name_crc", "offset", "packed", "size")}
     odd: dict[int, Entry] = {}  # the entries that are not regular files, by position
@@ -161,8 +175,8 @@ def build(entries: Iterator[Entry], relative: Refine, path: str) -> None:
             kept.append(next(i for i in group if i not in odd))
         elif reason is not None:
             refused[rel] = reason
-    _write(path, [names[i] for i in kept], {f: np.frombuffer(c, dtype="<u8")[kept] for f, c in numbers.items()},
-           refused)
+    return _built([names[i] for i in kept], {f: np.frombuffer(c, dtype="<u8")[kept] for f, c in numbers.items()},
+                  refused)
 
 
 def _groups(names: list[bytes]) -> Iterator[tuple[int, int]]:
@@ -212,22 +226,31 @@ def _leaves(rel: str, target: str) -> bool:
     return False
 
 
-def _write(path: str, names: list[bytes], numbers: dict[str, np.ndarray], refused: dict[str, tuple[str, str]]) -> None:
+def _built(names: list[bytes], numbers: dict[str, np.ndarray], refused: dict[str, tuple[str, str]]) -> Built:
     records = np.zeros(len(names), dtype=RECORD)
     lengths = np.array([len(n) for n in names], dtype=np.uint64)
     records["name_len"] = lengths
     records["name_at"] = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(names) else lengths
     for field, column in numbers.items():
         records[field] = column
-    refused_block = json.dumps(refused, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return Built(records, b"".join(names), refused)
+
+
+def write(path: str, built: Built) -> None:
+    """``built`` into the file ``path`` (a temporary name renamed into place)."""
+    refused_block = json.dumps(built.refused, ensure_ascii=False).encode("utf-8", "surrogatepass")
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        blob = b"".join(names)
-        f.write(_HEADER.pack(_MAGIC, len(records), len(blob), len(refused_block)))
-        f.write(records.tobytes())
-        f.write(blob)
-        f.write(refused_block)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(_HEADER.pack(_MAGIC, len(built.records), len(built.names), len(refused_block)))
+            f.write(built.records.tobytes())
+            f.write(built.names)
+            f.write(refused_block)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def load(path: str) -> MemberIndex:
@@ -292,7 +315,11 @@ def shared(archive: str, name_encoding: str | None, entries: Callable[[], Iterat
     path = index_path(archive, name_encoding)
     with contextlib.suppress(OSError, ValueError):
         return load(path)
-    build(entries(), relative, path)
+    built = build(entries(), relative)
+    try:
+        write(path, built)
+    except OSError:  # no room or no right in the temporary folder: this process keeps its own
+        return built.in_memory()
     if not _WRITTEN:
         _sweep()
         atexit.register(_remove_written, os.getpid())

@@ -13,6 +13,7 @@ import sys
 import tarfile
 import zipfile
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dataconv.errors import SampleRejected
@@ -169,3 +170,18 @@ def test_symlink_targets_are_resolved_like_paths():
     assert archive_index._leaves("a/b.png", "../c.png") is False
     assert archive_index._leaves("a/b.png", "../../c.png") is True
     assert posixpath.join("a", "/abs") == "/abs" and archive_index._leaves("a/b.png", "/abs") is True
+
+
+def test_an_unwritable_temporary_folder_keeps_the_index_in_this_process(tmp_path, monkeypatch):
+    """No room or no right in the temporary folder (here a path under a regular file, which
+    no one can create anything in): the archive is still read, with this process's own index."""
+    import tempfile
+
+    path = str(tmp_path / "a.zip")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.png", b"hello")
+    (tmp_path / "file").write_bytes(b"")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "file" / "tmp"))
+    archive = Archive(path)
+    assert archive.read("x.png", 100) == b"hello"
+    assert not isinstance(archive.index().records, np.memmap)  # kept in this process's memory
