@@ -3,7 +3,6 @@ turns any options class (``dataconv.optionspec``: a format's, a check's, the run
 click options and click's values back into the typed object."""
 from __future__ import annotations
 
-import os
 from typing import Any, Iterable, Mapping, TypeVar
 
 import click
@@ -13,6 +12,7 @@ from dataconv.build.conversion import RUN_ONLY, DedupeOptions, RunOptions  # noq
 from dataconv.build.executors import default_workers
 from dataconv.cli.storage import UrlPath
 from dataconv.numbers import parse_float, parse_int
+from dataconv.outputs.atomic import names_input
 from dataconv.optionspec import Choice, Path, Range, Size, SIZE_UNITS, Switch, from_values, parse_size_text, switches
 
 T = TypeVar("T")
@@ -95,7 +95,7 @@ def input_paths(ctx: click.Context, exclude: Iterable[str] = ()) -> list[tuple[s
             continue
         label = param.opts[0] if isinstance(param, click.Option) else (param.name or "").upper()
         for v in value if isinstance(value, (tuple, list)) else (value,):
-            if isinstance(v, str) and v and (isinstance(param.type, click.Path) or os.path.lexists(v)):
+            if names_input(v, isinstance(param.type, click.Path)):
                 found.append((label, v))
     return found
 

@@ -111,14 +111,21 @@ def option_inputs(obj: Any, where: str = "", exclude: Iterable[str] = ("out",)) 
     found = []
     for name, value in values(obj).items():
         for v in value if isinstance(value, tuple) else (value,):
-            if name in exclude or not isinstance(v, str) or not v:
-                continue
             kind = specs[name].type
+            if name in exclude or not names_input(v, isinstance(kind, Path)):
+                continue
             if isinstance(kind, Path) and kind.exists and not os.path.lexists(v) and not is_url(v):
                 raise UsageError(f"{where}{name}: {v}: no such file or folder")
-            if isinstance(kind, Path) or os.path.lexists(v):
-                found.append((f"{where}{name}", v))
+            found.append((f"{where}{name}", v))
     return found
+
+
+def names_input(value: object, path_switch: bool) -> bool:
+    """Whether an option's value is a path the run reads: any text given to a path switch,
+    and any other text that names an existing path (a ``--charset`` that is a file rather
+    than the characters themselves, an mjsynth list). The one rule of the CLI's
+    ``input_paths`` and of ``option_inputs``."""
+    return isinstance(value, str) and bool(value) and (path_switch or os.path.lexists(value))
 
 
 def _contains(folder: str, path: str) -> bool:
