@@ -33,6 +33,10 @@ class Path:
     exists: bool = False
     file_okay: bool = True
     dir_okay: bool = True
+    # The value may also be text meant as itself when no such path exists (``--charset``:
+    # a file, or the characters): on the command line plain text, an input only when it
+    # names a path; in a recipe, a path relative to the recipe's folder when one is there.
+    text_ok: bool = False
 
 
 @dataclass(frozen=True)

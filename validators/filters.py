@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from dataconv import charsets
 from dataconv.errors import SampleRejected
-from dataconv.optionspec import Choice, Range, option
+from dataconv.optionspec import Choice, Path, Range, option
 from dataconv.validators.base import CheckOptions, Candidate, check
 
 
@@ -78,7 +78,7 @@ class CharsetCheck:
 @dataclass(frozen=True)
 class CharsetOptions:
     charset_file: str | None = option(None, "Charset file (one per line, one line, or PARSeq YAML) labels must fit.",
-                                      flags=("--charset",))
+                                      flags=("--charset",), type=Path(text_ok=True))
     charset_encoding: str = option("utf-8", "Encoding of --charset.", show_default=True)
     charset_policy: str = option("reject", "What to do with labels that use other characters.",
                                  type=Choice(("reject", "keep")), show_default=True)

@@ -134,13 +134,18 @@ def by_field(classes: list[type], given: dict[str, Any]) -> dict[str, Any]:
 
 def relative_to(base: str, cls: type, given: dict[str, Any]) -> dict[str, Any]:
     """``given`` with the values of ``cls``'s path switches taken relative to ``base``."""
-    paths = {s.name for s in switches(cls) if isinstance(s.spec.type, Path)}
-    return {k: _at(base, v) if k in paths and isinstance(v, str) else v for k, v in given.items()}
+    kinds = {s.name: s.spec.type for s in switches(cls) if isinstance(s.spec.type, Path)}
+    return {k: _at(base, v, kinds[k]) if k in kinds and isinstance(v, str) else v for k, v in given.items()}
 
 
-def _at(base: str, path: str) -> str:
-    """A path the recipe names, relative to its folder; a URL (``s3://...``) as it is."""
-    return path if is_url(path) else os.path.join(base, path)
+def _at(base: str, path: str, kind: Path = Path()) -> str:
+    """A path the recipe names, relative to its folder; a URL (``s3://...``) as it is; for a
+    switch that also takes text as itself (``charset_file``), the text when no such path is
+    there."""
+    if is_url(path):
+        return path
+    joined = os.path.join(base, path)
+    return path if kind.text_ok and not os.path.lexists(joined) else joined
 
 
 def _refuse_unknown(given: dict[str, Any], known: list[str], where: str) -> None:

@@ -68,6 +68,8 @@ def size_text(size: int) -> str:
 
 
 def _click_type(kind: Any) -> Any:
+    if isinstance(kind, Path) and kind.text_ok:
+        return None  # text: input_paths counts it when it names a path
     if isinstance(kind, Path):
         return UrlPath(exists=kind.exists, file_okay=kind.file_okay, dir_okay=kind.dir_okay)
     if isinstance(kind, Choice):

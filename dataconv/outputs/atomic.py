@@ -112,7 +112,7 @@ def option_inputs(obj: Any, where: str = "", exclude: Iterable[str] = ("out",)) 
     for name, value in values(obj).items():
         for v in value if isinstance(value, tuple) else (value,):
             kind = specs[name].type
-            if name in exclude or not names_input(v, isinstance(kind, Path)):
+            if name in exclude or not names_input(v, isinstance(kind, Path) and not kind.text_ok):
                 continue
             if isinstance(kind, Path) and kind.exists and not os.path.lexists(v) and not is_url(v):
                 raise UsageError(f"{where}{name}: {v}: no such file or folder")

@@ -138,3 +138,19 @@ def test_cap_zero_and_ratio_zero_or_over_one_are_refused(root):
         result = run_cli("build", str(root / "recipe.yaml"), "-q", expect=None)
         assert_one_line_error(result, "recipe.yaml", "sources[0]")
         assert not (root / "out").exists()
+
+
+@pytest.mark.parametrize("given", ["a file beside the recipe", "the characters"])
+def test_a_charset_file_is_found_beside_the_recipe_or_taken_as_characters(given, root, monkeypatch, tmp_path_factory):
+    """``options: {charset_file: ...}`` names a file relative to the recipe's folder, run from
+    anywhere, or, when no such file is there, the characters themselves (as ``--charset``)."""
+    (root / "chars.txt").write_text("big 0123456789\n", encoding="utf-8")
+    charset = "chars.txt" if given.startswith("a file") else "big 0123456789"
+    (root / "recipe.yaml").write_text(
+        f"output: out\nsplit: none\noptions: {{charset_file: '{charset}'}}\nsources:\n"
+        "  - {name: big, format: gt-txt, input: big}\n  - {name: mid, format: gt-txt, input: mid}\n", "utf-8")
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    run_cli("build", str(root / "recipe.yaml"), "-q", "--workers", "1")
+    sources = load_json(str(root / "out" / "manifest.json"))["sources"]
+    assert sources["big"]["written"] == 20  # 'big 0'..'big 19': every character listed
+    assert sources["mid"]["rejects"] == {"missing_image": 1, "out_of_charset": 5}  # 'm' and 'd' are not
