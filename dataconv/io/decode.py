@@ -122,7 +122,9 @@ def _to(im: Image.Image, mode: str) -> Image.Image:
 def _plain(im: Image.Image) -> Image.Image:
     if im.mode in ("L", "RGB"):
         return im
-    if im.mode in ("1", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+    if im.mode.startswith("I;16"):  # scaled to 8 bits as OpenCV's grayscale read scales it
+        return im.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    if im.mode in ("1", "I", "F"):
         return im.convert("L")
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
         rgba = im.convert("RGBA")

@@ -67,7 +67,12 @@ GREY = np.array([[0, 100], [200, 255]], np.uint8)
 
 @pytest.mark.parametrize("mode", ["1", "I", "I;16", "I;16B", "F", "L"])
 def test_grey_modes_become_L(mode):
-    source = Image.fromarray(GREY > 127) if mode == "1" else Image.fromarray(GREY).convert(mode)
+    """16-bit grey is given its full range (v * 257), which the decode scales back to v."""
+    if mode.startswith("I;16"):  # from raw bytes: Pillow's own I;16 -> I;16B conversion clips at 255
+        order = ">u2" if mode == "I;16B" else "<u2"
+        source = Image.frombytes(mode, (2, 2), (GREY.astype(order) * 257).astype(order).tobytes())
+    else:
+        source = Image.fromarray(GREY > 127) if mode == "1" else Image.fromarray(GREY).convert(mode)
     fmt = "TIFF" if mode in ("I", "F", "I;16B") else "PNG"
     assert Image.open(io.BytesIO(encode(source, fmt))).mode == ("1" if mode == "1" else mode)
     im = decode.decode_plain(encode(source, fmt), 100)
@@ -141,3 +146,16 @@ def test_exif_orientation(orientation, turn):
     data = encode(Image.fromarray(arr), exif=exif)
     got = decode.exif_upright(data, decode.decode_plain(data, 100))
     assert np.array_equal(np.asarray(got), turn(arr))
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tiff"])
+def test_a_16_bit_grey_page_is_scaled_to_8_bits_as_opencv_reads_it(suffix):
+    """Pillow's convert('L') clips 16-bit values at 255 (a page of values up to 65535 came
+    out nearly white); OpenCV's grayscale read scales by 1/256, and so does the decode."""
+    import cv2
+
+    values = np.array([[0, 255, 256, 1000, 40000, 65535]] * 4, dtype=np.uint16)
+    data = cv2.imencode(suffix, values)[1].tobytes()
+    decoded = np.asarray(decode.decode_plain(data, 10_000))
+    assert decoded.tolist() == cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE).tolist()
+    assert decoded[0].tolist() == [0, 0, 1, 3, 156, 255]
