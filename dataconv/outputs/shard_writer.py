@@ -49,8 +49,8 @@ ShardFactory = Callable[[str], ShardWriter]  # the shard's path -> a writer on i
 class RotatingWriter:
     """Writes a run of shards ``<prefix>-<k>`` under ``folder`` through ``open_shard``.
 
-    A new shard starts when the current one holds a sample and the next would take its
-    payload past ``max_bytes``, or when it holds ``max_count`` samples (None: no count
+    A new shard starts when the current one holds a sample and the next (its image and its
+    label's UTF-8 bytes) would take its payload past ``max_bytes``, or when it holds ``max_count`` samples (None: no count
     limit). ``close`` returns a ``ShardRecord`` per shard, in order."""
 
     def __init__(self, folder: str, prefix: str, open_shard: ShardFactory, max_bytes: int,
@@ -72,7 +72,7 @@ class RotatingWriter:
 
     def add(self, label: str, data: bytes) -> tuple[str, int]:
         """Write one sample; return (shard name, 1-based index inside it)."""
-        if self._current is not None and self._full(self._current, len(data)):
+        if self._current is not None and self._full(self._current, len(data) + len(label.encode("utf-8"))):
             self._close_current()
         if self._current is None:
             self._name = f"{self.prefix}-{len(self.shards):03d}"

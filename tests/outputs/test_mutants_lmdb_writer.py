@@ -123,3 +123,17 @@ def test_a_failed_commit_is_an_oserror_naming_the_shard(tmp_path):
     assert e.filename == path
     assert e.strerror.startswith(f"cannot write LMDB shard: {os.strerror(e.errno)} (")
     assert "(mdb_" in e.strerror and e.strerror.endswith(")")  # LMDB's own text kept
+
+
+@pytest.mark.parametrize("label", ["ab", "가나"])  # 2 and 6 bytes of UTF-8
+def test_rotation_counts_the_next_label_too(tmp_path, label):
+    """The budget covers what the shard will hold: the next sample's image and its label's
+    UTF-8 bytes (a shard went over --shard-bytes by its last label's length before)."""
+    size = 5 + len(label.encode("utf-8"))
+    rot = lmdb_writer.RotatingWriter(str(tmp_path), "t", max_bytes=2 * size - 1)
+    for i in range(3):
+        rot.add(label, bytes([i]) * 5)
+    records = rot.close()
+    assert [r.count for r in records] == [1, 1, 1]  # two samples would be one byte over
+    back = [s for r in records for s in read_lmdb(str(tmp_path / r.name))]
+    assert back == [(label, bytes([i]) * 5) for i in range(3)]
