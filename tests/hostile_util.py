@@ -34,6 +34,14 @@ def gt_source(root: str, gt: bytes, images: dict[str, bytes] | None = None) -> s
     return write_files(root, {"gt.txt": gt, **(images or {})})
 
 
+def long_source(root: str, n: int) -> str:
+    """A gt-txt folder of ``n`` copies of one small PNG (``img/00000.png``...), labelled
+    with their numbers: a run long enough for a signal or a second run to land in it."""
+    data = png(0, width=32, height=16)
+    images = {f"img/{i:05d}.png": data for i in range(n)}
+    return gt_source(root, "".join(f"{k}\t{k[4:9]}\n" for k in images).encode(), images)
+
+
 def aihub_document(pairs: list[tuple[Any, Any, str]], files: dict[Any, str] | None = None) -> dict:
     """``[(annotation id, image_id, text)]`` and ``{image id: file name}`` to AI Hub JSON."""
     files = files if files is not None else {image_id: f"{image_id}.png" for _, image_id, _ in pairs}

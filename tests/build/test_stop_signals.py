@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from dataconv.outputs.atomic import TMP_MARK
-from hostile_util import gt_source, png
+from hostile_util import long_source
 
 N = 4000  # a --workers 2 run of about 1.5 s here, the size of issue 29's
 GONE_WITHIN_S = 5.0
@@ -33,10 +33,7 @@ needs_dask = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> str:
-    data = png(0, width=32, height=16)
-    images = {f"img/{i:05d}.png": data for i in range(N)}
-    root = tmp_path_factory.mktemp("stop") / "src"
-    return gt_source(str(root), "".join(f"{k}\t{k[4:9]}\n" for k in images).encode(), images)
+    return long_source(str(tmp_path_factory.mktemp("stop") / "src"), N)
 
 
 def marked(mark: str) -> set[int]:

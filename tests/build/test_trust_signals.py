@@ -15,17 +15,14 @@ from pathlib import Path
 import pytest
 
 from dataconv.outputs.atomic import TMP_MARK
-from hostile_util import gt_source, png
+from hostile_util import long_source
 
 N = 30_000  # enough that a 2-worker run is still going when the signal comes
 
 
 @pytest.fixture(scope="module")
 def big_source(tmp_path_factory) -> str:
-    data = png(0, width=32, height=16)
-    images = {f"img/{i:05d}.png": data for i in range(N)}
-    root = tmp_path_factory.mktemp("signals") / "src"
-    return gt_source(str(root), "".join(f"{k}\t{k[4:9]}\n" for k in images).encode(), images)
+    return long_source(str(tmp_path_factory.mktemp("signals") / "src"), N)
 
 
 def _processes() -> dict[int, tuple[int, str]]:

@@ -21,7 +21,7 @@ from dataconv.outputs import mapsize
 from dataconv.fixtures.hostile import make_hostile_images
 from dataconv.outputs.atomic import TMP_MARK
 from hostile_util import (accounted, aihub_document, aihub_source, assert_one_line_error, convert,
-                          gt_source, png, written_labels)
+                          gt_source, long_source, png, written_labels)
 
 
 def small_source(root: str, n: int = 3, size: int = 24) -> str:
@@ -110,10 +110,8 @@ def _wait_for_shard(proc: subprocess.Popen, pattern: str, timeout: float = 60) -
 
 
 def test_kill_9_leaves_no_out_and_a_rerun_cleans_up(tmp_path):
-    data = png(0, width=32, height=16)
     n = 4000
-    images = {f"img/{i:05d}.png": data for i in range(n)}
-    src = gt_source(str(tmp_path / "src"), "".join(f"{k}\t{k[4:9]}\n" for k in images).encode(), images)
+    src = long_source(str(tmp_path / "src"), n)
     out = str(tmp_path / "out")
     proc = _start(src, out)
     _wait_for_shard(proc, os.path.join(str(tmp_path), f".out{TMP_MARK}*", "*", "*", "data.mdb"))

@@ -23,7 +23,7 @@ from helpers import load_json, run_cli
 from dataconv.cli.main import cli
 from dataconv.cli.options import input_paths
 from dataconv.outputs.atomic import TMP_MARK
-from hostile_util import accounted, convert, gt_source, png
+from hostile_util import accounted, convert, gt_source, long_source, png
 
 SPECIAL = ["folder", "file", "device", "fifo", "socket", "symlink"]
 
@@ -188,9 +188,7 @@ def _wait_for(proc: subprocess.Popen, pattern: str, timeout: float = 60) -> None
 
 
 def _big_source(root: Path, n: int = 3000) -> str:
-    data = png(0, width=32, height=16)
-    images = {f"img/{i:05d}.png": data for i in range(n)}
-    return gt_source(str(root), "".join(f"{k}\t{k[4:9]}\n" for k in images).encode(), images)
+    return long_source(str(root), n)
 
 
 def test_a_second_run_into_the_same_out_is_refused_while_the_first_runs(tmp_path):
