@@ -55,7 +55,6 @@ from dataconv.io.safeopen import open_user_path, rel_parts
 
 SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 DEFAULT_NAME_ENCODING = "cp949"
-_UTF8_FLAG = 0x800
 MAX_LINK_BYTES = 4096  # a zip symlink member's target is its content: read no more
 HEAD_BYTES = 1 << 20  # read first: where an image header says its size
 CHUNK_BYTES = 1 << 20
@@ -81,7 +80,7 @@ def open_archive_file(path: str, storage: str = "") -> IO[bytes]:
 def zip_name(raw: bytes, flags: int, encoding: str | None) -> str:
     """The member's name as its maker meant it (see the module's rules), with Windows
     separators made ``/``."""
-    if flags & _UTF8_FLAG and encoding is None:
+    if flags & index.UTF8_FLAG and encoding is None:
         return raw.decode("utf-8").replace("\\", "/")
     if encoding is None:
         try:
@@ -103,16 +102,11 @@ def _zip_kind(raw: bytes, external_attr: int) -> tuple[int, str]:
     return index.REGULAR, ""
 
 
-def _relative(name: str) -> str:
-    """A member name as a path inside the archive (SampleRejected if it leaves it)."""
-    return "/".join(rel_parts(name))
-
-
 def _own_index(entries: Callable[[], Iterator[index.Entry]]) -> index.MemberIndex:
     """The index of an archive object (a URL), listed by this process and kept in its
     memory: a zip's central directory costs a few ranged GETs, and an object has no inode
     to share a file by."""
-    return index.build(entries(), _relative).in_memory()
+    return index.build(entries()).in_memory()
 
 
 class StrictTarInfo(tarfile.TarInfo):
@@ -169,7 +163,7 @@ class Archive:
         if self._index is None:
             try:
                 self._index = (_own_index(self._entries) if is_url(self.path) else
-                               index.shared(self.path, self.name_encoding, self._entries, _relative))
+                               index.shared(self.path, self.name_encoding, self._entries))
             except MEMBER_ERRORS as e:  # a zip's listing is its central directory: opening it
                 what = "not a readable archive" if self.is_zip else "damaged archive"
                 raise DataconvError(f"{self.path}: {what} ({why(e)})") from None
@@ -192,10 +186,8 @@ class Archive:
     def _with_link(f: IO[bytes], entry: index.Entry) -> index.Entry:
         """A zip symlink entry with its target (the member's content, bounded); "" when it
         cannot be read: still a symlink member, never read."""
-        member = index.Member(entry.name, entry.offset, entry.packed, entry.size, entry.method, entry.flags,
-                              entry.crc, entry.name_crc)
         try:
-            with index.open_zip_member(f, member) as link:
+            with index.open_zip_member(f, entry.member()) as link:
                 return replace(entry, link=link.read(MAX_LINK_BYTES).decode("utf-8", "replace"))
         except MEMBER_ERRORS:
             return entry

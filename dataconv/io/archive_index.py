@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import os
+import posixpath
 import struct
 import tarfile
 import tempfile
@@ -43,6 +44,7 @@ import numpy as np
 
 from dataconv.errors import SampleRejected
 from dataconv.io import pids
+from dataconv.io.safeopen import rel_parts
 
 FORMAT = 1  # the index file's layout; part of its key
 REGULAR, DIRECTORY, SYMLINK, OTHER = range(4)  # what a raw entry is (``kind``)
@@ -68,6 +70,11 @@ class Entry:
     crc: int = 0
     name_crc: int = 0  # zip: crc32 of the name's bytes in the central directory
     link: str = ""
+
+    def member(self) -> Member:
+        """This entry read as a member (a zip symlink's target is its content)."""
+        return Member(self.name, self.offset, self.packed, self.size, self.method, self.flags, self.crc,
+                      self.name_crc)
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,6 @@ class MemberIndex:
 
 # --- building: the same rules as a folder, per name, in archive order ---------------------
 
-Refine = Callable[[str], str]  # a raw name -> the member's path (rel_parts joined), or SampleRejected
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,7 @@ class Built:
         return MemberIndex(self.records, np.frombuffer(self.names, dtype=np.uint8), refused)
 
 
-def build(entries: Iterator[Entry], relative: Refine) -> Built:
+def build(entries: Iterator[Entry]) -> Built:
     """The index of ``entries``. A name given twice is ``ambiguous_image``; directories,
     symlinks and other non-files are refused (``decide``). Held meanwhile: each name's bytes
     and a few numbers a member, not the entries."""
@@ -151,7 +157,7 @@ def build(entries: Iterator[Entry], relative: Refine) -> Built:
     refused: dict[str, tuple[str, str]] = {}
     for entry in entries:
         try:
-            rel = relative(entry.name)
+            rel = "/".join(rel_parts(entry.name))
         except SampleRejected as e:
             refused[entry.name] = ("path_outside_source", f"archive member {e.detail}")
             continue
@@ -215,10 +221,6 @@ def decide(rel: str, entries: list[Entry]) -> tuple[Entry | None, tuple[str, str
 
 def _leaves(rel: str, target: str) -> bool:
     """Whether the symlink member ``rel`` pointing at ``target`` leads out of the archive."""
-    import posixpath
-
-    from dataconv.io.safeopen import rel_parts
-
     try:
         rel_parts(posixpath.join(posixpath.dirname(rel), target))
     except SampleRejected:
@@ -283,13 +285,9 @@ def index_path(archive: str, name_encoding: str | None) -> str:
     archive gets another file) and by a token of the process tree (no other run's file is
     ever read)."""
     token = os.environ.setdefault(RUN_TOKEN, f"{os.getpid()}-{uuid.uuid4().hex}")
-    if "://" in archive:  # an object in a store: its URL within this run
-        identity: list[object] = [archive]
-    else:
-        info = os.stat(archive)
-        identity = [os.path.realpath(archive), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
-                    info.st_ctime_ns]
-    key = json.dumps([FORMAT, token, *identity, name_encoding])
+    info = os.stat(archive)
+    key = json.dumps([FORMAT, token, os.path.realpath(archive), info.st_dev, info.st_ino, info.st_size,
+                      info.st_mtime_ns, info.st_ctime_ns, name_encoding])
     owner = token.split("-", 1)[0]
     return os.path.join(tempfile.gettempdir(), f"{_PREFIX}{owner}-{hashlib.sha1(key.encode()).hexdigest()}.index")
 
@@ -308,14 +306,13 @@ def _sweep() -> None:
                 os.unlink(os.path.join(folder, name))
 
 
-def shared(archive: str, name_encoding: str | None, entries: Callable[[], Iterator[Entry]],
-           relative: Refine) -> MemberIndex:
+def shared(archive: str, name_encoding: str | None, entries: Callable[[], Iterator[Entry]]) -> MemberIndex:
     """The index of ``archive``: the one another process of this machine wrote, or listed
     now (``entries``) and written for the others."""
     path = index_path(archive, name_encoding)
     with contextlib.suppress(OSError, ValueError):
         return load(path)
-    built = build(entries(), relative)
+    built = build(entries())
     try:
         write(path, built)
     except OSError:  # no room or no right in the temporary folder: this process keeps its own
