@@ -66,14 +66,17 @@ def confusions(frame: pd.DataFrame) -> Counter:
     millions of insertions would say nothing about which characters the model confuses."""
     pairs: Counter = Counter()
     for label, prediction in zip(frame["label"], frame["prediction"]):
-        if label != prediction and max(len(label), len(prediction)) <= ALIGNED_MAX_CHARS:
+        if label != prediction and _alignable(label, prediction):
             pairs.update(align(label, prediction))
     return pairs
 
 
+def _alignable(label: str, prediction: str) -> bool:
+    return max(len(label), len(prediction)) <= ALIGNED_MAX_CHARS
+
+
 def too_long_to_align(frame: pd.DataFrame) -> int:
-    return int((frame["label"].str.len().gt(ALIGNED_MAX_CHARS)
-                | frame["prediction"].str.len().gt(ALIGNED_MAX_CHARS)).sum())
+    return sum(not _alignable(label, prediction) for label, prediction in zip(frame["label"], frame["prediction"]))
 
 
 def align(label: str, prediction: str) -> list[tuple[str, str]]:

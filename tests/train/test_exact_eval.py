@@ -265,5 +265,9 @@ def test_a_five_million_character_prediction_costs_what_a_short_one_does(data, t
     table = pd.read_parquet(tmp_path / "long" / "eval.parquet").set_index("key")
     assert table.loc[long_key, "cer"] == pytest.approx(
         (distance(long_label, "z" * 200) - 200 + 5_000_000) / len(long_label))
+    page = (tmp_path / "long" / "eval.html").read_text("utf-8")
+    assert "Left out: 1 row(s) with a label or prediction over 1024 characters." in page
+    assert "z" * 200 + "… (5,000,000 characters)" in page and "z" * 201 not in page  # clipped where shown
+    assert "Left out:" not in (tmp_path / "short" / "eval.html").read_text("utf-8")
     assert runs["long"][0] < runs["short"][0] * 1.5 + 1.0, runs
     assert runs["long"][1] < runs["short"][1] + 100, runs  # MB: the line itself, a few copies of it
