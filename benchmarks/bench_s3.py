@@ -6,9 +6,10 @@ writing the dataset to, an S3-compatible server, in one run.
 Generates ``--samples`` PNG word crops in clovaai's gt.txt layout, starts moto's
 standalone server on 127.0.0.1 (tests/s3_util.py: its own process, as in the tests),
 uploads the source as a prefix, then times each conversion as its own ``dataconv``
-process: local folder -> local folder, s3:// prefix -> local folder (the reads alone), and
-s3:// prefix -> s3:// prefix (every image one ranged GET; the dataset built locally,
-uploaded, manifest last). Prints both timings,
+process: local folder -> local folder, s3:// prefix -> local folder (the reads alone),
+local folder -> s3:// prefix (the writes alone: every work item stages what it writes,
+the commit moves it into place, manifest last) and s3:// prefix -> s3:// prefix (every
+image one ranged GET, then the writes). Prints the timings,
 the per-sample figures and the ratio. A local server has no network latency: the ratio
 is dataconv's and the S3 protocol's overhead, a floor for a real bucket.
 """
@@ -66,6 +67,7 @@ def main() -> None:
             common = ["--workers", str(a.workers)]
             local = timed(["gt-txt", "-i", src, "-o", os.path.join(tmp, "out"), *common], env)
             reading = timed(["gt-txt", "-i", "s3://bench/src", "-o", os.path.join(tmp, "out2"), *common], env)
+            writing = timed(["gt-txt", "-i", src, "-o", "s3://bench/out1", *common], env)
             remote = timed(["gt-txt", "-i", "s3://bench/src", "-o", "s3://bench/out", *common], env)
     finally:
         server.stop()
@@ -73,6 +75,7 @@ def main() -> None:
     print(f"{n} samples, --workers {a.workers}, moto server on 127.0.0.1")
     print(f"local -> local  {local:7.2f} s  {local / n * 1e3:6.3f} ms/sample")
     print(f"s3    -> local  {reading:7.2f} s  {reading / n * 1e3:6.3f} ms/sample")
+    print(f"local -> s3     {writing:7.2f} s  {writing / n * 1e3:6.3f} ms/sample")
     print(f"s3    -> s3     {remote:7.2f} s  {remote / n * 1e3:6.3f} ms/sample")
     print(f"overhead        {(remote - local) / n * 1e3:6.3f} ms/sample; ratio {remote / local:.2f}x")
 

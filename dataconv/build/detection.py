@@ -39,6 +39,7 @@ from dataconv.io import decode, exif
 from dataconv.io.polygons import det_points, finite_points, plain
 from dataconv.outputs import detlabels, manifest
 from dataconv.outputs.accounting import Accounts
+from dataconv.outputs.staging import Stage
 from dataconv.page import Region, TextPage
 from dataconv.sample import BytesImage, FileImage, ReadContext, Reject, Sample
 from dataconv.validators.base import Candidate, Check, CheckOptions, make_checks, run_checks
@@ -129,6 +130,7 @@ class PlaceTask:
     ctx: ReadContext
     on_bad_box: str
     checks: CheckOptions  # the run's checks: their label checks judge each box's text
+    stage: Stage  # where the worker leaves the page images (outputs/staging.py)
 
 
 @dataclass
@@ -141,8 +143,9 @@ class Outcome:
 def place_task(task: PlaceTask) -> list[Outcome]:
     """Runs on a worker: every page of the task read, checked and written."""
     checks = label_checks(task.checks)
-    return [place(seq, split, name, page, task.folder, task.ctx, task.on_bad_box, checks)
-            for seq, split, name, page in task.pages]
+    with task.stage.scratch() as local:
+        return [place(seq, split, name, page, local(task.folder), task.ctx, task.on_bad_box, checks)
+                for seq, split, name, page in task.pages]
 
 
 _LABEL_CHECKS: dict[CheckOptions, list[Check]] = {}  # per process: built once per option set
@@ -209,7 +212,7 @@ def det_box(region: Region, orientation: int, width: int, height: int,
     return detlabels.DetBox([[plain(x), plain(y)] for x, y in points], text, ignore)
 
 
-def plan(collected: Collected, splits: dict[int, str], config: Any, folder: str, workers: int,
+def plan(collected: Collected, splits: dict[int, str], config: Any, stage: Stage, workers: int,
          on_bad_box: str) -> tuple[list[PlaceTask], list[tuple[int, Reject]]]:
     """Tasks of pages in input order; a second page naming an image file already placed in
     its split is ``duplicate_image``."""
@@ -231,19 +234,20 @@ def plan(collected: Collected, splits: dict[int, str], config: Any, folder: str,
             first[split, name] = page.source
         todo.append((seq, split, written_name(name, used[split]) if name else name, page))
     size = max(1, min(PAGES_PER_TASK, len(todo) // max(1, workers * 4) or 1))
-    tasks = [PlaceTask(todo[i:i + size], folder, config.read_context(), on_bad_box, config.checks)
+    tasks = [PlaceTask(todo[i:i + size], stage.root, config.read_context(), on_bad_box, config.checks, stage)
              for i in range(0, len(todo), size)]
     return tasks, rejects
 
 
-def write_det(converter: Any, config: Any, folder: str) -> tuple[Accounts, dict[str, str]]:
-    """The detection dataset in ``folder``; its accounts and each written page's split by id."""
+def write_det(converter: Any, config: Any, stage: Stage) -> tuple[Accounts, dict[str, str]]:
+    """The detection dataset in ``stage.root``; its accounts and each written page's split by id."""
+    folder = stage.root
     with open_executor(config.workers, config.dask, config.executor) as executor:
         collected = collect(converter.pages(), config.progress)
         if collected.total == 0:
             raise DataconvError(f"{config.src}: no pages found")
         splits = page_splits(collected, config, executor)
-        tasks, planned = plan(collected, splits, config, folder, executor.workers,
+        tasks, planned = plan(collected, splits, config, stage, executor.workers,
                               converter.options.page.on_bad_box)
         rejects = collected.rejects + planned
         placed, removed = [], []
@@ -275,6 +279,7 @@ def finish(folder: str, placed: list[detlabels.PlacedPage], rejects: list[Reject
     for split in splitter.SPLITS:
         pages = [p for p in placed if p.split == split]
         if pages:
+            os.makedirs(os.path.join(folder, split), exist_ok=True)  # its images may be staged elsewhere
             files += [f"{split}/{name}" for name in detlabels.write_split(os.path.join(folder, split), pages)]
     write_page_table(os.path.join(folder, manifest.SAMPLES), placed)
     boxes = [b for p in placed for b in p.boxes]

@@ -37,6 +37,8 @@ from dataconv.outputs import coco
 from dataconv.outputs import lmdb_writer
 from dataconv.outputs import manifest
 from dataconv.outputs import samples_table
+from dataconv.outputs import staging
+from dataconv.outputs.staging import Stage
 from dataconv.outputs.accounting import Accounts, finish
 from dataconv.io.dataset_reader import split_folder
 from dataconv.errors import DataconvError
@@ -115,8 +117,10 @@ def collect(samples: Iterator[Sample | Reject], progress: bool, rules: LabelEdit
     return Collected(kept, rejects, seq + 1)
 
 
-def plan(collected: Collected, config: Config, tmp: str,
+def plan(collected: Collected, config: Config, stage: Stage,
          digests: dict[int, str] | None = None) -> list[ShardTask]:
+    """Each sample's split, then each split cut into shard tasks written in ``stage.root``."""
+    tmp = stage.root
     by_split: dict[str, list[tuple[int, Sample]]] = {s: [] for s in splitter.SPLITS}
     splits = splitter.assign_splits(collected.samples, config.split, config.seed,
                                     config.group_by, config.group_regex, digests)
@@ -133,7 +137,7 @@ def plan(collected: Collected, config: Config, tmp: str,
             for start in range(0, len(part), config.shard_size):
                 tasks.append(ShardTask(split, number, folder, part[start:start + config.shard_size],
                                        config.checks, ctx, config.shard_bytes,
-                                       samples_table.part_path(tmp, split, number)))
+                                       samples_table.part_path(tmp, split, number), stage))
                 number += 1
     return tasks
 
@@ -150,11 +154,12 @@ def by_subfolder(members: list[tuple[int, Sample]], subfolder: Callable[[Sample]
     return list(groups.items())
 
 
-def finalize(tmp: str, results: list[ShardResult], collected: Collected, config: Config,
+def finalize(stage: Stage, results: list[ShardResult], collected: Collected, config: Config,
              subfolders: dict[tuple[str, int], str] | None = None) -> Accounts:
     """Give shards their final names (numbered per folder), write samples.parquet and
     charset.txt; return the accounts for ``accounting.finish``. ``subfolders`` names the
     folder under its split of each task (``(split, number)``) that has one."""
+    tmp = stage.root
     shard_entries: list[dict[str, Any]] = []
     parts: list[tuple[str, dict[str, str]]] = []  # in output row order
     chars: set[str] = set()
@@ -169,17 +174,19 @@ def finalize(tmp: str, results: list[ShardResult], collected: Collected, config:
             renamed = {}
             for temp_name, count, digest in result.shards:
                 name = f"shard-{final_numbers[folder]:05d}"
-                os.rename(os.path.join(tmp, folder, temp_name), os.path.join(tmp, folder, name))
+                stage.rename(os.path.join(tmp, folder, temp_name), os.path.join(tmp, folder, name))
                 renamed[temp_name] = f"{folder}/{name}"
                 shard_entries.append({"split": split, "path": f"{folder}/{name}", "count": count,
                                       "sha256": digest})
                 final_numbers[folder] += 1
+            stage.fetch(result.part)
             parts.append((result.part, renamed))
             chars |= result.chars
             split_counts[split] += result.written
     rejects.sort(key=lambda pair: pair[0])
     samples_table.write_final(tmp, os.path.join(tmp, manifest.SAMPLES), parts,
                               sum(split_counts.values()), any(r.has_group for r in results))
+    stage.remove(samples_table.parts_folder(tmp))
     charset = "".join(sorted(chars))
     with open(os.path.join(tmp, manifest.CHARSET), "w", encoding="utf-8") as f:
         f.write("".join(ch + "\n" for ch in charset))
@@ -191,7 +198,7 @@ def finalize(tmp: str, results: list[ShardResult], collected: Collected, config:
 SPOOL_FOLDER = ".spool"  # the checked pass's spools, inside the temporary folder
 
 
-def build_shards(collected: Collected, config: Config, executor: Executor, tmp: str
+def build_shards(collected: Collected, config: Config, executor: Executor, stage: Stage
                  ) -> tuple[Collected, list[ShardTask], list[ShardResult]]:
     """Check and write every sample: the collected samples (less --dedupe's duplicates),
     the shard tasks and their results.
@@ -202,20 +209,20 @@ def build_shards(collected: Collected, config: Config, executor: Executor, tmp: 
     the writers copy the spooled outcomes into the shards. Otherwise each worker checks
     and writes whole tasks."""
     needs_digests = config.split is not None or config.dedupe
-    tasks = None if needs_digests else plan(collected, config, tmp)
+    tasks = None if needs_digests else plan(collected, config, stage)
     if tasks is not None and build.whole_tasks_fit([len(t) for t in tasks], executor.workers):
         with _bar(config, sum(len(t) for t in tasks), "checking and writing") as bar:
             results = build.write_whole_tasks(tasks, executor, lmdb_writer.ShardWriter, bar.update)
         return collected, tasks, results
     with _bar(config, len(collected.samples), "checking") as bar:
         spools = build.check_all(collected.samples, config.checks, config.read_context(), executor,
-                                  os.path.join(tmp, SPOOL_FOLDER), bar.update)
+                                  os.path.join(stage.root, SPOOL_FOLDER), stage, bar.update)
     digests = spools.duplicated()
     if config.dedupe:
         kept, dups = splitter.drop_duplicates(collected.samples, digests)
         collected = Collected(kept, collected.rejects + dups, collected.total)
     if tasks is None:
-        tasks = plan(collected, config, tmp, digests)
+        tasks = plan(collected, config, stage, digests)
     with _bar(config, sum(len(t) for t in tasks), "writing") as bar:
         return collected, tasks, build.join_tasks(tasks, spools, executor, lmdb_writer.ShardWriter, bar.update)
 
@@ -229,20 +236,21 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
 
     The executor starts first: a local pool's workers are forked before the sample index
     exists, so they never hold a copy of it (only the chunks they are sent)."""
+    stage = staging.for_output(config.out, tmp)
     with open_executor(config.workers, config.dask, config.executor) as executor:
         rules, corrections = rules_of(config.checks), corrections_of(config.checks)
         collected = collect(corrections.watch(converter.samples()), config.progress, corrections.then(rules))
         if collected.total == 0:
             raise DataconvError(f"{config.src}: {converter.none_found}")
         corrections.finish()
-        collected, tasks, results = build_shards(collected, config, executor, tmp)
+        collected, tasks, results = build_shards(collected, config, executor, stage)
     subfolders = {(t.split, t.number):
                   os.path.relpath(t.folder, os.path.join(tmp, split_folder(t.split, config.layout)))
                   for t in tasks} if config.subfolder is not None else {}
     # The sample index is not needed any more: freed before finalize loads pyarrow.
     del tasks
     collected = Collected([], collected.rejects, collected.total)
-    accounts = finalize(tmp, results, collected, config, subfolders)
+    accounts = finalize(stage, results, collected, config, subfolders)
     if rules is not None:
         accounts.extra["label_rules"] = rules.counts()
     accounts.extra.update(corrections.record())
@@ -269,10 +277,11 @@ def write_tasks(converter: Converter, config: Config, tmp: str) -> Accounts:
         return write_lmdb(converter, config, tmp)
     from dataconv.build import detection  # shapely and OpenCV: only for detection runs
 
+    stage = staging.for_output(config.out, tmp)
     if "rec" not in tasks:
-        return detection.write_det(converter, config, tmp)[0]
+        return detection.write_det(converter, config, stage)[0]
     folder = os.path.join(tmp, DET_FOLDER)
-    det_accounts, page_splits = detection.write_det(converter, config, folder)
+    det_accounts, page_splits = detection.write_det(converter, config, stage.under(DET_FOLDER))
     det_card = finish(folder, det_accounts, converter.name, config.manifest_options, config.src)
     accounts = write_lmdb(converter, dataclasses.replace(config, page_splits=page_splits), tmp)
     accounts.extra.update(task="rec,det", det={"path": DET_FOLDER, "counts": det_card["counts"],

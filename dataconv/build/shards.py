@@ -15,7 +15,9 @@ work items (samples, never bytes) and receives each shard task's small ``ShardRe
 
 Either way each task's shards are written by one writer fed the outcomes in input order,
 so shard boundaries, keys, digests and samples.parquet rows do not depend on how the work
-was split or where it ran. Workers need to see the source and the output folder.
+was split or where it ran. Workers need to see the source and the output folder, or, for
+an object-storage output, only the source: each work item then stages what it writes
+(``dataconv.outputs.staging``).
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ import heapq
 import itertools
 import math
 import os
-import shutil
 from array import array
 from dataclasses import dataclass, fields
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ import numpy as np
 from dataconv.build import spool
 from dataconv.outputs import samples_table
 from dataconv.outputs.shard_writer import RotatingWriter, ShardFactory, ShardRecord
+from dataconv.outputs.staging import Stage
 from dataconv.errors import SampleRejected
 from dataconv.build.executors import Executor
 from dataconv.sample import FileImage, ImageRef, ReadContext, Reject, Sample
@@ -119,6 +121,7 @@ class ShardTask(PacksSamples):
     read_ctx: ReadContext
     shard_bytes: int
     part: str  # the part file its samples.parquet rows are streamed to
+    stage: Stage  # where the worker leaves the shards and the part file (outputs/staging.py)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -237,12 +240,13 @@ def hash_samples(samples: list[tuple[int, Sample]], ctx: ReadContext, executor: 
 
 
 class ShardBuilder:
-    """The one writer of a shard task: takes outcomes in input order, keeps the accounting."""
+    """The one writer of a shard task: takes outcomes in input order, keeps the accounting.
+    ``local`` gives the path to write each build-folder path at (``Stage.scratch``)."""
 
-    def __init__(self, task: ShardTask, open_shard: ShardFactory) -> None:
+    def __init__(self, task: ShardTask, open_shard: ShardFactory, local: Callable[[str], str]) -> None:
         self.task = task
-        self.out = RotatingWriter(task.folder, f"task-{task.number:05d}", open_shard, task.shard_bytes)
-        self.records = samples_table.PartWriter(task.part)  # streamed to a part file
+        self.out = RotatingWriter(local(task.folder), f"task-{task.number:05d}", open_shard, task.shard_bytes)
+        self.records = samples_table.PartWriter(local(task.part))  # streamed to a part file
         self.rejects: list[tuple[int, Reject]] = []
 
     def add(self, seq: int, sample: Sample, outcome: Outcome) -> None:
@@ -258,7 +262,7 @@ class ShardBuilder:
     def close(self) -> ShardResult:
         shards = self.out.close()
         self.records.close()
-        return ShardResult(self.task.split, self.task.number, shards, self.records.path,
+        return ShardResult(self.task.split, self.task.number, shards, self.task.part,
                            self.records.rows, self.records.chars, self.records.has_group,
                            self.rejects)
 
@@ -268,15 +272,16 @@ class ShardBuilder:
 
 
 def write_outcomes(task: ShardTask, open_shard: ShardFactory, checked: Iterable[Checked]) -> ShardResult:
-    """Write a task's shards from its samples' outcomes, in input order."""
-    builder = ShardBuilder(task, open_shard)
-    try:
-        for seq, sample, outcome in checked:
-            builder.add(seq, sample, outcome)
-    except BaseException:
-        builder.abort()
-        raise
-    return builder.close()
+    """Write a task's shards from its samples' outcomes, in input order, and stage them."""
+    with task.stage.scratch() as local:
+        builder = ShardBuilder(task, open_shard, local)
+        try:
+            for seq, sample, outcome in checked:
+                builder.add(seq, sample, outcome)
+        except BaseException:
+            builder.abort()
+            raise
+        return builder.close()
 
 
 # --- the checked pass: every image read once, then written from spools ---------------------
@@ -294,6 +299,7 @@ class Segment(PacksSamples):
     checks: CheckOptions
     read_ctx: ReadContext
     path: str  # inside the temporary output folder
+    stage: Stage
 
 
 @dataclass
@@ -325,7 +331,7 @@ def spool_segment(segment: Segment) -> Spooled:
     """Read, check and hash a segment's samples, writing each outcome to its spool."""
     checks = _checks(segment.checks)
     digests = bytearray()
-    with spool.SpoolWriter(segment.path) as out:
+    with segment.stage.scratch() as local, spool.SpoolWriter(local(segment.path)) as out:
         for _, sample in segment.samples:
             outcome, digest = read_and_check(sample, checks, segment.read_ctx)
             out.add(tuple(outcome))
@@ -339,6 +345,7 @@ class Spools:
     spool its outcome is in and where that record ends, its image digest."""
 
     folder: str  # the spools' folder
+    stage: Stage  # where they were left
     seqs: np.ndarray  # int64, increasing
     spools: np.ndarray  # int32
     ends: np.ndarray  # int64
@@ -363,13 +370,13 @@ class Spools:
 
 
 def check_all(samples: Sequence[tuple[int, Sample]], options: CheckOptions, ctx: ReadContext,
-              executor: Executor, folder: str, on_samples: Callable[[int], None]) -> Spools:
+              executor: Executor, folder: str, stage: Stage, on_samples: Callable[[int], None]) -> Spools:
     """Read, check and hash every sample once on ``executor``'s workers, in segments cut by
-    ``segment_sizes``, spooling the outcomes under ``folder``."""
+    ``segment_sizes``, spooling the outcomes under ``folder`` (left where ``stage`` says)."""
     os.makedirs(folder, exist_ok=True)
     sizes = segment_sizes(len(samples), getattr(executor, "workers", 1), executor.chunk_samples)
     bounds = list(itertools.accumulate(sizes, initial=0))
-    segments = (Segment(samples[a:b], options, ctx, spool_path(folder, k))
+    segments = (Segment(samples[a:b], options, ctx, spool_path(folder, k), stage)
                 for k, (a, b) in enumerate(zip(bounds, bounds[1:])))
     digests, ends = [], []
     for spooled in executor.map_ordered(spool_segment, segments):
@@ -377,7 +384,7 @@ def check_all(samples: Sequence[tuple[int, Sample]], options: CheckOptions, ctx:
         ends.append(np.frombuffer(spooled.ends, np.int64))
         on_samples(len(spooled.ends))
     blob = b"".join(digests)
-    return Spools(folder, np.fromiter((seq for seq, _ in samples), np.int64, len(samples)),
+    return Spools(folder, stage, np.fromiter((seq for seq, _ in samples), np.int64, len(samples)),
                    np.repeat(np.arange(len(sizes), dtype=np.int32), sizes),
                    np.concatenate(ends) if ends else np.zeros(0, np.int64),
                    np.frombuffer(blob, "S20"), np.frombuffer(blob, np.uint8).reshape(-1, 20).any(axis=1))
@@ -388,7 +395,7 @@ class Join:
     """The work item that writes a task's shards from the spooled outcomes of its samples."""
 
     task: ShardTask
-    folder: str  # the spools' folder
+    folder: str  # the spools' folder (left where ``task.stage`` says)
     spools: array  # per sample: its spool's number,
     starts: array  # and where its record starts
     ends: array  # and ends
@@ -406,7 +413,7 @@ JOIN_SAMPLE_NS = 18_000
 def join_task(join: Join) -> ShardResult:
     """Write a task's shards from its samples' spooled outcomes, in input order."""
     paths = {k: spool_path(join.folder, k) for k in set(join.spools)}
-    records = spool.read_records(paths, join.spools, join.starts, join.ends)
+    records = spool.read_records(paths, join.spools, join.starts, join.ends, join.task.stage.reader)
     checked = ((seq, sample, Accepted(*record) if len(record) == len(Accepted._fields) else Rejected(*record))
                for (seq, sample), record in zip(join.task.samples, records, strict=True))
     return write_outcomes(join.task, join.open_shard, checked)
@@ -420,7 +427,7 @@ def join_tasks(tasks: list[ShardTask], spools: Spools, executor: Executor, open_
     joins = [Join(task, spools.folder, *spools.locations(task.samples), open_shard) for task in tasks]
     results = costliest_first(join_task, joins, [join.cost() for join in joins], executor,
                               lambda join: on_samples(len(join.task)))
-    shutil.rmtree(spools.folder)
+    spools.stage.remove(spools.folder)
     return results
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import pickle
 from array import array
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, ContextManager, Iterator, Mapping, Sequence
+
+from dataconv.outputs.staging import Read, local_reader
 
 WRITE_BYTES = 1 << 20  # records buffered before a write
 READ_BYTES = 4 << 20  # the most one read of consecutive records fetches
@@ -25,6 +27,7 @@ class SpoolWriter:
         self.ends = array("q")
         self._size = 0
         self._buffer = bytearray()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         self._file = open(path, "wb")
 
     def add(self, record: tuple[Any, ...]) -> None:
@@ -50,30 +53,28 @@ class SpoolWriter:
             self._file.close()
 
 
-def read_records(paths: Sequence[str], spools: Sequence[int], starts: Sequence[int],
-                 ends: Sequence[int]) -> Iterator[tuple[Any, ...]]:
+Opener = Callable[[str], ContextManager[Read]]
+
+
+def read_records(paths: Mapping[int, str], spools: Sequence[int], starts: Sequence[int],
+                 ends: Sequence[int], opener: Opener = local_reader) -> Iterator[tuple[Any, ...]]:
     """The record at ``[starts[i], ends[i])`` of ``paths[spools[i]]``, for each ``i`` in
-    order. Records that follow each other in one spool are read together."""
-    fd, current, i = -1, -1, 0
-    try:
-        while i < len(spools):
-            if spools[i] != current:
-                if fd >= 0:
-                    os.close(fd)
-                current = spools[i]
-                fd = os.open(paths[current], os.O_RDONLY)
-            last = _run_end(spools, starts, ends, i)
-            base, size = starts[i], ends[last] - starts[i]
-            block = os.pread(fd, size, base)
-            if len(block) != size:
-                raise OSError(f"{paths[current]}: spool file shorter than its records")
-            view = memoryview(block)
-            for k in range(i, last + 1):
-                yield pickle.loads(view[starts[k] - base:ends[k] - base])
-            i = last + 1
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    order, each spool opened by ``opener`` (a staged one: ``Stage.reader``). Records that
+    follow each other in one spool are read together."""
+    i = 0
+    while i < len(spools):
+        current = spools[i]
+        with opener(paths[current]) as read:
+            while i < len(spools) and spools[i] == current:
+                last = _run_end(spools, starts, ends, i)
+                base, size = starts[i], ends[last] - starts[i]
+                block = read(size, base)
+                if len(block) != size:
+                    raise OSError(f"{paths[current]}: spool file shorter than its records")
+                view = memoryview(block)
+                for k in range(i, last + 1):
+                    yield pickle.loads(view[starts[k] - base:ends[k] - base])
+                i = last + 1
 
 
 def _run_end(spools: Sequence[int], starts: Sequence[int], ends: Sequence[int], i: int) -> int:

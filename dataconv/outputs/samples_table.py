@@ -44,8 +44,12 @@ def part_schema() -> pa.Schema:
                       for name in COLUMNS])
 
 
+def parts_folder(tmp: str) -> str:
+    return os.path.join(tmp, PARTS_DIR)
+
+
 def part_path(tmp: str, split: str, number: int) -> str:
-    return os.path.join(tmp, PARTS_DIR, f"{split}-{number:05d}.pickle")
+    return os.path.join(parts_folder(tmp), f"{split}-{number:05d}.pickle")
 
 
 class PartWriter:
@@ -175,7 +179,7 @@ def write_final(tmp: str, out_path: str, parts: Iterable[tuple[str, dict[str, st
                 out.write_batch(pa.RecordBatch.from_arrays(
                     [pa.nulls(len(col)) if f.name in nulls else arrow_array(col, f.type)
                      for col, f in zip(columns, schema)], schema=schema))
-    shutil.rmtree(os.path.join(tmp, PARTS_DIR), ignore_errors=True)
+    shutil.rmtree(parts_folder(tmp), ignore_errors=True)
 
 
 def arrow_array(values: list[Any], kind: pa.DataType) -> pa.Array:

@@ -21,6 +21,7 @@ from helpers import rejects_of, run_cli
 from dataconv.build import shards, spool
 from dataconv.build import splits as splitter
 from dataconv.fixtures.ocr_mix import word_crop
+from dataconv.outputs.staging import Stage
 from dataconv.sample import BytesImage, Sample
 
 COPIES = 3  # ids per distinct image
@@ -112,7 +113,7 @@ def test_shared_digests_alone_give_the_same_splits_and_dedupe(rows, seed):
                for seq, (group, _) in enumerate(rows)]
     raw = [digest[t] if t in digest else hashlib.sha1(t).digest() for _, t in rows]
     full = {seq: d.hex() for (seq, _), d in zip(samples, raw) if d is not None}
-    checked = shards.Spools("", np.array([seq for seq, _ in samples], np.int64), np.zeros(len(rows), np.int32),
+    checked = shards.Spools("", Stage(""), np.array([seq for seq, _ in samples], np.int64), np.zeros(len(rows), np.int32),
                              np.zeros(len(rows), np.int64),
                              np.array([d or shards.NO_DIGEST for d in raw], "S20"),
                              np.array([d is not None for d in raw], bool))

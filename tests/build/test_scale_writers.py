@@ -243,7 +243,7 @@ SAMPLE = st.builds(Sample, id=TEXT, label=TEXT, source=TEXT, group=st.none() | T
 def test_tasks_reach_workers_with_the_same_samples(samples):
     """A task or segment pickled as columns comes back with equal samples, whatever the
     mix of image kinds, roots, groups and meta."""
-    task = shards.Segment(samples, checks=None, read_ctx=None, path="p")  # type: ignore[arg-type]
+    task = shards.Segment(samples, checks=None, read_ctx=None, path="p", stage=None)  # type: ignore[arg-type]
     back = pickle.loads(pickle.dumps(task))
     assert back.samples == samples and back.path == "p"
     assert [type(s.image) for _, s in back.samples] == [type(s.image) for _, s in samples]
