@@ -413,7 +413,8 @@ JOIN_SAMPLE_NS = 18_000
 def join_task(join: Join) -> ShardResult:
     """Write a task's shards from its samples' spooled outcomes, in input order."""
     paths = {k: spool_path(join.folder, k) for k in set(join.spools)}
-    records = spool.read_records(paths, join.spools, join.starts, join.ends, join.task.stage.reader)
+    stage = join.task.stage
+    records = spool.read_records(paths, join.spools, join.starts, join.ends, stage.reader, stage.read_gap)
     checked = ((seq, sample, Accepted(*record) if len(record) == len(Accepted._fields) else Rejected(*record))
                for (seq, sample), record in zip(join.task.samples, records, strict=True))
     return write_outcomes(join.task, join.open_shard, checked)

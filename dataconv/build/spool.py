@@ -57,16 +57,17 @@ Opener = Callable[[str], ContextManager[Read]]
 
 
 def read_records(paths: Mapping[int, str], spools: Sequence[int], starts: Sequence[int],
-                 ends: Sequence[int], opener: Opener = local_reader) -> Iterator[tuple[Any, ...]]:
+                 ends: Sequence[int], opener: Opener = local_reader, gap: int = 0) -> Iterator[tuple[Any, ...]]:
     """The record at ``[starts[i], ends[i])`` of ``paths[spools[i]]``, for each ``i`` in
-    order, each spool opened by ``opener`` (a staged one: ``Stage.reader``). Records that
-    follow each other in one spool are read together."""
+    order, each spool opened by ``opener`` (a staged one: ``Stage.reader``). Records of one
+    spool at most ``gap`` bytes apart are read together (the bytes between them read and
+    left: one ranged GET of a staged spool costs milliseconds, whatever its size)."""
     i = 0
     while i < len(spools):
         current = spools[i]
         with opener(paths[current]) as read:
             while i < len(spools) and spools[i] == current:
-                last = _run_end(spools, starts, ends, i)
+                last = _run_end(spools, starts, ends, i, gap)
                 base, size = starts[i], ends[last] - starts[i]
                 block = read(size, base)
                 if len(block) != size:
@@ -77,11 +78,12 @@ def read_records(paths: Mapping[int, str], spools: Sequence[int], starts: Sequen
                 i = last + 1
 
 
-def _run_end(spools: Sequence[int], starts: Sequence[int], ends: Sequence[int], i: int) -> int:
-    """The last record of the run of consecutive bytes in one spool starting at record
-    ``i``, at most READ_BYTES long (or the one record ``i``, whatever its size)."""
+def _run_end(spools: Sequence[int], starts: Sequence[int], ends: Sequence[int], i: int, gap: int = 0) -> int:
+    """The last record of the run starting at record ``i`` of records in one spool, each
+    at most ``gap`` bytes after the one before, at most READ_BYTES long (or the one record
+    ``i``, whatever its size)."""
     last = i
-    while (last + 1 < len(spools) and spools[last + 1] == spools[i] and starts[last + 1] == ends[last]
-           and ends[last + 1] - starts[i] <= READ_BYTES):
+    while (last + 1 < len(spools) and spools[last + 1] == spools[i]
+           and 0 <= starts[last + 1] - ends[last] <= gap and ends[last + 1] - starts[i] <= READ_BYTES):
         last += 1
     return last

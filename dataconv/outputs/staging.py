@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 STAGING = ".dataconv-staging"  # the staging prefix's name under an object-storage OUT
+# Bytes between two records of a staged spool read rather than skipped: a ranged GET costs
+# milliseconds whatever its size, and a split's records are spread over every spool.
+STAGED_READ_GAP = 1 << 20
 
 Read = Callable[[int, int], bytes]  # (size, offset) -> the bytes there
 
@@ -50,6 +53,11 @@ class Stage:
     def key(self, path: str) -> str:
         """The staged object of the build-folder path ``path``."""
         return f"{self.url}/{self.rel(path)}"
+
+    @property
+    def read_gap(self) -> int:
+        """How far apart two records of a spool may be and still be read together."""
+        return 0 if self.url is None else STAGED_READ_GAP
 
     def under(self, name: str) -> Stage:
         """The stage of the folder ``name`` in the build folder (a dataset inside the output)."""

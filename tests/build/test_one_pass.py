@@ -2,6 +2,7 @@
 and --dedupe act on those digests, the writers copy the spooled outcomes."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from helpers import rejects_of, run_cli
 from dataconv.build import shards, spool
 from dataconv.build import splits as splitter
 from dataconv.fixtures.ocr_mix import word_crop
-from dataconv.outputs.staging import Stage
+from dataconv.outputs.staging import Stage, local_reader
 from dataconv.sample import BytesImage, Sample
 
 COPIES = 3  # ids per distinct image
@@ -144,8 +145,30 @@ def test_any_subsequence_of_spooled_records_reads_back(spools, data, read_bytes)
             places += [(k, start, end, record) for start, end, record in zip(starts, out.ends, records)]
         picked = [p for p in places if data.draw(st.booleans())]
         paths = {k: os.path.join(folder, str(k)) for k in range(len(spools))}
-        got = spool.read_records(paths, *([p[i] for p in picked] for i in range(3)))
+        gap = data.draw(st.sampled_from([0, 1, 100, 1 << 30]))  # a staged spool's reads skip gaps
+        got = spool.read_records(paths, *([p[i] for p in picked] for i in range(3)), gap=gap)
         assert list(got) == [p[3] for p in picked]
+
+
+@pytest.mark.parametrize("gap, reads", [(0, 20), (1 << 20, 1)])
+def test_records_apart_are_read_together_within_the_gap(tmp_path, gap, reads):
+    """Every fifth of 100 records: one read each when nothing may be skipped (a local
+    spool), one read of the whole span when the gap allows (a staged spool's ranged GET)."""
+    path = str(tmp_path / "0")
+    with spool.SpoolWriter(path) as out:
+        for i in range(100):
+            out.add((f"label{i}", bytes(200)))
+    starts, ends = [0, *out.ends[:-1]], list(out.ends)
+    count = []
+
+    @contextlib.contextmanager
+    def counting(name):
+        with local_reader(name) as read:
+            yield lambda size, offset: count.append(size) or read(size, offset)
+
+    got = spool.read_records({0: path}, [0] * 20, starts[::5], ends[::5], counting, gap)
+    assert [record[0] for record in got] == [f"label{i}" for i in range(0, 100, 5)]
+    assert len(count) == reads
 
 
 @settings(max_examples=300, deadline=None)
