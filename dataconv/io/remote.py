@@ -37,6 +37,9 @@ from dataconv.io.paths import name_forms
 from dataconv.io.safeopen import rel_parts
 
 OPTIONS_ENV = "DATACONV_STORAGE_OPTIONS"
+# Under an object-storage output: what a run's workers upload before the commit moves it
+# into place (outputs/staging.py). Never part of a dataset: readers leave it out.
+STAGING = ".dataconv-staging"
 OPTIONS_HELP = ("fsspec storage options for s3:// (and other) URLs, as JSON, e.g. '{\"endpoint_url\": "
                 "\"http://minio:9000\"}' [default: the AWS environment variables and profiles, "
                 "AWS_ENDPOINT_URL]. Never recorded or printed.")

@@ -105,8 +105,8 @@ def _fetch(fs: Any, path: str, url: str, part: str) -> None:
             parts = rel_parts(rel)
         except SampleRejected:
             continue  # a key that would land outside the folder: never written
-        if not parts or "/".join(parts) == MANIFEST:
-            continue
+        if not parts or "/".join(parts) == MANIFEST or parts[0] == remote.STAGING:
+            continue  # the manifest goes last; a late worker's staged leftovers are no part of it
         local = os.path.join(part, *parts)
         os.makedirs(os.path.dirname(local), exist_ok=True)
         with remote.errors(f"{url}/{rel}", keep=()):

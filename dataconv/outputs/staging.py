@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-STAGING = ".dataconv-staging"  # the staging prefix's name under an object-storage OUT
+from dataconv.io.remote import STAGING  # the staging prefix's name under an object-storage OUT
 # Bytes between two records of a staged spool read rather than skipped: a ranged GET costs
 # milliseconds whatever its size, and a split's records are spread over every spool.
 STAGED_READ_GAP = 1 << 20

@@ -145,3 +145,12 @@ def test_staged_leftovers_are_dataconvs_and_never_join_an_output(server, tmp_pat
     copy = download(server, "left", str(tmp_path / "copy"))
     assert sorted(clovaai_tree(copy)) == ["train/shard-00000"]
     assert read_lmdb(os.path.join(copy, "train", "shard-00000")) == [("one", png(1)), ("two", png(2))]
+    # a late worker's upload after the clean-up: readers never fetch it (a trainer walking
+    # the cached folder would take it for a shard)
+    with open(os.path.join(copy, "train", "shard-00000", "data.mdb"), "rb") as f:
+        client.put_object(Bucket=BUCKET, Key=f"left/{STAGING}/train/task-00009-000/data.mdb", Body=f.read())
+    from dataconv.io.remote import set_options
+    from dataconv.io.remote_dataset import local_folder
+    set_options(server.options())
+    cached = local_folder(f"s3://{BUCKET}/left", str(tmp_path / "cache"))
+    assert sorted(clovaai_tree(cached)) == ["train/shard-00000"] and STAGING not in os.listdir(cached)
