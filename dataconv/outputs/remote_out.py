@@ -32,6 +32,7 @@ from typing import Any, Callable, ContextManager, Iterable, Iterator
 from dataconv.errors import DataconvError, UsageError
 from dataconv.io import remote
 from dataconv.outputs import manifest
+from dataconv.outputs import staging
 from dataconv.outputs.staging import STAGING
 
 Inputs = Iterable[tuple[str, str]]
@@ -116,6 +117,7 @@ def remote_output(url: str, overwrite: bool, hold: Hold = contextlib.nullcontext
         upload(tmp, url, hold)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        staging.remove_scratch(tmp)
 
 
 def _staged_keys(fs: Any, path: str, url: str) -> list[str]:

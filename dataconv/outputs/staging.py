@@ -77,7 +77,8 @@ class Stage:
         if self.url is None:
             yield lambda path: path
             return
-        local = tempfile.mkdtemp(prefix="dataconv-scratch-")
+        os.makedirs(scratch_folder(self.root), exist_ok=True)
+        local = tempfile.mkdtemp(dir=scratch_folder(self.root))
         try:
             yield lambda path: os.path.join(local, self.rel(path))
             self._upload(local)
@@ -146,6 +147,17 @@ class Stage:
             keys = [k for k in fs.find(key + "/") if not k.endswith("/")]
             if keys:
                 fs.rm(keys)
+
+
+def scratch_folder(root: str) -> str:
+    """The folder of a run's scratch folders on a machine: named by the run's build folder,
+    so that the driver removes what the workers on its own machine left when they were
+    ended in the middle of an item (``remove_scratch``)."""
+    return os.path.join(tempfile.gettempdir(), f"dataconv-scratch-{os.path.basename(root.rstrip(os.sep))}")
+
+
+def remove_scratch(root: str) -> None:
+    shutil.rmtree(scratch_folder(root), ignore_errors=True)
 
 
 def staging_url(out: str) -> str:

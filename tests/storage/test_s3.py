@@ -183,14 +183,17 @@ def test_secrets_never_written_or_printed(server, source, tmp_path) -> None:
         f"s3://{BUCKET}/src/gt.txt"
 
 
-def upload_run(tmp_path, server: S3Server, prefix: str) -> subprocess.Popen:
+def upload_run(tmp_path, server: S3Server, prefix: str, workers: str = "1") -> subprocess.Popen:
     """``dataconv`` in its own process converting 60 one-sample shards into ``prefix``
-    (enough objects for the test to act while they go up)."""
+    (enough objects for the test to act while they go up), its temporary files in
+    ``tmp_path/tmp``."""
     root = gt_source(str(tmp_path / "src"), "".join(f"{i}.png\tw{i}\n" for i in range(60)).encode(),
                      {f"{i}.png": png(i) for i in range(60)})
-    env = {**os.environ, "DATACONV_STORAGE_OPTIONS": server.options(), "PYTHONPATH": REPO}
+    os.makedirs(tmp_path / "tmp")
+    env = {**os.environ, "DATACONV_STORAGE_OPTIONS": server.options(), "PYTHONPATH": REPO,
+           "TMPDIR": str(tmp_path / "tmp")}
     return subprocess.Popen([sys.executable, "-m", "dataconv", "gt-txt", "-i", root, "-o", f"s3://{BUCKET}/{prefix}",
-                             "-q", "--workers", "1", "--split", "none", "--shard-size", "1"],
+                             "-q", "--workers", workers, "--split", "none", "--shard-size", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -226,12 +229,15 @@ def test_server_killed_mid_upload(tmp_path) -> None:
     assert "no manifest.json was written" in lines[0] and "could not be removed" in lines[0]
 
 
-def test_interrupted_upload_removes_what_it_wrote(server, tmp_path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_interrupted_upload_removes_what_it_wrote(server, tmp_path, workers) -> None:
+    """Stopped while the workers stage their shards: nothing left in the bucket, and no
+    build or scratch folder left on this machine (workers ended mid-item included)."""
     client = server.client()
-    run = upload_run(tmp_path, server, "stopped")
+    run = upload_run(tmp_path, server, f"stopped{workers}", workers)
     try:
-        seen = first_objects(run, client, "stopped")
-        assert seen and "stopped/manifest.json" not in seen, seen
+        seen = first_objects(run, client, f"stopped{workers}")
+        assert seen and f"stopped{workers}/manifest.json" not in seen, seen
         run.send_signal(signal.SIGINT)
         stdout, stderr = run.communicate(timeout=60)
     finally:
@@ -239,7 +245,8 @@ def test_interrupted_upload_removes_what_it_wrote(server, tmp_path) -> None:
             run.kill()
     assert run.returncode == 130, (stdout, stderr)
     assert "Traceback" not in stderr
-    assert keys(client, BUCKET, "stopped") == []
+    assert keys(client, BUCKET, f"stopped{workers}") == []
+    assert os.listdir(tmp_path / "tmp") == []
 
 
 def test_local_run_imports_no_object_storage(tmp_path, source) -> None:
