@@ -16,7 +16,7 @@ pytest.importorskip("s3fs")
 from s3_util import S3Server, keys  # noqa: E402
 
 from dataconv.build import shards  # noqa: E402
-from dataconv.outputs import samples_table  # noqa: E402
+from dataconv.outputs import samples_table, staging  # noqa: E402
 from dataconv.outputs.lmdb_writer import ShardWriter  # noqa: E402
 from dataconv.outputs.staging import STAGING, Stage  # noqa: E402
 from dataconv.sample import FileImage, ReadContext, Sample  # noqa: E402
@@ -86,7 +86,10 @@ def test_work_items_never_touch_the_build_folder(server, tmp_path, monkeypatch) 
         "val", 1, os.path.join(root, "val"), samples[:2], checks, ctx, 1 << 30,
         samples_table.part_path(root, "val", 1), stage), ShardWriter))
 
-    assert not os.path.exists(root) and os.listdir(tmp_path / "scratch") == []
+    assert not os.path.exists(root) and os.listdir(tmp_path / "scratch") == ["dataconv-scratch-build"]
+    assert os.listdir(staging.scratch_folder(root)) == []  # each item removed its own
+    staging.remove_scratch(root)  # what the driver does at the end
+    assert os.listdir(tmp_path / "scratch") == []
     staged = {k.split(f"{STAGING}/", 1)[1] for k in keys(server.client(), BUCKET, "items")}
     assert {".spool/segment-00000.spool", "train/task-00000-000/data.mdb", ".parts/train-00000.pickle",
             "val/task-00001-000/data.mdb", ".parts/val-00001.pickle"} <= staged
