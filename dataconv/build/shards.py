@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 import numpy as np
 
 from dataconv.build import spool
+from dataconv.build.fetch_ahead import fetched_ahead
 from dataconv.outputs import samples_table
 from dataconv.outputs.shard_writer import RotatingWriter, ShardFactory, ShardRecord
 from dataconv.outputs.staging import Stage
@@ -194,7 +195,7 @@ def check_samples(samples: Sequence[tuple[int, Sample]], options: CheckOptions,
                   ctx: ReadContext) -> Iterator[Checked]:
     """Each sample with its outcome, in order, as it is checked."""
     checks = _checks(options)
-    return ((seq, sample, check_sample(sample, checks, ctx)) for seq, sample in samples)
+    return ((seq, sample, check_sample(sample, checks, ctx)) for seq, sample in fetched_ahead(samples, ctx))
 
 
 @dataclass
@@ -332,7 +333,7 @@ def spool_segment(segment: Segment) -> Spooled:
     checks = _checks(segment.checks)
     digests = bytearray()
     with segment.stage.scratch() as local, spool.SpoolWriter(local(segment.path)) as out:
-        for _, sample in segment.samples:
+        for _, sample in fetched_ahead(segment.samples, segment.read_ctx):
             outcome, digest = read_and_check(sample, checks, segment.read_ctx)
             out.add(tuple(outcome))
             digests += digest or NO_DIGEST
