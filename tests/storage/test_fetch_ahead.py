@@ -21,26 +21,6 @@ N = 3 * FETCH_AHEAD + 5
 
 
 @pytest.fixture(scope="module")
-def server() -> S3Server:
-    s3 = S3Server()
-    try:
-        s3.client().create_bucket(Bucket=BUCKET)
-        yield s3
-    finally:
-        s3.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.setenv("DATACONV_STORAGE_OPTIONS", "")
-    monkeypatch.delenv("DATACONV_FETCH_AHEAD", raising=False)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-
-
-@pytest.fixture(scope="module")
 def source(tmp_path_factory, server: S3Server) -> str:
     """N samples whose images are, every seventh, missing, and every eleventh, corrupt."""
     root = str(tmp_path_factory.mktemp("ahead") / "src")

@@ -24,28 +24,6 @@ N = 12
 
 
 @pytest.fixture(scope="module")
-def server() -> S3Server:
-    s3 = S3Server()
-    try:
-        s3.client().create_bucket(Bucket=BUCKET)
-        yield s3
-    finally:
-        s3.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """What ``--storage-options``/``--cache`` leave in this process's environment is undone
-    after each test; the AWS environment never points anywhere."""
-    for name in ("DATACONV_STORAGE_OPTIONS", "DATACONV_CACHE"):
-        monkeypatch.setenv(name, "")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-
-
-@pytest.fixture(scope="module")
 def source(tmp_path_factory, server: S3Server) -> str:
     """A gt-txt folder on disk, uploaded as the prefix ``src`` and as the object ``zips/src.zip``."""
     root = str(tmp_path_factory.mktemp("s3src") / "src")

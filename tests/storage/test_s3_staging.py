@@ -25,26 +25,6 @@ from dataconv.validators.base import CheckOptions  # noqa: E402
 BUCKET = "stage"
 
 
-@pytest.fixture(scope="module")
-def server() -> S3Server:
-    s3 = S3Server()
-    try:
-        s3.client().create_bucket(Bucket=BUCKET)
-        yield s3
-    finally:
-        s3.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.setenv("DATACONV_STORAGE_OPTIONS", "")
-    monkeypatch.setenv("DATACONV_CACHE", "")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-
-
 def s3(server: S3Server, *args: str, expect: int | None = 0, cache: str = ""):
     extra = ["--cache", cache] if cache else []
     return run_cli(*args, "--storage-options", server.options(), *extra, expect=expect)
