@@ -2,10 +2,10 @@
 
 The same rules as for a folder (``dataconv.io.safeopen``), applied to member names:
 
-* names are decoded as the archive says: a zip member flagged UTF-8 (bit 11) as UTF-8;
-  an unflagged one as UTF-8 when its bytes are valid UTF-8, else as ``name_encoding``
-  (default ``cp949``: Korean archives made on Windows, AI Hub's ``[라벨]...zip``);
-  tar names as UTF-8 (``name_encoding`` overrides both);
+* names are decoded as UTF-8 when their bytes are valid UTF-8 (a zip member flagged UTF-8,
+  bit 11, always is, unless the tool that made it set the flag on other bytes), else as
+  ``cp949`` (Korean archives made on Windows, AI Hub's ``[라벨]...zip``); tar names as
+  UTF-8; ``name_encoding`` overrides all of them;
 * a member whose name is absolute, has a drive letter, or climbs out with ``..`` is never
   listed nor read (``path_outside_source``), nor is a symlink member whose target does
   (as a symlink out of a folder); other symlinks, hard links, devices and FIFOs are
@@ -58,8 +58,7 @@ DEFAULT_NAME_ENCODING = "cp949"
 MAX_LINK_BYTES = 4096  # a zip symlink member's target is its content: read no more
 HEAD_BYTES = 1 << 20  # read first: where an image header says its size
 CHUNK_BYTES = 1 << 20
-# What reading a member's bytes can raise (see the module's rules); ValueError: a local
-# header's name that is not the UTF-8 its flag says.
+# What reading a member's bytes can raise (see the module's rules).
 MEMBER_ERRORS = (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, RuntimeError, NotImplementedError,
                  ValueError, zlib.error, lzma.LZMAError, struct.error)
 
@@ -77,11 +76,11 @@ def open_archive_file(path: str, storage: str = "") -> IO[bytes]:
     return os.fdopen(open_user_path(path), "rb")
 
 
-def zip_name(raw: bytes, flags: int, encoding: str | None) -> str:
+def zip_name(raw: bytes, encoding: str | None) -> str:
     """The member's name as its maker meant it (see the module's rules), with Windows
-    separators made ``/``."""
-    if flags & index.UTF8_FLAG and encoding is None:
-        return raw.decode("utf-8").replace("\\", "/")
+    separators made ``/``. The UTF-8 flag decides nothing: a flagged name is valid UTF-8
+    (read as such without it), and a tool that flags CP949 bytes is read as the unflagged
+    ones are, never an archive refused for one name."""
     if encoding is None:
         try:
             return raw.decode("utf-8").replace("\\", "/")
@@ -174,7 +173,7 @@ class Archive:
         f, tar = self._new_handle()
         with f:
             if tar is None:
-                for entry in index.zip_entries(f, lambda raw, flags: zip_name(raw, flags, self.name_encoding),
+                for entry in index.zip_entries(f, lambda raw: zip_name(raw, self.name_encoding),
                                                _zip_kind):
                     yield self._with_link(f, entry) if entry.kind == index.SYMLINK else entry
             else:

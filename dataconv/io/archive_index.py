@@ -339,10 +339,9 @@ _EOCD64_LOCATOR = struct.Struct("<4sLQL")
 _EOCD64 = struct.Struct("<4sQ2H2L4Q")
 _CENTRAL = struct.Struct("<4s6H3L5H2L")
 _LOCAL = struct.Struct("<4s5H3L2H")
-UTF8_FLAG = 0x800
 
 
-def zip_entries(f: IO[bytes], decode_name: Callable[[bytes, int], str],
+def zip_entries(f: IO[bytes], decode_name: Callable[[bytes], str],
                 zip_kind: Callable[[bytes, int], tuple[int, str]]) -> Iterator[Entry]:
     """Every central-directory entry of the zip ``f``, in archive order."""
     count, offset, size, concat = _central_directory(f)
@@ -363,7 +362,7 @@ def zip_entries(f: IO[bytes], decode_name: Callable[[bytes, int], str],
         name_crc = zlib.crc32(raw)
         raw = raw.split(b"\0", 1)[0]  # zipfile's rule: a name ends at a NUL
         kind, what = zip_kind(raw, external)
-        name = decode_name(raw, flags)
+        name = decode_name(raw)
         yield Entry(name, kind, what, local + concat, packed, unpacked, method, flags, crc, name_crc)
 
 
@@ -427,9 +426,7 @@ def open_zip_member(f: IO[bytes], m: Member) -> IO[bytes]:
     if len(header) != _LOCAL.size or header[:4] != b"PK\x03\x04":
         raise zipfile.BadZipFile("bad magic number for file header")
     name_len, extra_len = struct.unpack_from("<HH", header, 26)
-    local_name = f.read(name_len)
-    if m.flags & UTF8_FLAG:
-        local_name.decode("utf-8")  # zipfile's check: UnicodeDecodeError when it is not
+    local_name = f.read(name_len)  # the directory's name bytes: nothing else is asked of them
     if zlib.crc32(local_name) != m.name_crc:
         raise zipfile.BadZipFile("file name in directory and header differ")
     f.seek(m.offset + _LOCAL.size + name_len + extra_len)

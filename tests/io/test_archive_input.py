@@ -102,15 +102,15 @@ def raw_zip(path: str, members: list[tuple[bytes, bytes, int]]) -> str:
     tools write CP949 names without the UTF-8 flag; zipfile would re-encode them)."""
 
     class RawName(zipfile.ZipInfo):
-        raw = b""
+        raw, raw_flags = b"", 0  # zipfile clears flag_bits when it writes: added back here
 
         def _encodeFilenameFlags(self) -> tuple[bytes, int]:
-            return self.raw, self.flag_bits
+            return self.raw, self.flag_bits | self.raw_flags
 
     with zipfile.ZipFile(path, "w") as z:
         for name, data, flags in members:
             info = RawName(name.decode("cp437"))
-            info.raw, info.flag_bits = name, info.flag_bits | flags
+            info.raw, info.raw_flags = name, flags
             info.external_attr = 0o100644 << 16
             z.writestr(info, data)
     return path

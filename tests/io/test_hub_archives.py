@@ -25,10 +25,10 @@ class RawName(zipfile.ZipInfo):
     """A member whose name is stored as these exact bytes (zipfile would re-encode a
     non-ASCII name as UTF-8 and set the flag, as Windows tools do not)."""
 
-    raw = b""
+    raw, raw_flags = b"", 0  # zipfile clears flag_bits when it writes: added back here
 
     def _encodeFilenameFlags(self) -> tuple[bytes, int]:
-        return self.raw, self.flag_bits
+        return self.raw, self.flag_bits | self.raw_flags
 
 
 def raw_zip(path: str, entries: list[tuple[bytes, bytes, int, int]]) -> str:
@@ -36,8 +36,7 @@ def raw_zip(path: str, entries: list[tuple[bytes, bytes, int, int]]) -> str:
     with zipfile.ZipFile(path, "w") as z:
         for name, data, flags, mode in entries:
             info = RawName(name.decode("utf-8") if flags & 0x800 else name.decode("cp437"))
-            info.raw = name
-            info.flag_bits |= flags
+            info.raw, info.raw_flags = name, flags
             info.external_attr = mode << 16
             z.writestr(info, data)
     return path

@@ -1,0 +1,75 @@
+"""Archive member names and links, where a mutation run of dataconv/io/archive.py found the
+archive tests silent: how each kind of zip name is decoded and its separators made ``/``,
+what ``--name-encoding`` overrides, names that decode in no encoding, and the bound on a
+symlink member's target. (The archive tests' zips never had the UTF-8 flag set: zipfile
+clears ``flag_bits`` when it writes, so the flagged cases below were never exercised.)"""
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from helpers import peak_rss
+from hostile_util import png, write_files
+from test_archive_input import convert, raw_zip
+
+UTF8 = 0x800  # the zip flag bit: the name is UTF-8
+
+
+@pytest.mark.parametrize("override", [(), ("--name-encoding", "cp949")])
+def test_a_cp949_name_flagged_utf8_is_read_as_cp949(tmp_path, override) -> None:
+    """A tool that sets the UTF-8 flag on CP949 bytes: the name falls back to CP949 as an
+    unflagged one does (the archive was refused whole for that one name), and
+    ``--name-encoding`` overrides the flag too; the member is read, found under the name
+    the label file writes."""
+    path = raw_zip(str(tmp_path / "flagged.zip"), [(b"gt.txt", "가.png\t가\n".encode(), 0),
+                                                   ("가.png".encode("cp949"), png(1), UTF8)])
+    card = convert("gt-txt", path, str(tmp_path / "out"), "--split", "none", *override)
+    assert card["counts"]["written"] == 1 and card["rejects"] == []
+
+
+def test_windows_separators_in_every_kind_of_name(tmp_path) -> None:
+    """``\\`` is a folder separator in a flagged UTF-8 name, an unflagged UTF-8 name and an
+    unflagged CP949 name alike."""
+    gt = "d1/가.png\t가\nd2/a.png\ta\nd3/나.png\t나\n".encode()
+    path = raw_zip(str(tmp_path / "win.zip"), [
+        (b"gt.txt", gt, 0), ("d1\\가.png".encode(), png(1), UTF8), (b"d2\\a.png", png(2), 0),
+        ("d3\\나.png".encode("cp949"), png(3), 0)])
+    card = convert("gt-txt", path, str(tmp_path / "out"), "--split", "none")
+    assert card["counts"]["written"] == 3 and card["rejects"] == []
+
+
+def test_a_name_no_encoding_reads_is_replaced_not_a_crash(tmp_path) -> None:
+    """Bytes valid in neither UTF-8 nor CP949: the name is listed with replacement
+    characters, and the rest of the archive converts."""
+    path = raw_zip(str(tmp_path / "bad.zip"), [(b"gt.txt", b"ok.png\tok\n", 0), (b"\xff\xfe\xff.png", png(1), 0),
+                                               (b"ok.png", png(2), 0)])
+    card = convert("gt-txt", path, str(tmp_path / "out"), "--split", "none")
+    assert card["counts"]["written"] == 1
+
+
+def symlink_zip(path: str, target: bytes) -> str:
+    """A zip with gt.txt, one image and a symlink member whose target (its content) is
+    ``target``: deflated, a long one costs the archive almost nothing."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("gt.txt", "ok.png\tok\n")
+        z.writestr("ok.png", png(1))
+        link = zipfile.ZipInfo("link.png")
+        link.external_attr = 0o120777 << 16
+        link.compress_type = zipfile.ZIP_DEFLATED
+        z.writestr(link, target)
+    return path
+
+
+def test_a_symlink_members_target_is_read_no_further_than_its_bound(tmp_path) -> None:
+    """A symlink member claiming a 96 MB target (96 KB deflated) costs the listing no more
+    memory than a short one: only its first bytes are read."""
+    write_files(str(tmp_path), {})
+    short = symlink_zip(str(tmp_path / "short.zip"), b"ok.png")
+    long = symlink_zip(str(tmp_path / "long.zip"), b"a" * (96 << 20))
+    rss = {}
+    for name, path in (("short", short), ("long", long)):
+        rss[name], code, err = peak_rss("gt-txt", "-i", path, "-o", tmp_path / f"out-{name}", "-q",
+                                        "--workers", "1", "--split", "none")
+        assert code == 0, err
+    assert rss["long"] - rss["short"] < 48, rss
