@@ -45,6 +45,7 @@ from dataconv.errors import DataconvError
 from dataconv.build.executors import Executor, open_executor
 from dataconv.outputs.atomic import output_folder
 from dataconv.sample import ReadContext, Reject, Sample
+from dataconv.build import interrupts
 from dataconv.build import splits as splitter
 from dataconv.validators.base import CheckOptions
 from dataconv.validators.image import DecodeOptions
@@ -236,7 +237,7 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
 
     The executor starts first: a local pool's workers are forked before the sample index
     exists, so they never hold a copy of it (only the chunks they are sent)."""
-    stage = staging.for_output(config.out, tmp)
+    stage = staging.for_output(config.out, tmp, interrupts.deferred)
     with open_executor(config.workers, config.dask, config.executor) as executor:
         rules, corrections = rules_of(config.checks), corrections_of(config.checks)
         collected = collect(corrections.watch(converter.samples()), config.progress, corrections.then(rules))
@@ -277,7 +278,7 @@ def write_tasks(converter: Converter, config: Config, tmp: str) -> Accounts:
         return write_lmdb(converter, config, tmp)
     from dataconv.build import detection  # shapely and OpenCV: only for detection runs
 
-    stage = staging.for_output(config.out, tmp)
+    stage = staging.for_output(config.out, tmp, interrupts.deferred)
     if "rec" not in tasks:
         return detection.write_det(converter, config, stage)[0]
     folder = os.path.join(tmp, DET_FOLDER)

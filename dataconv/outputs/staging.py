@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 from dataconv.io.remote import STAGING  # the staging prefix's name under an object-storage OUT
 # Bytes between two records of a staged spool read rather than skipped: a ranged GET costs
@@ -26,6 +26,7 @@ from dataconv.io.remote import STAGING  # the staging prefix's name under an obj
 STAGED_READ_GAP = 1 << 20
 
 Read = Callable[[int, int], bytes]  # (size, offset) -> the bytes there
+Hold = Callable[[], ContextManager[None]]
 
 
 @contextlib.contextmanager
@@ -43,6 +44,10 @@ class Stage:
     root: str  # the run's build folder on the driver
     url: str | None = None  # the staging prefix; None: workers write into ``root`` itself
     options: str = ""  # storage options, so a Dask worker opens the store as the driver does
+    # Holds a stop signal back while one object goes up or is moved (``interrupts.deferred``
+    # in the driver, which runs the items itself with --workers 1): a request left running
+    # when the signal lands would finish after the clean-up and leave its object behind.
+    hold: Hold = contextlib.nullcontext
 
     def rel(self, path: str) -> str:
         rel = os.path.relpath(path, self.root)
@@ -62,7 +67,7 @@ class Stage:
     def under(self, name: str) -> Stage:
         """The stage of the folder ``name`` in the build folder (a dataset inside the output)."""
         url = f"{self.url}/{name}" if self.url is not None else None
-        return Stage(os.path.join(self.root, name), url, self.options)
+        return Stage(os.path.join(self.root, name), url, self.options, self.hold)
 
     def _fs(self):  # noqa: ANN202 - an fsspec filesystem, imported only for a URL
         from dataconv.io import remote
@@ -93,7 +98,7 @@ class Stage:
             for name in sorted(files):
                 path = os.path.join(here, name)
                 key = f"{self.url}/{os.path.relpath(path, local).replace(os.sep, '/')}"
-                with remote.errors(key):
+                with remote.errors(key), self.hold():
                     fs.put_file(path, key)
 
     @contextlib.contextmanager
@@ -122,8 +127,10 @@ class Stage:
         with remote.errors(old, keep=()):
             keys = [k for k in fs.find(old + "/") if not k.endswith("/")]
             for key in keys:
-                fs.copy(key, new + key[len(listed_as):])
-            fs.rm(keys)
+                with self.hold():
+                    fs.copy(key, new + key[len(listed_as):])
+            with self.hold():
+                fs.rm(keys)
 
     def fetch(self, path: str) -> None:
         """Bring the staged file ``path`` (a part file) to ``path`` on this machine."""
@@ -164,7 +171,7 @@ def staging_url(out: str) -> str:
     return f"{out.rstrip('/')}/{STAGING}"
 
 
-def for_output(out: str, root: str) -> Stage:
+def for_output(out: str, root: str, hold: Hold = contextlib.nullcontext) -> Stage:
     """The stage of a run writing ``out`` from the build folder ``root``: staged in object
     storage when ``out`` is a URL (whether or not the workers could see ``root``: one path,
     the same for ``--workers`` and any Dask cluster)."""
@@ -172,4 +179,4 @@ def for_output(out: str, root: str) -> Stage:
 
     if not remote.is_url(out):
         return Stage(root)
-    return Stage(root, staging_url(out), remote.options_text())
+    return Stage(root, staging_url(out), remote.options_text(), hold)

@@ -215,7 +215,7 @@ def test_interrupted_upload_removes_what_it_wrote(server, tmp_path, workers) -> 
     run = upload_run(tmp_path, server, f"stopped{workers}", workers)
     try:
         seen = first_objects(run, client, f"stopped{workers}")
-        assert seen and f"stopped{workers}/manifest.json" not in seen, seen
+        assert seen and f"stopped{workers}/manifest.json" not in seen, (seen, run.poll(), run.stderr.read() if run.poll() is not None else "")
         run.send_signal(signal.SIGINT)
         stdout, stderr = run.communicate(timeout=60)
     finally:
