@@ -142,6 +142,10 @@ def _refuse_overlap(out: str, inputs: Inputs) -> None:
             raise UsageError(f"{out} lies inside the source {path} ({label}); choose another output")
 
 
+# How a user replaces an existing output: the option of every command, the key of a recipe.
+REPLACE_HINT = "pass --overwrite to replace it (in a recipe: overwrite: true)"
+
+
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -171,7 +175,7 @@ def check_target(out: str, overwrite: bool, inputs: Inputs = ()) -> None:
             f"{out} exists and is not a dataconv output ({what}); --overwrite replaces only a "
             f"previous dataconv output, so it is left untouched: choose another -o")
     if not overwrite:
-        raise UsageError(f"{out} already exists; pass --overwrite to replace it")
+        raise UsageError(f"{out} already exists; {REPLACE_HINT}")
 
 
 def _make_parent(parent: str) -> None:

@@ -32,6 +32,7 @@ from typing import Any, Callable, ContextManager, Iterable, Iterator
 from dataconv.errors import DataconvError, UsageError
 from dataconv.io import remote
 from dataconv.outputs import manifest
+from dataconv.outputs.atomic import REPLACE_HINT
 from dataconv.outputs import staging
 from dataconv.outputs.staging import STAGING
 
@@ -84,14 +85,14 @@ def check_remote_target(url: str, overwrite: bool, inputs: Inputs = ()) -> None:
     if all(_staged(path, key) for key in keys):
         if not overwrite:
             raise UsageError(f"{url} holds {len(keys)} object(s) staged by a dataconv run that did not finish; "
-                             "pass --overwrite to replace them")
+                             f"{REPLACE_HINT}")
         return
     if not manifest.is_dataconv_card(_card(fs, path, url)):
         raise UsageError(f"{url} holds {len(keys)} object(s) but no dataconv manifest.json (not a dataconv "
                          "output, or one whose upload did not finish); --overwrite replaces only a previous "
                          "dataconv output, so it is left untouched: choose another -o")
     if not overwrite:
-        raise UsageError(f"{url} already exists; pass --overwrite to replace it")
+        raise UsageError(f"{url} already exists; {REPLACE_HINT}")
 
 
 Hold = Callable[[], ContextManager[None]]

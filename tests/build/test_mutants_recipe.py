@@ -85,7 +85,7 @@ def test_an_existing_output_is_kept_unless_the_recipe_says_overwrite(tmp_path):
     before = (tmp_path / "out" / "manifest.json").read_bytes()
     source(tmp_path, "a", n=4)
     refused = build(tmp_path, text, expect=None)
-    assert refused.exit_code == 2 and "out already exists" in refused.output
+    assert refused.exit_code == 2 and "out already exists" in refused.output and "overwrite: true" in refused.output
     assert (tmp_path / "out" / "manifest.json").read_bytes() == before
     build(tmp_path, text.replace("split: none", "split: none\noverwrite: true"))
     assert load_json(str(tmp_path / "out" / "manifest.json"))["counts"]["written"] == 4

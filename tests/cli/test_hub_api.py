@@ -47,7 +47,7 @@ def test_readme_example_runs_as_a_script(tmp_path):
     assert written == "40" and ast.literal_eval(splits) == card["counts"]["splits"]
     assert lines[1] == f"40 {[s for s in ('train', 'val', 'test') if s in card['counts']['splits']]}"
     assert sum(line.startswith("test/shard-00000:") for line in lines) == card["counts"]["splits"]["test"]
-    assert lines[-1] == f"refused: {tmp_path / 'rec_lmdb'} already exists; pass --overwrite to replace it"
+    assert lines[-1] == f"refused: {tmp_path / 'rec_lmdb'} already exists; pass --overwrite to replace it (in a recipe: overwrite: true)"
     assert (tmp_path / "rec_report.html").stat().st_size > 10_000
     assert "BrokenProcessPool" not in done.stderr and "Traceback" not in done.stderr
 
