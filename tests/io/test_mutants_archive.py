@@ -5,6 +5,12 @@ symlink member's target. (The archive tests' zips never had the UTF-8 flag set: 
 clears ``flag_bits`` when it writes, so the flagged cases below were never exercised.)"""
 from __future__ import annotations
 
+import io
+import os
+import pickle
+import subprocess
+import sys
+import tarfile
 import zipfile
 
 import pytest
@@ -12,6 +18,7 @@ import pytest
 from helpers import peak_rss
 from hostile_util import png, write_files
 from test_archive_input import convert, raw_zip
+from dataconv.io.archive import Archive
 
 UTF8 = 0x800  # the zip flag bit: the name is UTF-8
 
@@ -73,3 +80,54 @@ def test_a_symlink_members_target_is_read_no_further_than_its_bound(tmp_path) ->
                                         "--workers", "1", "--split", "none")
         assert code == 0, err
     assert rss["long"] - rss["short"] < 48, rss
+
+
+def raw_tar(path: str, members: list[tuple[bytes, bytes]]) -> str:
+    """A GNU tar whose member names are stored as these bytes (a tar made on Windows with
+    CP949 names)."""
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name.decode("utf-8", "surrogateescape"))
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_tar_names_in_the_name_encoding_given(tmp_path) -> None:
+    """``--name-encoding`` decodes a tar's names too; bytes invalid in it are replaced,
+    and the rest converts."""
+    path = raw_tar(str(tmp_path / "ko.tar"), [(b"gt.txt", "가.png\t가\n".encode()), ("가.png".encode("cp949"), png(1)),
+                                               (b"\xff\xfe.png", png(2))])
+    card = convert("gt-txt", path, str(tmp_path / "out"), "--split", "none", "--name-encoding", "cp949")
+    assert card["counts"]["written"] == 1 and card["rejects"] == []
+
+
+def test_an_archive_travels_to_a_worker_with_its_storage_options() -> None:
+    options = '{"endpoint_url": "http://127.0.0.1:9"}'
+    back = pickle.loads(pickle.dumps(Archive("s3://b/src.zip", "cp949", options)))
+    assert (back.path, back.name_encoding, back.storage) == ("s3://b/src.zip", "cp949", options)
+
+
+OPENS = """
+import sys
+from dataconv.io.archive import Archive
+path = sys.argv[1]
+opened = []
+sys.addaudithook(lambda event, args: opened.append(1) if event == "open" and args[0] == path else None)
+archive = Archive(path)
+for _ in range(100):
+    assert archive.read("a.png", 1 << 20)
+print(len(opened))
+"""
+
+
+def test_member_reads_share_one_handle(tmp_path) -> None:
+    """A hundred reads of one archive open it twice (the listing, then the handle the reads
+    share), not once a read: a .tar.gz reopened is decompressed from its start again."""
+    path = str(tmp_path / "many.tar.gz")
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("a.png")
+        info.size = len(png(1))
+        tar.addfile(info, io.BytesIO(png(1)))
+    done = subprocess.run([sys.executable, "-c", OPENS, path], capture_output=True, text=True, check=True)
+    assert int(done.stdout) == 2, done.stdout
