@@ -12,6 +12,10 @@ class DataconvError(Exception):
     """
 
 
+# How a user replaces an existing output: every command's option, a recipe's key.
+REPLACE_HINT = "pass --overwrite to replace it (in a recipe: overwrite: true)"
+
+
 class UsageError(Exception):
     """A command line that asks for something impossible or selects nothing (an output
     that is an input, ``--group-by`` a missing attribute, ``--kind`` matching no

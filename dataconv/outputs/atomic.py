@@ -36,7 +36,7 @@ from typing import Any, Iterable, Iterator
 
 from dataconv.build import interrupts
 from dataconv.outputs import manifest
-from dataconv.errors import DataconvError, UsageError
+from dataconv.errors import REPLACE_HINT, DataconvError, UsageError
 from dataconv.io import pids
 from dataconv.io.remote import is_url
 
@@ -140,10 +140,6 @@ def _refuse_overlap(out: str, inputs: Inputs) -> None:
             raise UsageError(f"{out} is or contains the source {path} ({label}); choose another output")
         if _contains(path, out):
             raise UsageError(f"{out} lies inside the source {path} ({label}); choose another output")
-
-
-# How a user replaces an existing output: the option of every command, the key of a recipe.
-REPLACE_HINT = "pass --overwrite to replace it (in a recipe: overwrite: true)"
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -29,10 +29,9 @@ import shutil
 import tempfile
 from typing import Any, Callable, ContextManager, Iterable, Iterator
 
-from dataconv.errors import DataconvError, UsageError
+from dataconv.errors import REPLACE_HINT, DataconvError, UsageError
 from dataconv.io import remote
 from dataconv.outputs import manifest
-from dataconv.outputs.atomic import REPLACE_HINT
 from dataconv.outputs import staging
 from dataconv.outputs.staging import STAGING
 

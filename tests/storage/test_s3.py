@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -161,15 +162,14 @@ def test_secrets_never_written_or_printed(server, source, tmp_path) -> None:
         f"s3://{BUCKET}/src/gt.txt"
 
 
-def upload_run(tmp_path, server: S3Server, prefix: str, workers: str = "1") -> subprocess.Popen:
+def upload_run(tmp_path, server: S3Server, prefix: str, temp: str, workers: str = "1") -> subprocess.Popen:
     """``dataconv`` in its own process converting 60 one-sample shards into ``prefix``
     (enough objects for the test to act while they go up), its temporary files in
-    ``tmp_path/tmp``."""
+    ``temp`` (a short path: a fork server's socket lives there)."""
     root = gt_source(str(tmp_path / "src"), "".join(f"{i}.png\tw{i}\n" for i in range(60)).encode(),
                      {f"{i}.png": png(i) for i in range(60)})
-    os.makedirs(tmp_path / "tmp")
     env = {**os.environ, "DATACONV_STORAGE_OPTIONS": server.options(), "PYTHONPATH": REPO,
-           "TMPDIR": str(tmp_path / "tmp")}
+           "TMPDIR": temp}
     return subprocess.Popen([sys.executable, "-m", "dataconv", "gt-txt", "-i", root, "-o", f"s3://{BUCKET}/{prefix}",
                              "-q", "--workers", workers, "--split", "none", "--shard-size", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -192,7 +192,7 @@ def test_server_killed_mid_upload(tmp_path) -> None:
     try:
         client = dying.client()
         client.create_bucket(Bucket=BUCKET)
-        run = upload_run(tmp_path, dying, "out")
+        run = upload_run(tmp_path, dying, "out", str(tmp_path))
         seen = first_objects(run, client, "out")
         assert seen and "out/manifest.json" not in seen, seen
         dying.stop()
@@ -212,7 +212,8 @@ def test_interrupted_upload_removes_what_it_wrote(server, tmp_path, workers) -> 
     """Stopped while the workers stage their shards: nothing left in the bucket, and no
     build or scratch folder left on this machine (workers ended mid-item included)."""
     client = server.client()
-    run = upload_run(tmp_path, server, f"stopped{workers}", workers)
+    temp = tempfile.mkdtemp(prefix="dc-")  # short: pytest's tmp_path can pass AF_UNIX's 108 bytes
+    run = upload_run(tmp_path, server, f"stopped{workers}", temp, workers)
     try:
         seen = first_objects(run, client, f"stopped{workers}")
         assert seen and f"stopped{workers}/manifest.json" not in seen, (seen, run.poll(), run.stderr.read() if run.poll() is not None else "")
@@ -224,7 +225,9 @@ def test_interrupted_upload_removes_what_it_wrote(server, tmp_path, workers) -> 
     assert run.returncode == 130, (stdout, stderr)
     assert "Traceback" not in stderr
     assert keys(client, BUCKET, f"stopped{workers}") == []
-    assert os.listdir(tmp_path / "tmp") == []
+    left = os.listdir(temp)
+    shutil.rmtree(temp)
+    assert left == []
 
 
 def test_local_run_imports_no_object_storage(tmp_path, source) -> None:
