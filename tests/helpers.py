@@ -8,7 +8,7 @@ import glob
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import lmdb
 from click.testing import CliRunner, Result
@@ -154,3 +154,28 @@ def peak_rss(*args: object) -> tuple[int, int, str]:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     rss_mb, code = (int(v) for v in done.stdout.split())
     return rss_mb, code, done.stderr
+
+
+def array_png(img: Any, orientation: int | None = None) -> bytes:
+    """The pixels of ``img`` (a numpy array) as a PNG, with an EXIF orientation if given."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    Image.fromarray(img).save(buf, "PNG", exif=exif)
+    return buf.getvalue()
+
+
+def pixels(data: bytes) -> Any:
+    """An encoded image's pixels as an RGB numpy array."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+

@@ -4,12 +4,11 @@ orientation, coordinates on the stored pixels, no clamping), in both tasks: the 
 back pixel for pixel, and the detection box placed on the page."""
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from helpers import array_png as png, pixels
 from dataconv.build.detection import place
 from dataconv.io.crop import CropSpec
 from dataconv.page import Region, TextPage, crop_of, crops, region_failure
@@ -19,17 +18,6 @@ CTX = ReadContext()
 BOX = ((10, 20), (70, 20), (70, 50), (10, 50))  # columns 10..69, rows 20..49
 
 
-def png(img: np.ndarray, orientation: int | None = None) -> bytes:
-    buf = io.BytesIO()
-    exif = Image.Exif()
-    if orientation is not None:
-        exif[0x0112] = orientation
-    Image.fromarray(img).save(buf, "PNG", exif=exif)
-    return buf.getvalue()
-
-
-def pixels(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 @pytest.fixture

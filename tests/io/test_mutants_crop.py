@@ -4,14 +4,13 @@ decoded and compared with numpy slices or with figures worked out here."""
 from __future__ import annotations
 
 import dataclasses
-import io
 
 import click
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
+from helpers import array_png as png, pixels
 from dataconv.cli.main import cli
 from dataconv.errors import SampleRejected
 from dataconv.io import crop
@@ -32,17 +31,6 @@ def page(tmp_path):
     return str(tmp_path), img
 
 
-def png(img: np.ndarray, orientation: int | None = None) -> bytes:
-    buf = io.BytesIO()
-    exif = Image.Exif()
-    if orientation is not None:
-        exif[0x0112] = orientation
-    Image.fromarray(img).save(buf, "PNG", exif=exif)
-    return buf.getvalue()
-
-
-def pixels(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 # --- the options ------------------------------------------------------------------------
