@@ -18,6 +18,7 @@ import pytest
 from helpers import peak_rss
 from hostile_util import png, write_files
 from test_archive_input import convert, raw_zip
+from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.archive import Archive
 
 UTF8 = 0x800  # the zip flag bit: the name is UTF-8
@@ -110,6 +111,7 @@ def test_an_archive_travels_to_a_worker_with_its_storage_options() -> None:
 
 OPENS = """
 import sys
+from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.archive import Archive
 path = sys.argv[1]
 opened = []
@@ -131,3 +133,29 @@ def test_member_reads_share_one_handle(tmp_path) -> None:
         tar.addfile(info, io.BytesIO(png(1)))
     done = subprocess.run([sys.executable, "-c", OPENS, path], capture_output=True, text=True, check=True)
     assert int(done.stdout) == 2, done.stdout
+
+
+def test_an_annotation_member_at_its_cap_and_one_byte_over(tmp_path) -> None:
+    path = str(tmp_path / "cap.zip")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("gt.txt", "a.png\tword\n")
+    size = len("a.png\tword\n")
+    with Archive(path).open_stream("gt.txt", size) as f:
+        assert f.read() == b"a.png\tword\n"
+    with pytest.raises(DataconvError) as caught:
+        Archive(path).open_stream("gt.txt", size - 1)
+    assert str(caught.value) == f"{path}/gt.txt: {size} bytes, over the {size - 1}-byte limit of an annotation file"
+
+
+def test_an_image_member_at_its_limit_and_one_byte_over(tmp_path) -> None:
+    """Read whole at exactly the limit (not one byte short); one byte over, the sample's
+    reject, naming the member."""
+    path = str(tmp_path / "limit.zip")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("img/a.png", png(1))
+    size = len(png(1))
+    assert Archive(path).read("img/a.png", size) == png(1)
+    with pytest.raises(SampleRejected) as caught:
+        Archive(path).read("img/a.png", size - 1)
+    assert caught.value.reason == "unreadable_image"
+    assert caught.value.detail == f"img/a.png: over {size - 1} bytes once decompressed (the archive lists {size})"
