@@ -8,8 +8,9 @@ to ``FETCH_AHEAD`` GETs in flight on threads and hands the samples on in input o
 with its image already read (or the reject its read gave), so checking, hashing and
 writing see exactly what they would have read themselves. Memory stays bounded: at most
 ``FETCH_AHEAD`` images are held, each read by one GET of at most the bytes an image may
-take (``io.remote``). ``DATACONV_FETCH_AHEAD=N`` sets how many (1: one at a time). A folder or an archive (one file handle, not safe across threads)
-is read as before, one image at a time, as the checks reach it.
+take (``io.remote``). ``DATACONV_FETCH_AHEAD=N`` sets how many (1: one at a time). A
+folder or an archive (one file handle, not safe across threads) is read as before, one
+image at a time, as the checks reach it.
 """
 from __future__ import annotations
 

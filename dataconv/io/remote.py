@@ -152,6 +152,16 @@ def why(e: BaseException) -> str:
     return " ".join((str(e) or type(e).__name__).split())[:300]
 
 
+def objects(fs: Any, prefix: str, url: str) -> list[str]:
+    """Every object under ``prefix/`` as the store lists it (keys without the scheme),
+    folder markers left out; [] for none. A store fault is one line naming ``url``."""
+    with errors(url):
+        try:
+            return [key for key in fs.find(prefix.rstrip("/") + "/") if not key.endswith("/")]
+        except FileNotFoundError:
+            return []
+
+
 def join(url: str, rel: str) -> str:
     """The key of ``rel`` under the prefix ``url``: folded, never above it
     (``SampleRejected`` ``path_outside_source`` when it climbs out)."""

@@ -97,9 +97,7 @@ def _manifest_bytes(fs: Any, path: str, url: str) -> bytes:
 
 def _fetch(fs: Any, path: str, url: str, part: str) -> None:
     """Every object under the prefix but the manifest (written last), into ``part``."""
-    with remote.errors(url):
-        keys = [k for k in fs.find(path) if not k.endswith("/")]
-    for key in keys:
+    for key in remote.objects(fs, path, url):
         rel = key[len(path):].lstrip("/")
         try:
             parts = rel_parts(rel)

@@ -38,15 +38,6 @@ from dataconv.outputs.staging import STAGING
 Inputs = Iterable[tuple[str, str]]
 
 
-def _keys(fs: Any, path: str, url: str) -> list[str]:
-    """Every object under the prefix (``path/``), "" for none."""
-    with remote.errors(url):
-        try:
-            return [k for k in fs.find(path + "/") if not k.endswith("/")]
-        except FileNotFoundError:
-            return []
-
-
 def _card(fs: Any, path: str, url: str) -> Any:
     """The prefix's manifest.json parsed, or None when there is none or it is no JSON."""
     key = f"{path}/{manifest.MANIFEST}"
@@ -78,7 +69,7 @@ def check_remote_target(url: str, overwrite: bool, inputs: Inputs = ()) -> None:
         if remote.is_url(path) and (_inside(url, path) or _inside(path, url)):
             raise UsageError(f"{url} overlaps the source {path} ({label}); choose another output")
     fs, path = remote.filesystem(url)
-    keys = _keys(fs, path, url)
+    keys = remote.objects(fs, path, url)
     if not keys:
         return
     if all(_staged(path, key) for key in keys):
@@ -120,19 +111,11 @@ def remote_output(url: str, overwrite: bool, hold: Hold = contextlib.nullcontext
         staging.remove_scratch(tmp)
 
 
-def _staged_keys(fs: Any, path: str, url: str) -> list[str]:
-    with remote.errors(url):
-        try:
-            return [k for k in fs.find(f"{path}/{STAGING}/") if not k.endswith("/")]
-        except FileNotFoundError:
-            return []
-
-
 def _clear_staging(url: str) -> None:
     """What an earlier run that could not clean up left staged (only ever dataconv's
     objects) is removed before this run stages anything."""
     fs, path = remote.filesystem(url)
-    left = _staged_keys(fs, path, url)
+    left = remote.objects(fs, f"{path}/{STAGING}", url)
     if left:
         with remote.errors(url):
             fs.rm(left)
@@ -143,7 +126,7 @@ def _unstage(url: str, e: BaseException) -> None:
     how many staged objects could not be removed (the store failing)."""
     fs, path = remote.filesystem(url)
     try:
-        staged = _staged_keys(fs, path, url)
+        staged = remote.objects(fs, f"{path}/{STAGING}", url)
     except Exception:  # noqa: BLE001 - the store is failing: the original error says why
         staged, left = [], -1
     else:
@@ -173,7 +156,7 @@ def upload(folder: str, url: str, hold: Hold = contextlib.nullcontext) -> None:
     commit point). On any failure, what was staged or uploaded and what is left of a
     replaced output are removed where possible (see the module's rules)."""
     fs, path = remote.filesystem(url)
-    listed = _keys(fs, path, url)
+    listed = remote.objects(fs, path, url)
     staged = [key for key in listed if _staged(path, key)]
     old = [key for key in listed if not _staged(path, key)]  # a previous output --overwrite replaces
     written: list[str] = []

@@ -125,7 +125,7 @@ class Stage:
         fs, old, new = self._fs(), self.key(src), self.key(dst)
         listed_as = old.split("://", 1)[-1]  # fsspec lists keys without the scheme
         with remote.errors(old, keep=()):
-            keys = [k for k in fs.find(old + "/") if not k.endswith("/")]
+            keys = remote.objects(fs, old, old)
             for key in keys:
                 with self.hold():
                     fs.copy(key, new + key[len(listed_as):])
@@ -150,9 +150,9 @@ class Stage:
         from dataconv.io import remote
 
         fs, key = self._fs(), self.key(path)
-        with remote.errors(key):
-            keys = [k for k in fs.find(key + "/") if not k.endswith("/")]
-            if keys:
+        keys = remote.objects(fs, key, key)
+        if keys:
+            with remote.errors(key):
                 fs.rm(keys)
 
 
