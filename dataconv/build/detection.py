@@ -126,11 +126,10 @@ def written_name(name: str, used: set[str]) -> str:
 @dataclass
 class PlaceTask:
     pages: list[tuple[int, str, str, TextPage]]  # (seq, split, image name, page)
-    folder: str  # the detection dataset's temporary folder
     ctx: ReadContext
     on_bad_box: str
     checks: CheckOptions  # the run's checks: their label checks judge each box's text
-    stage: Stage  # where the worker leaves the page images (outputs/staging.py)
+    stage: Stage  # the detection dataset's temporary folder (root), where the worker leaves the page images
 
 
 @dataclass
@@ -144,7 +143,7 @@ def place_task(task: PlaceTask) -> list[Outcome]:
     """Runs on a worker: every page of the task read, checked and written."""
     checks = label_checks(task.checks)
     with task.stage.scratch() as local:
-        return [place(seq, split, name, page, local(task.folder), task.ctx, task.on_bad_box, checks)
+        return [place(seq, split, name, page, local(task.stage.root), task.ctx, task.on_bad_box, checks)
                 for seq, split, name, page in task.pages]
 
 
@@ -234,7 +233,7 @@ def plan(collected: Collected, splits: dict[int, str], config: Any, stage: Stage
             first[split, name] = page.source
         todo.append((seq, split, written_name(name, used[split]) if name else name, page))
     size = max(1, min(PAGES_PER_TASK, len(todo) // max(1, workers * 4) or 1))
-    tasks = [PlaceTask(todo[i:i + size], stage.root, config.read_context(), on_bad_box, config.checks, stage)
+    tasks = [PlaceTask(todo[i:i + size], config.read_context(), on_bad_box, config.checks, stage)
              for i in range(0, len(todo), size)]
     return tasks, rejects
 
