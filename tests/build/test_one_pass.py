@@ -146,8 +146,30 @@ def test_any_subsequence_of_spooled_records_reads_back(spools, data, read_bytes)
         picked = [p for p in places if data.draw(st.booleans())]
         paths = {k: os.path.join(folder, str(k)) for k in range(len(spools))}
         gap = data.draw(st.sampled_from([0, 1, 100, 1 << 30]))  # a staged spool's reads skip gaps
-        got = spool.read_records(paths, *([p[i] for p in picked] for i in range(3)), gap=gap)
+        reads = []
+
+        @contextlib.contextmanager
+        def recording(name):
+            with local_reader(name) as read:
+                yield lambda size, offset: reads.append((name, offset, size)) or read(size, offset)
+
+        got = spool.read_records(paths, *([p[i] for p in picked] for i in range(3)), recording, gap)
         assert list(got) == [p[3] for p in picked]
+        assert reads == expected_reads([(paths[k], start, end) for k, start, end, _ in picked], gap, read_bytes)
+
+
+def expected_reads(records: list[tuple[str, int, int]], gap: int, read_bytes: int) -> list[tuple[str, int, int]]:
+    """(spool, offset, size) of each read: a record joins the read before it when it is in
+    the same spool, at most ``gap`` bytes after it, and the read stays within ``read_bytes``
+    (a read of one record whatever its size)."""
+    reads: list[list] = []
+    for name, start, end in records:
+        last = reads[-1] if reads else None
+        if last and last[0] == name and 0 <= start - last[2] <= gap and end - last[1] <= read_bytes:
+            last[2] = end
+        else:
+            reads.append([name, start, end])
+    return [(name, start, end - start) for name, start, end in reads]
 
 
 @pytest.mark.parametrize("gap, reads", [(0, 20), (1 << 20, 1)])
