@@ -179,3 +179,16 @@ def pixels(data: bytes) -> Any:
 
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
+
+def memory_root(files: dict[str, bytes]) -> str:
+    """A fresh ``memory://`` prefix (fsspec's in-process store) holding ``files``."""
+    import uuid
+
+    import fsspec
+
+    url = f"memory://mutants-{uuid.uuid4().hex}/src"
+    fs = fsspec.filesystem("memory")
+    for rel, data in files.items():
+        fs.pipe(f"{url[len('memory://'):]}/{rel}", data)
+    return url
+

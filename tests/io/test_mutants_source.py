@@ -5,7 +5,6 @@ which part of a several-part source a file is read from or named by."""
 from __future__ import annotations
 
 import os
-import uuid
 import zipfile
 
 import pytest
@@ -13,15 +12,8 @@ import pytest
 from dataconv.errors import DataconvError, SampleRejected
 from dataconv.io.source import SourceRoot
 
-fsspec = pytest.importorskip("fsspec")
-
-
-def memory_root(files: dict[str, bytes]) -> str:
-    url = f"memory://mutants-{uuid.uuid4().hex}/src"
-    fs = fsspec.filesystem("memory")
-    for rel, data in files.items():
-        fs.pipe(f"{url[len('memory://'):]}/{rel}", data)
-    return url
+pytest.importorskip("fsspec")
+from helpers import memory_root  # noqa: E402
 
 
 def test_each_url_prefix_is_read_as_its_own_folder():

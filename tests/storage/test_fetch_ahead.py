@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from helpers import clovaai_tree, rejects_of, run_cli
+from helpers import clovaai_tree, memory_root, rejects_of, run_cli
 from hostile_util import assert_one_line_error, gt_source, png
 
 pytest.importorskip("s3fs")
@@ -57,3 +57,24 @@ def test_a_bad_window_is_one_line(server, source, tmp_path, monkeypatch) -> None
                      "--storage-options", server.options(), expect=None)
     assert_one_line_error(result, "DATACONV_FETCH_AHEAD='many'")
     assert not os.path.exists(tmp_path / "o")
+
+
+def test_only_images_under_a_url_prefix_are_read_ahead(tmp_path) -> None:
+    """A one-sample segment of a prefix is read ahead; a folder and an archive (one file
+    handle, not safe across threads) are handed on as they are, read by the checks."""
+    import shutil
+
+    from dataconv.build.fetch_ahead import FetchedImage, fetched_ahead
+    from dataconv.io.source import SourceRoot
+    from dataconv.sample import FileImage, ReadContext, Sample
+
+    url = memory_root({"a.png": png(1)})
+    ctx = ReadContext()
+    one = [(0, Sample("a", "a", FileImage(SourceRoot.of(url), "a.png"), "gt.txt:1"))]
+    (got,) = list(fetched_ahead(one, ctx))
+    assert got[0] == 0 and isinstance(got[1].image, FetchedImage) and got[1].image.read(ctx) == png(1)
+    folder = gt_source(str(tmp_path / "f"), b"a.png\ta\n", {"a.png": png(1)})
+    archive = shutil.make_archive(str(tmp_path / "z"), "zip", folder)
+    for root in (folder, SourceRoot.of(folder), SourceRoot.of(archive)):
+        local = [(i, Sample(str(i), "a", FileImage(root, "a.png"), f"gt.txt:{i}")) for i in range(3)]
+        assert fetched_ahead(local, ctx) is local
