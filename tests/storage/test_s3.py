@@ -72,7 +72,9 @@ def fetched(server: S3Server, url: str, cache: str) -> str:
 @pytest.mark.parametrize("name, src, how", [
     ("prefix", "s3://data/src", ("--workers", "2")),
     ("one-worker", "s3://data/src", ("--workers", "1")),
-    ("zip", "s3://data/zips/src.zip", ("--dask", "local", "--workers", "2")),
+    ("prefix-dask", "s3://data/src", ("--dask", "local", "--workers", "2")),
+    ("zip", "s3://data/zips/src.zip", ("--workers", "2")),
+    ("zip-dask", "s3://data/zips/src.zip", ("--dask", "local", "--workers", "2")),
     ("tar", "s3://data/zips/src.tar", ("--workers", "2"))])
 def test_round_trip_matches_local(server, source, local_out, tmp_path, name, src, how) -> None:
     out = f"s3://{BUCKET}/out-{name}"
