@@ -56,11 +56,11 @@ def test_a_name_no_encoding_reads_is_replaced_not_a_crash(tmp_path) -> None:
     assert card["counts"]["written"] == 1
 
 
-def symlink_zip(path: str, target: bytes) -> str:
+def symlink_zip(path: str, target: bytes, gt: str = "ok.png\tok\n") -> str:
     """A zip with gt.txt, one image and a symlink member whose target (its content) is
     ``target``: deflated, a long one costs the archive almost nothing."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("gt.txt", "ok.png\tok\n")
+        z.writestr("gt.txt", gt)
         z.writestr("ok.png", png(1))
         link = zipfile.ZipInfo("link.png")
         link.external_attr = 0o120777 << 16
@@ -159,3 +159,74 @@ def test_an_image_member_at_its_limit_and_one_byte_over(tmp_path) -> None:
         Archive(path).read("img/a.png", size - 1)
     assert caught.value.reason == "unreadable_image"
     assert caught.value.detail == f"img/a.png: over {size - 1} bytes once decompressed (the archive lists {size})"
+
+
+def wide_png(size: tuple[int, int] = (100, 10)) -> bytes:
+    """A real PNG, 100x10 unless told: its header claims 1,000 pixels."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", size, 200).save(out, "PNG")
+    return out.getvalue()
+
+
+# What a 100x10 image can take at the most (imageheader.encoded_bytes_bound of 1,000 pixels)
+WIDE_NEEDS = 16 * 100 * 10 + (16 << 20)
+
+
+def padded_zip(path: str, size: int) -> str:
+    """A zip whose image member is the 100x10 PNG followed by zeros, ``size`` bytes in all
+    (over HEAD_BYTES: its header bounds the rest of the read)."""
+    data = wide_png()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("img/a.png", data + bytes(size - len(data)))
+    return path
+
+
+def test_past_the_first_megabyte_an_image_is_bounded_by_its_header(tmp_path) -> None:
+    """An image member longer than HEAD_BYTES is read up to what its header's width x
+    height can need, whole at exactly that, refused one byte over, with the size named."""
+    at = Archive(padded_zip(str(tmp_path / "at.zip"), WIDE_NEEDS)).read("img/a.png", 64 << 20)
+    assert len(at) == WIDE_NEEDS and at.startswith(wide_png())
+    with pytest.raises(SampleRejected) as caught:
+        Archive(padded_zip(str(tmp_path / "over.zip"), WIDE_NEEDS + 1)).read("img/a.png", 64 << 20)
+    assert caught.value.reason == "unreadable_image"
+    assert caught.value.detail == f"img/a.png: longer than the {WIDE_NEEDS} bytes a 100x10 image can need"
+
+
+def test_a_header_bound_no_tighter_than_the_limit_keeps_the_limits_message() -> None:
+    """At a limit equal to the header's bound the limit's message stands. (Through an
+    archive the listed size stops such a member first: the stream here is one with no
+    size of its own, as a damaged member's can be.)"""
+    from dataconv.io.archive import _read_image
+
+    with pytest.raises(SampleRejected) as caught:
+        _read_image("a.png", io.BytesIO(wide_png() + bytes(WIDE_NEEDS)), WIDE_NEEDS, 10**8)
+    assert caught.value.detail == f"a.png: over {WIDE_NEEDS} bytes once decompressed"
+
+
+def test_an_endless_member_is_read_no_further_than_one_byte_past_its_bound() -> None:
+    """The stream is left one byte past the bound, whatever follows: a member's memory
+    is what its header allows, not what it inflates to."""
+    from dataconv.io.archive import _read_image
+
+    stream = io.BytesIO(wide_png() + bytes(WIDE_NEEDS + (8 << 20)))
+    with pytest.raises(SampleRejected):
+        _read_image("a.png", stream, 64 << 20, 10**8)
+    assert stream.tell() == WIDE_NEEDS + 1
+
+
+def test_a_bound_on_a_read_boundary_still_reads_the_byte_past_it() -> None:
+    """A 256x256 header bounds the read at exactly 17 MiB, where a 1 MiB read ends: the
+    byte after it is still read, and a longer member refused, not cut to 17 MiB."""
+    from dataconv.io.archive import _read_image
+
+    head = wide_png((256, 256))
+    with pytest.raises(SampleRejected):
+        _read_image("a.png", io.BytesIO(head + bytes((17 << 20) + 1 - len(head))), 64 << 20, 10**8)
+
+
+def test_a_symlink_target_in_no_encoding_is_a_reject_not_a_crash(tmp_path) -> None:
+    path = symlink_zip(str(tmp_path / "bad.zip"), b"\xff\xfe\x80.png", "ok.png\tok\nlink.png\tlink\n")
+    card = convert("gt-txt", path, str(tmp_path / "out"), "--split", "none")
+    assert card["counts"]["written"] == 1 and card["rejects"] == [("gt.txt:2", "not_a_file", "link.png")]
