@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator
 from tqdm import tqdm
 
 from dataconv.build import shards as build
+from dataconv.build.sample_index import Builder, SampleIndex
 from dataconv.build.shards import ShardResult, ShardTask
 from dataconv.converters.base import Converter
 from dataconv.outputs import coco
@@ -90,17 +91,18 @@ class Config:
 
 @dataclass
 class Collected:
-    samples: list[tuple[int, Sample]]
+    samples: SampleIndex
     rejects: list[tuple[int, Reject]]
     total: int
 
 
 def collect(samples: Iterator[Sample | Reject], progress: bool, rules: LabelEdit | None = None) -> Collected:
     """Number every parsed sample, reject repeated ids, and apply the label edits
-    (``--corrections``, then ``--label-rules``)."""
-    kept: list[tuple[int, Sample]] = []
+    (``--corrections``, then ``--label-rules``). The samples are packed as they come
+    (``sample_index``): only the ids stay objects until the parse ends."""
+    kept = Builder()
     rejects: list[tuple[int, Reject]] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, int | str] = {}  # id -> its position in kept, or the source of a dropped one
     seq = -1
     for seq, item in enumerate(tqdm(samples, desc="reading annotations", unit=" samples",
                                     disable=not progress, file=sys.stderr)):
@@ -108,50 +110,55 @@ def collect(samples: Iterator[Sample | Reject], progress: bool, rules: LabelEdit
             rejects.append((seq, item))
         elif item.id in seen:
             rejects.append((seq, Reject(item.source, "duplicate_id",
-                                        f"id {item.id!r} already used at {seen[item.id]}", item.id)))
+                                        f"id {item.id!r} already used at {_source(kept, seen[item.id])}", item.id)))
         elif rules is not None and (dropped := rules.apply(item)) is not None:
             seen[item.id] = item.source
             rejects.append((seq, dropped))
         else:
-            seen[item.id] = item.source
-            kept.append((seq, item))
-    return Collected(kept, rejects, seq + 1)
+            seen[item.id] = len(kept)
+            kept.add(seq, item)
+    return Collected(kept.finish(), rejects, seq + 1)
+
+
+def _source(kept: Builder, where: int | str) -> str:
+    return kept.source(where) if isinstance(where, int) else where
 
 
 def plan(collected: Collected, config: Config, stage: Stage,
          digests: dict[int, str] | None = None) -> list[ShardTask]:
     """Each sample's split, then each split cut into shard tasks written in ``stage.root``."""
-    tmp = stage.root
-    by_split: dict[str, list[tuple[int, Sample]]] = {s: [] for s in splitter.SPLITS}
-    splits = splitter.assign_splits(collected.samples, config.split, config.seed,
+    tmp, samples = stage.root, collected.samples
+    splits = splitter.assign_splits(samples, config.split, config.seed,
                                     config.group_by, config.group_regex, digests)
-    for seq, sample in collected.samples if config.page_splits else ():
+    for seq, sample in samples if config.page_splits else ():
         splits[seq] = config.page_splits.get(sample.page or "", splits[seq])
-    for seq, sample in collected.samples:
-        by_split[splits[seq]].append((seq, sample))
+    by_split: dict[str, list[int]] = {s: [] for s in splitter.SPLITS}  # positions in samples
+    for at, seq in enumerate(samples.seqs):
+        by_split[splits[seq]].append(at)
+    del splits
     ctx = config.read_context()
     tasks = []
-    for split, members in by_split.items():
+    for split, rows in by_split.items():
         number = 0
-        for sub, part in by_subfolder(members, config.subfolder):
+        for sub, part in by_subfolder(samples, rows, config.subfolder):
             folder = os.path.join(tmp, split_folder(split, config.layout), sub)
             for start in range(0, len(part), config.shard_size):
-                tasks.append(ShardTask(split, number, folder, part[start:start + config.shard_size],
+                tasks.append(ShardTask(split, number, folder, samples.take(part[start:start + config.shard_size]),
                                        config.checks, ctx, config.shard_bytes,
                                        samples_table.part_path(tmp, split, number), stage))
                 number += 1
     return tasks
 
 
-def by_subfolder(members: list[tuple[int, Sample]], subfolder: Callable[[Sample], str] | None
-                 ) -> list[tuple[str, list[tuple[int, Sample]]]]:
-    """The members of one split per folder under it, in order of first appearance (one
-    folder, ``""``, without ``subfolder``)."""
+def by_subfolder(samples: SampleIndex, rows: list[int], subfolder: Callable[[Sample], str] | None
+                 ) -> list[tuple[str, list[int]]]:
+    """The positions ``rows`` of one split's samples per folder under it, in order of first
+    appearance (one folder, ``""``, without ``subfolder``)."""
     if subfolder is None:
-        return [("", members)]
-    groups: dict[str, list[tuple[int, Sample]]] = {}
-    for seq, sample in members:
-        groups.setdefault(subfolder(sample), []).append((seq, sample))
+        return [("", rows)]
+    groups: dict[str, list[int]] = {}
+    for at, (_, sample) in zip(rows, samples.take(rows)):
+        groups.setdefault(subfolder(sample), []).append(at)
     return list(groups.items())
 
 
@@ -221,7 +228,7 @@ def build_shards(collected: Collected, config: Config, executor: Executor, stage
     digests = spools.duplicated()
     if config.dedupe:
         kept, dups = splitter.drop_duplicates(collected.samples, digests)
-        collected = Collected(kept, collected.rejects + dups, collected.total)
+        collected = Collected(collected.samples.take(kept), collected.rejects + dups, collected.total)
     if tasks is None:
         tasks = plan(collected, config, stage, digests)
     with _bar(config, sum(len(t) for t in tasks), "writing") as bar:
@@ -250,7 +257,7 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
                   for t in tasks} if config.subfolder is not None else {}
     # The sample index is not needed any more: freed before finalize loads pyarrow.
     del tasks
-    collected = Collected([], collected.rejects, collected.total)
+    collected = Collected(SampleIndex.of([]), collected.rejects, collected.total)
     accounts = finalize(stage, results, collected, config, subfolders)
     if rules is not None:
         accounts.extra["label_rules"] = rules.counts()

@@ -27,13 +27,14 @@ import itertools
 import math
 import os
 from array import array
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from collections.abc import Sequence
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
 from dataconv.build import spool
+from dataconv.build.sample_index import SampleIndex
 from dataconv.build.fetch_ahead import fetched_ahead
 from dataconv.outputs import samples_table
 from dataconv.outputs.shard_writer import RotatingWriter, ShardFactory, ShardRecord
@@ -44,70 +45,15 @@ from dataconv.sample import FileImage, ImageRef, ReadContext, Reject, Sample
 from dataconv.validators.base import Check, CheckOptions, Candidate, make_checks, run_checks
 
 
-SAMPLE_COLUMNS = [f.name for f in fields(Sample) if f.name != "image"]
-
-
-def pack_samples(samples: Sequence[tuple[int, Sample]]) -> tuple[Any, ...]:
-    """``samples`` as columns for the trip to a worker: pickling a list of strings per field
-    costs 0.9 us a sample against 3.8 for the objects, and rebuilding them in the worker
-    4.4 us against 8.8 (50,000 gt.txt samples), which is most of the driver's work per
-    sample. Image files under one root are sent as their relative names; anything else
-    (other sample or image types) travels as it is."""
-    if not all(type(sample) is Sample for _, sample in samples):
-        return ("objects", samples)
-    images = [sample.image for _, sample in samples]
-    roots = {image.root for image in images if type(image) is FileImage}
-    columns = {name: [getattr(sample, name) for _, sample in samples] for name in SAMPLE_COLUMNS}
-    seqs = [seq for seq, _ in samples]
-    if len(roots) == 1 and all(type(image) is FileImage for image in images):
-        return ("files", seqs, columns, roots.pop(), [image.rel for image in images])
-    return ("columns", seqs, columns, images)
-
-
-def unpack_samples(packed: tuple[Any, ...]) -> Sequence[tuple[int, Sample]]:
-    return packed[1] if packed[0] == "objects" else SampleColumns(packed)
-
-
-class SampleColumns(Sequence):
-    """Packed samples as a read-only sequence whose (seq, Sample) pairs are built as they
-    are reached: a worker holds its task as columns of strings (17 MB for 50,000 gt.txt
-    samples) rather than also as objects (13 MB more)."""
-
-    def __init__(self, packed: tuple[Any, ...]) -> None:
-        self.packed = packed
-
-    def __len__(self) -> int:
-        return len(self.packed[1])
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return [self._build(i) for i in range(*index.indices(len(self)))]
-        return self._build(range(len(self))[index])
-
-    def __iter__(self) -> Iterator[tuple[int, Sample]]:
-        return (self._build(i) for i in range(len(self)))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, (list, SampleColumns)) and list(self) == list(other)
-
-    def _build(self, i: int) -> tuple[int, Sample]:
-        kind, seqs, columns = self.packed[:3]
-        image = FileImage(self.packed[3], self.packed[4][i]) if kind == "files" else self.packed[3][i]
-        return seqs[i], Sample(image=image, **{name: columns[name][i] for name in SAMPLE_COLUMNS})
-
-
 class PacksSamples:
-    """Pickles its ``samples`` through ``pack_samples`` (tasks and segments sent to workers)."""
+    """Holds its ``samples`` packed (``sample_index.SampleIndex``): a task or segment
+    travels to a worker, and sits there, as a few buffers rather than objects."""
 
     samples: Sequence[tuple[int, Sample]]
 
-    def __getstate__(self) -> dict[str, Any]:
-        samples = self.samples
-        packed = samples.packed if isinstance(samples, SampleColumns) else pack_samples(samples)
-        return {**self.__dict__, "samples": packed}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, samples=unpack_samples(state["samples"]))
+    def __post_init__(self) -> None:
+        if not isinstance(self.samples, SampleIndex):
+            self.samples = SampleIndex.of(self.samples)
 
 
 @dataclass
@@ -362,15 +308,15 @@ class Spools:
         return {int(seq): bytes(digest).ljust(20, b"\0").hex()
                 for seq, digest in zip(self.seqs[shared], self.digests[shared])}
 
-    def locations(self, samples: Sequence[tuple[int, Sample]]) -> tuple[array, array, array]:
+    def locations(self, samples: SampleIndex) -> tuple[array, array, array]:
         """Each sample's spool and record (start and end), in order."""
-        at = np.searchsorted(self.seqs, np.fromiter((seq for seq, _ in samples), np.int64, len(samples)))
+        at = np.searchsorted(self.seqs, np.frombuffer(samples.seqs, np.int64))
         before = np.maximum(at - 1, 0)
         starts = np.where((at > 0) & (self.spools[before] == self.spools[at]), self.ends[before], 0)
         return array("i", self.spools[at].tobytes()), array("q", starts.tobytes()), array("q", self.ends[at].tobytes())
 
 
-def check_all(samples: Sequence[tuple[int, Sample]], options: CheckOptions, ctx: ReadContext,
+def check_all(samples: SampleIndex, options: CheckOptions, ctx: ReadContext,
               executor: Executor, folder: str, stage: Stage, on_samples: Callable[[int], None]) -> Spools:
     """Read, check and hash every sample once on ``executor``'s workers, in segments cut by
     ``segment_sizes``, spooling the outcomes under ``folder`` (left where ``stage`` says)."""
@@ -385,7 +331,7 @@ def check_all(samples: Sequence[tuple[int, Sample]], options: CheckOptions, ctx:
         ends.append(np.frombuffer(spooled.ends, np.int64))
         on_samples(len(spooled.ends))
     blob = b"".join(digests)
-    return Spools(folder, stage, np.fromiter((seq for seq, _ in samples), np.int64, len(samples)),
+    return Spools(folder, stage, np.frombuffer(samples.seqs, np.int64),
                    np.repeat(np.arange(len(sizes), dtype=np.int32), sizes),
                    np.concatenate(ends) if ends else np.zeros(0, np.int64),
                    np.frombuffer(blob, "S20"), np.frombuffer(blob, np.uint8).reshape(-1, 20).any(axis=1))

@@ -9,6 +9,7 @@ that share a byte-identical image are merged so that no image straddles two spli
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from dataconv.errors import DataconvError, SampleRejected, UsageError
@@ -78,7 +79,7 @@ def meta_name(group_by: str | None) -> str | None:
     return group_by[5:] if group_by.startswith("meta:") else group_by
 
 
-def check_grouping(samples: list[tuple[int, Sample]], group_by: str | None,
+def check_grouping(samples: Sequence[tuple[int, Sample]], group_by: str | None,
                    pattern: Any) -> None:
     """Group options that select nothing are usage errors (exit 2), never a silent split
     by id: that would put lines of one page or book in train and test alike. The message
@@ -118,24 +119,25 @@ def image_digest(image: ImageRef, ctx: ReadContext) -> str | None:
         return None
 
 
-def drop_duplicates(samples: list[tuple[int, Sample]], digests: dict[int, str]
-                    ) -> tuple[list[tuple[int, Sample]], list[tuple[int, Reject]]]:
-    """Keep the first sample (in input order) of every image digest; reject the others."""
-    first: dict[str, Sample] = {}
+def drop_duplicates(samples: Sequence[tuple[int, Sample]], digests: dict[int, str]
+                    ) -> tuple[list[int], list[tuple[int, Reject]]]:
+    """Keep the first sample (in input order) of every image digest, reject the others:
+    the positions in ``samples`` kept, and the rejects."""
+    first: dict[str, str] = {}  # digest -> the source of its first sample
     kept, rejects = [], []
-    for seq, sample in samples:
+    for at, (seq, sample) in enumerate(samples):
         digest = digests.get(seq)
         if digest is not None and digest in first:
             rejects.append((seq, Reject(sample.source, "duplicate_image",
-                                        f"same bytes as {first[digest].source}", sample.id)))
+                                        f"same bytes as {first[digest]}", sample.id)))
             continue
         if digest is not None:
-            first[digest] = sample
-        kept.append((seq, sample))
+            first[digest] = sample.source
+        kept.append(at)
     return kept, rejects
 
 
-def assign_splits(samples: list[tuple[int, Sample]], ratios: tuple[float, float, float] | None,
+def assign_splits(samples: Sequence[tuple[int, Sample]], ratios: tuple[float, float, float] | None,
                   seed: int, group_by: str | None = None, group_regex: str | None = None,
                   digests: dict[int, str] | None = None) -> dict[int, str]:
     """seq -> split. Samples of one group, and samples with byte-identical images, share a
