@@ -121,8 +121,8 @@ class Minhon(PageConverter):
         for key, kinds, page in self._groups():
             if page is not None:
                 yield page
-            else:
-                where = (kinds.get("image") or kinds.get("gt") or kinds.get("txt") or [key])[0]
+            elif kinds.get("image") or kinds.get("gt"):  # a lone .txt or .json is no label, as in samples()
+                where = (kinds.get("image") or kinds.get("gt"))[0]
                 yield Reject(where, "not_a_page", "a line image with its text: no boxes to detect", key)
 
     def _groups(self) -> Iterator[tuple[str, dict[str, list[str]], TextPage | None]]:
