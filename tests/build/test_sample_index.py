@@ -52,12 +52,12 @@ def test_an_escaped_file_name_and_a_lone_surrogate_label() -> None:
     assert list(pickle.loads(pickle.dumps(SampleIndex.of(samples)))) == samples
 
 
-def test_the_index_of_a_parse_costs_a_fifth_of_the_objects(tmp_path) -> None:
-    """5,000 gt.txt lines: the packed index the driver keeps, against the same samples
+def test_the_index_of_a_parse_costs_under_a_quarter_of_the_objects(tmp_path) -> None:
+    """20,000 gt.txt lines: the packed index the driver keeps, against the same samples
     as (seq, Sample) objects (about 600 bytes a sample, measured before the index)."""
     src = tmp_path / "src"
     os.makedirs(src)
-    (src / "gt.txt").write_text("".join(f"words/{i:07d}.jpg\t단어{i % 97}\n" for i in range(5_000)),
+    (src / "gt.txt").write_text("".join(f"words/{i:07d}.jpg\t단어{i % 97}\n" for i in range(20_000)),
                                 encoding="utf-8")
     cls = formats()["gt-txt"].cls
     sizes = {}
@@ -68,4 +68,4 @@ def test_the_index_of_a_parse_costs_a_fifth_of_the_objects(tmp_path) -> None:
         sizes[name] = tracemalloc.get_traced_memory()[0] / len(kept)
         tracemalloc.stop()
         del kept
-    assert sizes["index"] < 0.2 * sizes["objects"], sizes
+    assert sizes["index"] < 0.25 * sizes["objects"], sizes
