@@ -69,6 +69,12 @@ def id_text(value: Any) -> str:
     return str(value)
 
 
+def number_text(text: str) -> str | None:
+    """ASCII digits without their leading zeros (``00000002`` -> ``2``), else None. Never
+    ``int()``: an id of more than 4300 digits is text like any other."""
+    return (text.lstrip("0") or "0") if text.isascii() and text.isdigit() else None
+
+
 class ImageTable:
     """images[].id -> [(position, file_name)], keeping duplicates visible."""
 
@@ -76,21 +82,23 @@ class ImageTable:
         self.by_id: dict[str, list[tuple[int, str]]] = {}
         for pos, entry in enumerate(images):
             self.by_id.setdefault(id_text(entry["id"]), []).append((pos, entry["file_name"]))
-        self._by_number: dict[int, str] | None = None
+        self._by_number: dict[str, str] | None = None
 
     def get(self, image_id: str) -> list[tuple[int, str]]:
         return self.by_id.get(image_id, [])
 
     def near_miss(self, image_id: str) -> str | None:
         """An id equal to ``image_id`` as a number but not as text (``2`` vs ``00000002``)."""
-        if not (image_id.isascii() and image_id.isdigit()):
+        number = number_text(image_id)
+        if number is None:
             return None
         if self._by_number is None:
             self._by_number = {}
             for key in self.by_id:
-                if key.isascii() and key.isdigit():
-                    self._by_number.setdefault(int(key), key)
-        return self._by_number.get(int(image_id))
+                key_number = number_text(key)
+                if key_number is not None:
+                    self._by_number.setdefault(key_number, key)
+        return self._by_number.get(number)
 
 
 def unknown_image(table: ImageTable, raw_id: Any, where: str, ann_id: str) -> Reject:
