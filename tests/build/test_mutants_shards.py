@@ -137,3 +137,56 @@ def test_det_pages_with_identical_images_share_a_split(tmp_path):
     assert len(table) == 34 and table.split.nunique() > 1
     pairs = table.assign(pair=table.source_id.str.slice(0, 3)).groupby("pair").split.nunique()
     assert len(pairs) == 17 and pairs.max() == 1, pairs
+
+
+# --- the second part of the run: what the driver keeps, reports and schedules ------------
+
+def test_only_digests_two_readable_samples_share_are_kept():
+    """The split merges groups and --dedupe drops copies by these digests only: a table of
+    every sample's digest would cost the driver memory for nothing."""
+    import numpy as np
+
+    from dataconv.build.shards import NO_DIGEST, Spools
+
+    a, b, c = (hashlib.sha1(x).digest() for x in (b"a", b"b", b"c"))
+    digests = [a, b, a, NO_DIGEST, NO_DIGEST, c]
+    blob = b"".join(digests)
+    spools = Spools("f", None, np.array([3, 5, 8, 9, 11, 12], np.int64), np.zeros(6, np.int32),  # type: ignore[arg-type]
+                    np.arange(6, dtype=np.int64), np.frombuffer(blob, "S20"),
+                    np.frombuffer(blob, np.uint8).reshape(-1, 20).any(axis=1))
+    assert spools.duplicated() == {3: a.hex(), 8: a.hex()}
+
+
+@pytest.mark.parametrize("options, bars", [(("--split", "none"), ["checking and writing"]),
+                                           (SPLIT, ["checking", "writing"])])
+def test_each_progress_bar_ends_at_every_sample(tmp_path, options, bars):
+    files = {f"{k}.png": png(k) for k in range(7)}
+    gt = "".join(f"{k}.png\tw{k}\n" for k in range(7)).encode()
+    src = write_files(str(tmp_path / "src"), {**files, "gt.txt": gt})
+    shown = run_cli("gt-txt", "-i", src, "-o", str(tmp_path / "out"), "--workers", "1", *options).stderr
+    ends = {line.split(":")[0].strip(): line for line in shown.replace("\r", "\n").splitlines() if "7/7" in line}
+    assert all(bar in ends for bar in bars), shown
+
+
+def test_costliest_first_gives_out_the_costliest_first_and_answers_in_item_order():
+    from dataconv.build.executors import open_executor
+    from dataconv.build.shards import costliest_first
+
+    called, done = [], []
+    with open_executor(1, None, None) as executor:
+        results = costliest_first(lambda item: called.append(item) or item * 10, [1, 5, 3, 4], [1, 5, 3, 4],
+                                  executor, done.append)
+    assert called == done == [5, 4, 3, 1] and results == [10, 50, 30, 40]
+
+
+def test_makespan_gives_the_longest_items_out_first():
+    from dataconv.build.shards import makespan
+
+    assert makespan([5, 4, 3, 3, 3], 2) == 10  # shortest first would end at 11
+
+
+def test_whole_tasks_fit_at_exactly_the_slack():
+    from dataconv.build.shards import whole_tasks_fit
+
+    assert whole_tasks_fit([23, 17], 2) is True  # 23 = 1.15 x an even share of 20
+    assert whole_tasks_fit([24, 16], 2) is False

@@ -69,3 +69,10 @@ def test_the_index_of_a_parse_costs_under_a_quarter_of_the_objects(tmp_path) -> 
         tracemalloc.stop()
         del kept
     assert sizes["index"] < 0.25 * sizes["objects"], sizes
+
+
+def test_offsets_take_four_bytes_while_a_field_holds_under_4_gib() -> None:
+    samples = [(i, Sample(f"id{i}", "라벨" * 20, FileImage("/src", f"{i}.png"), f"gt.txt:{i}")) for i in range(100)]
+    index = SampleIndex.of(samples)
+    assert {column.ends.itemsize for column in index.text.values()} == {4}
+    assert {column.ends.itemsize for column in index.take([5, 1]).text.values()} == {4}
