@@ -54,6 +54,12 @@ class TextColumn:
     def __len__(self) -> int:
         return len(self.ends)
 
+    def at(self, row: int) -> str | None:
+        """The string of one row (for messages: reading them all is ``iter``)."""
+        if self.none and self.none[row]:
+            return None
+        return str(memoryview(self.data)[self.ends[row - 1] if row else 0:self.ends[row]], ENCODING, ERRORS)
+
     def __iter__(self) -> Iterator[str | None]:
         view, start = memoryview(self.data), 0
         for end, none in zip(self.ends, self.none or itertools.repeat(0)):
@@ -175,8 +181,7 @@ class Builder:
         """The ``source`` of the sample added at position ``at`` (for messages)."""
         if at in self.whole:
             return self.whole[at].source
-        column = self.text["source"]
-        return str(memoryview(column.data)[column.ends[at - 1] if at else 0:column.ends[at]], ENCODING, ERRORS)
+        return self.text["source"].at(at)  # type: ignore[return-value]  (a plain sample's source is a str)
 
     def finish(self) -> SampleIndex:
         return SampleIndex(self.seqs, {name: c.frozen() for name, c in self.text.items()},

@@ -33,6 +33,8 @@ SAMPLES = st.lists(st.tuples(st.integers(0, 2**62), SAMPLE | ODD), max_size=12)
 def test_every_sample_comes_back_equal_in_any_selection(samples, data) -> None:
     index = SampleIndex.of(samples)
     assert list(index) == samples and len(index) == len(samples)
+    for column in index.text.values():
+        assert [column.at(i) for i in range(len(column))] == list(column)
     rows = data.draw(st.lists(st.integers(0, len(samples) - 1), max_size=20) if samples else st.just([]))
     assert list(index.take(rows)) == [samples[i] for i in rows]
     back = pickle.loads(pickle.dumps(index.take(rows)))
