@@ -6,7 +6,7 @@ For each size, a clovaai gt.txt source of JPEG word crops (``--distinct`` real f
 other paths hard links to them: 200,000 samples take little disk), then, each in its own
 process, the peak RSS and PSS summed over the process tree (sampled as in bench_convert.py):
 
-* index only   parse the annotations into dataconv's sample index (``pipeline.collect``)
+* index only   parse the annotations into dataconv's sample index (``collect.collect``)
                and stop: the part of memory that must grow with the dataset;
 * dataconv     ``dataconv gt-txt --split none`` with --workers 1 and with every core.
 
@@ -35,7 +35,7 @@ from bench_convert import DATACONV, PeakRss  # noqa: E402  (a sibling script, no
 def index_only(src: str) -> None:
     """Runs in the child: build the sample index the way a conversion does, then exit."""
     from dataconv.converters.base import formats
-    from dataconv.build.pipeline import collect
+    from dataconv.build.collect import collect
 
     cls = formats()["gt-txt"].cls
     converter = cls(src, cls.Options())

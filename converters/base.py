@@ -6,6 +6,7 @@ formats``, the fixtures and the tests find it by name; nothing else changes.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import pkgutil
@@ -16,6 +17,7 @@ from dataconv.errors import UsageError
 from dataconv.io.remote import is_url
 from dataconv.io.safeopen import InputFile
 from dataconv.io.source import Root, SourceRoot
+from dataconv.io.textfile import LineSpan, line_spans
 from dataconv.optionspec import Choice, option
 from dataconv.page import TextPage, crops
 from dataconv.sample import LayoutPage, Parsed, Reject
@@ -77,6 +79,12 @@ class Converter:
     def samples(self) -> Iterator[Parsed]:
         raise NotImplementedError
 
+    def parts(self, part_bytes: int) -> list[Callable[[], Iterator[Parsed]]] | None:
+        """The source cut into parts of about ``part_bytes`` that workers can parse apart:
+        picklable calls whose items, part after part, are the items of ``samples()``. None
+        (the default) where the source is parsed as one whole."""
+        return None
+
     def layout_pages(self) -> Iterator[LayoutPage]:
         """For ``output = "coco"``: the images and their boxes."""
         raise NotImplementedError
@@ -97,6 +105,26 @@ class Converter:
         manifest's entries) are known (a recipe's per-source counts and mixing); none by
         default."""
         return {}
+
+
+class LineFileConverter(Converter):
+    """A format whose samples come line by line from one text file (``line_file``):
+    ``lines(span)`` parses the lines of a ``textfile.LineSpan`` of it (all of them when
+    None), so the file is cut into parts of whole lines (``textfile.line_spans``). Its
+    ``Options`` have an ``encoding``."""
+
+    def line_file(self) -> InputFile:
+        raise NotImplementedError
+
+    def lines(self, span: LineSpan | None) -> Iterator[Parsed]:
+        raise NotImplementedError
+
+    def samples(self) -> Iterator[Parsed]:
+        return self.lines(None)
+
+    def parts(self, part_bytes: int) -> list[Callable[[], Iterator[Parsed]]] | None:
+        spans = line_spans(self.line_file(), self.options.encoding, part_bytes)
+        return None if spans is None else [functools.partial(self.lines, span) for span in spans]
 
 
 TASKS = ("rec", "det")

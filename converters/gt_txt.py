@@ -8,11 +8,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from dataconv.converters.base import Converter, encoding_option, register
+from dataconv.converters.base import LineFileConverter, encoding_option, register
 from dataconv.errors import DataconvError
 from dataconv.io.safeopen import InputFile, Source, as_input
 from dataconv.sample import FileImage, Parsed, Reject, Sample
-from dataconv.io.textfile import read_lines
+from dataconv.io.textfile import LineSpan, read_lines
 from dataconv.optionspec import Choice, Path, option
 
 SEPARATORS = {"tab": re.compile(r"\t"), "space": re.compile(r"\s+")}
@@ -30,14 +30,15 @@ LineSplitter = Callable[[str], "tuple[str, str] | None"]
 
 
 def label_file_samples(root: str, path: Source, sep: str, encoding: str,
-                       splitter: LineSplitter | None = None) -> Iterator[Parsed]:
-    """Samples of one ``path<sep>label`` file; the id is the image path as written.
+                       splitter: LineSplitter | None = None, span: LineSpan | None = None) -> Iterator[Parsed]:
+    """Samples of one ``path<sep>label`` file (of its lines in ``span``); the id is the
+    image path as written.
 
     ``splitter(line) -> (path, label) | None`` replaces the separator split for label
     files with their own line syntax (ICDAR's quoted ``word_1.png, "label"``)."""
     name = os.path.basename(as_input(path).path)
     split = splitter or (lambda line: split_line(line, sep))
-    for lineno, line in read_lines(path, encoding):
+    for lineno, line in read_lines(path, encoding, span):
         if not line.strip():
             continue
         where = f"{name}:{lineno}"
@@ -67,7 +68,7 @@ class GtTxtOptions:
 
 @register("gt-txt", help="clovaai/PaddleOCR `path<TAB>label` files (or `name label` with --sep space)",
           example="dataconv gt-txt -i ROOT --gt ROOT/gt.txt -o out")
-class GtTxt(Converter):
+class GtTxt(LineFileConverter):
     Options = GtTxtOptions
 
     def label_file(self) -> InputFile:
@@ -80,5 +81,8 @@ class GtTxt(Converter):
             raise DataconvError(f"{gt}: no such label file; pass --gt FILE")
         return gt
 
-    def samples(self) -> Iterator[Parsed]:
-        return label_file_samples(self.src, self.label_file(), self.options.sep, self.options.encoding)
+    def line_file(self) -> InputFile:
+        return self.label_file()
+
+    def lines(self, span: LineSpan | None) -> Iterator[Parsed]:
+        return label_file_samples(self.src, self.label_file(), self.options.sep, self.options.encoding, span=span)

@@ -12,6 +12,7 @@ from typing import Iterator
 
 from dataconv.converters.base import encoding_option, register
 from dataconv.converters.gt_txt import GtTxt, gt_option, label_file_samples
+from dataconv.io.textfile import LineSpan
 from dataconv.sample import Parsed
 
 QUOTED = re.compile(r'\s*"((?:[^"\\]|\\.)*)"\s*')
@@ -41,6 +42,6 @@ class Icdar2015Rec(GtTxt):
 
     Options = Icdar2015RecOptions
 
-    def samples(self) -> Iterator[Parsed]:
+    def lines(self, span: LineSpan | None) -> Iterator[Parsed]:
         return label_file_samples(self.src, self.label_file(), "', \"label\"'", self.options.encoding,
-                                  splitter=split_icdar_line)
+                                  splitter=split_icdar_line, span=span)

@@ -15,11 +15,11 @@ import os
 from dataclasses import dataclass
 from typing import Iterator
 
-from dataconv.converters.base import Converter, encoding_option, register
+from dataconv.converters.base import LineFileConverter, encoding_option, register
 from dataconv.errors import DataconvError
 from dataconv.io.safeopen import InputFile
 from dataconv.sample import FileImage, Parsed, Reject, Sample
-from dataconv.io.textfile import read_lines
+from dataconv.io.textfile import LineSpan, read_lines
 from dataconv.optionspec import option
 
 KNOWN_CORRUPT = frozenset(
@@ -60,18 +60,22 @@ class MjSynthOptions:
 
 @register("mjsynth", help="MJSynth / Synth90k (annotation_*.txt; label from the file name)",
           example="dataconv mjsynth -i 90kDICT32px --list annotation_train.txt -o out")
-class MjSynth(Converter):
+class MjSynth(LineFileConverter):
     Options = MjSynthOptions
 
-    def samples(self) -> Iterator[Parsed]:
+    def line_file(self) -> InputFile:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the 90kDICT32px folder")
         listing = self.options.list_file
         source = InputFile.user(listing) if os.path.lexists(listing) else self.inside(listing)
         if not source.exists():
             raise DataconvError(f"{listing}: no such image list (relative to -i or a path)")
+        return source
+
+    def lines(self, span: LineSpan | None) -> Iterator[Parsed]:
+        source = self.line_file()
         name = os.path.basename(source.path)
-        for lineno, line in read_lines(source, self.options.encoding):
+        for lineno, line in read_lines(source, self.options.encoding, span):
             if line.strip():
                 yield self._item(line.split()[0], f"{name}:{lineno}")
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from dataconv.converters.base import Converter, encoding_option, register
+from dataconv.converters.base import LineFileConverter, encoding_option, register
 from dataconv.converters.gt_txt import label_file_samples
 from dataconv.errors import DataconvError
+from dataconv.io.safeopen import InputFile
+from dataconv.io.textfile import LineSpan
 from dataconv.optionspec import Path, option
 from dataconv.sample import Parsed
 
@@ -24,11 +26,13 @@ class PaddleRecOptions:
 
 @register("paddle-rec", help="PaddleOCR recognition labels (path<TAB>label)",
           example="dataconv paddle-rec -i train_data --labels train_data/rec_gt_train.txt -o out")
-class PaddleRec(Converter):
+class PaddleRec(LineFileConverter):
     Options = PaddleRecOptions
 
-    def samples(self) -> Iterator[Parsed]:
+    def line_file(self) -> InputFile:
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder the label file's paths are relative to")
-        labels = self.named_file(self.options.labels, "labels")
-        return label_file_samples(self.src, labels, "tab", self.options.encoding)
+        return self.named_file(self.options.labels, "labels")
+
+    def lines(self, span: LineSpan | None) -> Iterator[Parsed]:
+        return label_file_samples(self.src, self.line_file(), "tab", self.options.encoding, span=span)

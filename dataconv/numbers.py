@@ -50,3 +50,18 @@ def finite(value: object) -> float:
     if not math.isfinite(number):
         raise ValueError(f"number out of range: {value!r:.40}")
     return number
+
+
+def env_count(name: str, default: int) -> int:
+    """A tuning variable of the environment (``DATACONV_...``): a whole number of at
+    least 1, ``default`` when unset; anything else is a one-line DataconvError."""
+    import os
+
+    from dataconv.errors import DataconvError
+
+    text = os.environ.get(name, "")
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise DataconvError(f"{name}={text!r}: expected a whole number of at least 1")
+    return int(text)

@@ -15,13 +15,13 @@ image at a time, as the checks reach it.
 from __future__ import annotations
 
 import dataclasses
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 from dataconv.build.executors.base import bounded_ordered
-from dataconv.errors import DataconvError, SampleRejected
+from dataconv.errors import SampleRejected
+from dataconv.numbers import env_count
 from dataconv.io.source import SourceRoot
 from dataconv.sample import FileImage, ReadContext, Sample
 
@@ -70,12 +70,7 @@ def fetched_ahead(samples: Sequence[Pair], ctx: ReadContext) -> Iterable[Pair]:
 
 def ahead_count() -> int:
     """How many images a worker reads ahead: FETCH_AHEAD, or DATACONV_FETCH_AHEAD."""
-    text = os.environ.get(FETCH_AHEAD_ENV, "")
-    if not text:
-        return FETCH_AHEAD
-    if not text.isdigit() or int(text) < 1:
-        raise DataconvError(f"{FETCH_AHEAD_ENV}={text!r}: expected a whole number of at least 1")
-    return int(text)
+    return env_count(FETCH_AHEAD_ENV, FETCH_AHEAD)
 
 
 def _ahead(samples: Sequence[Pair], ctx: ReadContext) -> Iterator[Pair]:

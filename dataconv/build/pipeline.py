@@ -5,8 +5,9 @@ lets the converter's output (``OUTPUTS``: LMDB shards, or COCO files) write into
 finishes every output through ``dataconv.outputs.accounting`` (rejects.jsonl, manifest,
 the accounting check). The LMDB output runs in four steps:
 
-1. collect: parse the source into samples and rejects, numbering every input sample
-   (``seq``) and rejecting duplicated ids.
+1. collect (dataconv/build/collect.py): parse the source into samples and rejects,
+   numbering every input sample (``seq``) and rejecting duplicated ids; in the driver, or
+   on the workers when the converter cuts its source into parts.
 2. plan: assign each sample a split from its group key (groups that share a byte-identical
    image merged), cut each split into shard tasks.
 3. build (dataconv/build/shards.py, ``build_shards``): the executor's workers read, check
@@ -31,7 +32,8 @@ from typing import Any, Callable, Iterator
 from tqdm import tqdm
 
 from dataconv.build import shards as build
-from dataconv.build.sample_index import Builder, SampleIndex
+from dataconv.build.collect import Collected, collect, collect_parts
+from dataconv.build.sample_index import SampleIndex
 from dataconv.build.shards import ShardResult, ShardTask
 from dataconv.converters.base import Converter
 from dataconv.outputs import coco
@@ -43,6 +45,7 @@ from dataconv.outputs.staging import Stage
 from dataconv.outputs.accounting import Accounts, finish
 from dataconv.io.dataset_reader import split_folder
 from dataconv.errors import DataconvError
+from dataconv.numbers import env_count
 from dataconv.build.executors import Executor, open_executor
 from dataconv.outputs.atomic import output_folder
 from dataconv.sample import ReadContext, Reject, Sample
@@ -50,12 +53,16 @@ from dataconv.build import interrupts
 from dataconv.build import splits as splitter
 from dataconv.validators.base import CheckOptions
 from dataconv.validators.image import DecodeOptions
-from dataconv.validators.corrections import LabelEdit, corrections_of, refuse_without_samples
+from dataconv.validators.corrections import Corrections, LabelEdit, corrections_of, refuse_without_samples
 from dataconv.validators.label_rules import rules_of
 
 # tqdm's monitor thread only retunes the refresh rate of stalled bars; off, so that no
 # thread of ours ever runs when a local pool forks this process (executors/local.py).
 tqdm.monitor_interval = 0
+
+
+PART_BYTES = 256 << 10  # a part of about 6,000 gt.txt lines: about 35 ms to parse
+PART_BYTES_ENV = "DATACONV_PART_BYTES"
 
 
 @dataclass
@@ -82,46 +89,14 @@ class Config:
     subfolder: Callable[[Sample], str] | None = None
     # The split of each page by id (``--task rec,det``): a crop goes where its page went.
     page_splits: dict[str, str] | None = None
+    # With several workers, a source the converter cuts into parts (``Converter.parts``)
+    # is parsed on the workers in parts of about this many bytes (build/collect.py).
+    part_bytes: int = field(default_factory=lambda: env_count(PART_BYTES_ENV, PART_BYTES))
 
     def read_context(self) -> ReadContext:
         """How this run opens and decodes images (every read of the run uses it)."""
         return ReadContext(follow_symlinks=self.follow_symlinks,
                            max_pixels=self.checks.of(DecodeOptions).max_pixels)
-
-
-@dataclass
-class Collected:
-    samples: SampleIndex
-    rejects: list[tuple[int, Reject]]
-    total: int
-
-
-def collect(samples: Iterator[Sample | Reject], progress: bool, rules: LabelEdit | None = None) -> Collected:
-    """Number every parsed sample, reject repeated ids, and apply the label edits
-    (``--corrections``, then ``--label-rules``). The samples are packed as they come
-    (``sample_index``): only the ids stay objects until the parse ends."""
-    kept = Builder()
-    rejects: list[tuple[int, Reject]] = []
-    seen: dict[str, int | str] = {}  # id -> its position in kept, or the source of a dropped one
-    seq = -1
-    for seq, item in enumerate(tqdm(samples, desc="reading annotations", unit=" samples",
-                                    disable=not progress, file=sys.stderr)):
-        if isinstance(item, Reject):
-            rejects.append((seq, item))
-        elif item.id in seen:
-            rejects.append((seq, Reject(item.source, "duplicate_id",
-                                        f"id {item.id!r} already used at {_source(kept, seen[item.id])}", item.id)))
-        elif rules is not None and (dropped := rules.apply(item)) is not None:
-            seen[item.id] = item.source
-            rejects.append((seq, dropped))
-        else:
-            seen[item.id] = len(kept)
-            kept.add(seq, item)
-    return Collected(kept.finish(), rejects, seq + 1)
-
-
-def _source(kept: Builder, where: int | str) -> str:
-    return kept.source(where) if isinstance(where, int) else where
 
 
 def plan(collected: Collected, config: Config, stage: Stage,
@@ -247,7 +222,7 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
     stage = staging.for_output(config.out, tmp, interrupts.deferred)
     with open_executor(config.workers, config.dask, config.executor) as executor:
         rules, corrections = rules_of(config.checks), corrections_of(config.checks)
-        collected = collect(corrections.watch(converter.samples()), config.progress, corrections.then(rules))
+        collected = collect_source(converter, config, executor, corrections, rules)
         if collected.total == 0:
             raise DataconvError(f"{config.src}: {converter.none_found}")
         corrections.finish()
@@ -263,6 +238,19 @@ def write_lmdb(converter: Converter, config: Config, tmp: str) -> Accounts:
         accounts.extra["label_rules"] = rules.counts()
     accounts.extra.update(corrections.record())
     return accounts
+
+
+def collect_source(converter: Converter, config: Config, executor: Executor, corrections: Corrections,
+                   rules: LabelEdit | None) -> Collected:
+    """The converter's samples collected: on the workers, part by part, where the converter
+    cuts its source into parts, there are several workers and no label edits to apply in
+    input order; else in this process."""
+    edits = corrections.then(rules)
+    several = getattr(executor, "workers", 1) > 1
+    parts = converter.parts(config.part_bytes) if edits is None and several else None
+    if parts:
+        return collect_parts(parts, executor, config.progress)
+    return collect(corrections.watch(converter.samples()), config.progress, edits)
 
 
 def write_coco(converter: Converter, config: Config, tmp: str) -> Accounts:

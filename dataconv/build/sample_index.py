@@ -40,17 +40,6 @@ class TextColumn:
         self.ends = ends
         self.none = none
 
-    def append(self, text: str | None) -> None:
-        if text is not None:
-            self.data += text.encode(ENCODING, ERRORS)  # type: ignore[operator]
-        self.ends.append(len(self.data))
-        self.none += b"\0" if text is not None else b"\1"  # type: ignore[operator]
-
-    def frozen(self) -> TextColumn:
-        """Immutable, its offsets 4 bytes each where they fit, no flags when none is None."""
-        ends = array("I", self.ends) if len(self.data) < 2**32 else self.ends
-        return TextColumn(bytes(self.data), ends, b"" if b"\1" not in self.none else bytes(self.none))
-
     def __len__(self) -> int:
         return len(self.ends)
 
@@ -65,6 +54,16 @@ class TextColumn:
         for end, none in zip(self.ends, self.none or itertools.repeat(0)):
             yield None if none else str(view[start:end], ENCODING, ERRORS)
             start = end
+
+    @classmethod
+    def concat(cls, columns: Sequence[TextColumn]) -> TextColumn:
+        """The rows of ``columns``, one column after the other."""
+        sizes = np.cumsum([0] + [len(c.data) for c in columns], dtype=np.int64)
+        ends = np.concatenate([np.asarray(c.ends, np.int64) + base for c, base in zip(columns, sizes)]
+                              + [np.zeros(0, np.int64)])
+        dtype = "I" if sizes[-1] < 2**32 else "q"
+        none = b"".join(c.none or bytes(len(c)) for c in columns) if any(c.none for c in columns) else b""
+        return TextColumn(b"".join(c.data for c in columns), array(dtype, ends.astype(dtype).tobytes()), none)
 
     def take(self, rows: np.ndarray) -> TextColumn:
         """The column of ``rows`` (positions, in the order given)."""
@@ -99,6 +98,24 @@ class SampleIndex(Sequence):
         for seq, sample in samples:
             builder.add(seq, sample)
         return builder.finish()
+
+    @classmethod
+    def concat(cls, indexes: Sequence[SampleIndex], shifts: Sequence[int]) -> SampleIndex:
+        """The samples of ``indexes`` one index after the other, each one's seqs plus its
+        ``shifts`` entry (indexes built apart, each numbering its samples from 0)."""
+        roots = {id(i.root): i.root for i in indexes if i.root is not None}
+        root = next(iter(roots.values()), None)
+        if any(other != root for other in roots.values()):  # never from one converter
+            return cls.of((seq + shift, sample) for index, shift in zip(indexes, shifts) for seq, sample in index)
+        seqs = np.concatenate([np.frombuffer(i.seqs, np.int64) + shift for i, shift in zip(indexes, shifts)]
+                              + [np.zeros(0, np.int64)])
+        text = {name: TextColumn.concat([i.text[name] for i in indexes]) for name in TEXT_FIELDS}
+        starts = itertools.accumulate((len(i) for i in indexes), initial=0)
+        sparse: dict[str, dict[int, Any]] = {"objects": {}, "meta": {}, "whole": {}}
+        for index, start in zip(indexes, starts):
+            for name, values in sparse.items():
+                values.update((at + start, value) for at, value in getattr(index, name).items())
+        return SampleIndex(array("q", seqs.tobytes()), text, root, **sparse)
 
     def __len__(self) -> int:
         return len(self.seqs)
@@ -140,12 +157,46 @@ def _moved(sparse: dict[int, Any], rows: np.ndarray) -> dict[int, Any]:
     return {new: sparse[old] for new, old in enumerate(rows.tolist()) if old in sparse}
 
 
+class ColumnBuilder:
+    """A TextColumn filled a batch of strings at a time (one join and one encode when they
+    are ASCII, rather than an encode and three appends a string)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.ends = array("q")
+        self.none = bytearray()
+
+    def extend(self, values: list[str | None]) -> None:
+        texts = ["" if text is None else text for text in values]
+        joined = "".join(texts)
+        if joined.isascii():
+            self.data += joined.encode("ascii")
+            lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+        else:
+            encoded = [text.encode(ENCODING, ERRORS) for text in texts]
+            self.data += b"".join(encoded)
+            lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+        base = self.ends[-1] if self.ends else 0
+        self.ends.frombytes((np.cumsum(lengths) + base).tobytes())
+        self.none += bytes(text is None for text in values)
+
+    def finish(self) -> TextColumn:
+        """The column: its offsets 4 bytes each where they fit, no flags when none is None."""
+        ends = array("I", self.ends) if len(self.data) < 2**32 else self.ends
+        return TextColumn(bytes(self.data), ends, b"" if b"\1" not in self.none else bytes(self.none))
+
+
 class Builder:
-    """A SampleIndex filled one sample at a time (the parse), then ``finish``ed."""
+    """A SampleIndex filled one sample at a time (the parse), then ``finish``ed. The text
+    fields of the last BATCH samples wait as lists (one per field, in TEXT_FIELDS order)
+    and are packed together."""
+
+    BATCH = 4096
 
     def __init__(self) -> None:
         self.seqs = array("q")
-        self.text = {name: TextColumn(bytearray(), array("q"), bytearray()) for name in TEXT_FIELDS}
+        self.columns = [ColumnBuilder() for _ in TEXT_FIELDS]
+        self.pending: tuple[list[str | None], ...] = tuple([] for _ in TEXT_FIELDS)
         self.root: Any = None
         self.objects: dict[int, Any] = {}
         self.meta: dict[int, dict[str, Any]] = {}
@@ -157,34 +208,46 @@ class Builder:
     def add(self, seq: int, sample: Sample) -> None:
         at = len(self.seqs)
         self.seqs.append(seq)
+        ids, labels, sources, groups, pages, rels = self.pending
         if not _plain(sample):
             self.whole[at] = sample
-            for column in self.text.values():
-                column.append(None)
-            return
-        image = sample.image
-        if type(image) is FileImage and self.root is None:
-            self.root = image.root
-        under_root = (type(image) is FileImage and type(image.rel) is str
-                      and (image.root is self.root or image.root == self.root))
-        if not under_root:
-            self.objects[at] = image
-        if sample.meta:
-            self.meta[at] = sample.meta
-        text = self.text
-        for name, value in (("id", sample.id), ("label", sample.label), ("source", sample.source),
-                            ("group", sample.group), ("page", sample.page),
-                            ("rel", image.rel if under_root else None)):
-            text[name].append(value)
+            for values in self.pending:
+                values.append(None)
+        else:
+            image = sample.image
+            if type(image) is FileImage and self.root is None:
+                self.root = image.root
+            under_root = (type(image) is FileImage and type(image.rel) is str
+                          and (image.root is self.root or image.root == self.root))
+            if not under_root:
+                self.objects[at] = image
+            if sample.meta:
+                self.meta[at] = sample.meta
+            ids.append(sample.id)
+            labels.append(sample.label)
+            sources.append(sample.source)
+            groups.append(sample.group)
+            pages.append(sample.page)
+            rels.append(image.rel if under_root else None)
+        if len(ids) >= self.BATCH:
+            self._pack()
+
+    def _pack(self) -> None:
+        for column, values in zip(self.columns, self.pending):
+            column.extend(values)
+            values.clear()
 
     def source(self, at: int) -> str:
         """The ``source`` of the sample added at position ``at`` (for messages)."""
         if at in self.whole:
             return self.whole[at].source
-        return self.text["source"].at(at)  # type: ignore[return-value]  (a plain sample's source is a str)
+        self._pack()
+        column = self.columns[TEXT_FIELDS.index("source")]
+        return TextColumn(column.data, column.ends, column.none).at(at)  # type: ignore[return-value]
 
     def finish(self) -> SampleIndex:
-        return SampleIndex(self.seqs, {name: c.frozen() for name, c in self.text.items()},
+        self._pack()
+        return SampleIndex(self.seqs, {name: c.finish() for name, c in zip(TEXT_FIELDS, self.columns)},
                            self.root, self.objects, self.meta, self.whole)
 
 

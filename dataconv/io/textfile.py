@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, NamedTuple
 
 from dataconv.errors import DataconvError
 from dataconv.io.safeopen import DEFAULT_LIMITS, Source, as_input, open_input, read_bounded
@@ -80,8 +80,10 @@ def read_text(source: Source, encoding: str = "utf-8", max_bytes: int = DEFAULT_
     return decode(raw[len(check_bom(raw[:4], encoding, path)):], encoding, path)
 
 
-def read_lines(source: Source, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line without its line ending) for every line.
+def read_lines(source: Source, encoding: str = "utf-8", span: LineSpan | None = None
+               ) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line without its line ending) for every line, or for
+    the lines of ``span`` (from ``line_spans``).
 
     A byte-order mark is dropped; ``\\r\\n``, ``\\n`` and a lone ``\\r`` all end a line
     (so no line ever holds a CR or LF); a missing final newline is fine. Lines longer
@@ -92,15 +94,17 @@ def read_lines(source: Source, encoding: str = "utf-8") -> Iterator[tuple[int, s
         text = read_text(source, encoding)
         yield from enumerate(_split(text), start=1)
         return
-    lineno = 0
     path = as_input(source).path
     with open_input(source, DEFAULT_LIMITS.streamed_bytes) as f:
-        head = f.read(4)
-        if not head:
-            raise DataconvError(f"{path}: empty label file")
-        bom = check_bom(head, encoding, path)
-        f.seek(len(bom))
-        for raw in _raw_lines(f, path):
+        if span is None:
+            head = f.read(4)
+            if not head:
+                raise DataconvError(f"{path}: empty label file")
+            f.seek(len(check_bom(head, encoding, path)))
+        else:
+            f.seek(span.start)
+        lineno = span.first_line - 1 if span else 0
+        for raw in _raw_lines(f, path, lineno + 1, span.end - span.start if span else None):
             for line in _split(decode(raw, encoding, path, lineno + 1)):
                 lineno += 1
                 yield lineno, line
@@ -112,15 +116,73 @@ def _split(text: str) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
-def _raw_lines(f: BinaryIO, path: str) -> Iterator[bytes]:
-    lineno = 1
-    while True:
-        raw = f.readline(MAX_LINE_BYTES + 1)
+def _line_endings(raw: bytes) -> int:
+    """How many lines ``raw`` ends: each LF, CR LF or lone CR (``_split``'s rule)."""
+    return raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
+
+
+def _raw_lines(f: BinaryIO, path: str, lineno: int = 1, size: int | None = None) -> Iterator[bytes]:
+    """The file's ``\\n``-ended pieces from where ``f`` is, ``size`` bytes of them (or to
+    the end); ``lineno`` is the number of the first line."""
+    left = MAX_LINE_BYTES + 1 if size is None else size
+    while left > 0:
+        raw = f.readline(min(MAX_LINE_BYTES + 1, left))
         if not raw:
             return
         if len(raw) > MAX_LINE_BYTES:
             raise DataconvError(f"{path}:{lineno}: a line longer than {MAX_LINE_BYTES} bytes; "
                                 "is this a label file?")
         lineno += raw.count(b"\r") - raw.count(b"\r\n") + 1
+        if size is not None:
+            left -= len(raw)
         yield raw
 
+
+class LineSpan(NamedTuple):
+    """Whole lines of a file: its bytes ``[start, end)``, the first of them line ``first_line``."""
+
+    start: int
+    end: int
+    first_line: int
+
+
+SCAN_BYTES = 1 << 20  # what one read of ``line_spans`` takes
+
+
+def line_spans(source: Source, encoding: str, part_bytes: int) -> list[LineSpan] | None:
+    """The file cut into spans of whole lines, each at least ``part_bytes`` long (but the
+    last) and ending just after a ``\\n``, with the number of each one's first line as
+    ``read_lines`` counts them: the lines of ``read_lines(source, encoding, span)``, span
+    after span, are those of ``read_lines(source, encoding)``.
+
+    None where the file is not cut: one inside an archive or a bucket (no cheap seek), an
+    encoding whose newlines are not single bytes, a file of one span, or one where more
+    than ``MAX_LINE_BYTES`` come without a newline (``read_lines`` refuses such a line,
+    naming it, and memory stays within a read and that bound)."""
+    source = as_input(source)
+    if (source.root is not None and not isinstance(source.root, str)) or not ascii_compatible(encoding):
+        return None
+    spans: list[LineSpan] = []
+    with open_input(source, DEFAULT_LIMITS.streamed_bytes) as f:
+        start = at = len(check_bom(f.read(4), encoding, source.path))
+        first = line = 1  # the span being cut starts at ``start`` on line ``first``
+        f.seek(start)
+        carry = b""  # the bytes after the last newline read, counted once it comes
+        while block := f.read(SCAN_BYTES):
+            block = carry + block
+            whole = block[:block.rfind(b"\n") + 1]
+            carry = block[len(whole):]
+            if len(carry) > MAX_LINE_BYTES:
+                return None
+            pos = 0
+            while at + len(whole) - pos - start >= part_bytes:
+                cut = whole.index(b"\n", max(pos, start + part_bytes - at + pos - 1)) + 1
+                line += _line_endings(whole[pos:cut])
+                at, pos = at + cut - pos, cut
+                spans.append(LineSpan(start, at, first))
+                start, first = at, line
+            line += _line_endings(whole[pos:])
+            at += len(whole) - pos
+        if at + len(carry) > start:
+            spans.append(LineSpan(start, at + len(carry), first))
+    return spans if len(spans) > 1 else None

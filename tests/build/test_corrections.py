@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dataconv.build.pipeline import collect
+from dataconv.build.collect import collect
 from dataconv.errors import DataconvError
 from dataconv.io import corrections as corrections_file
 from dataconv.io.corrections import Decision, format_line, parse_line

@@ -9,7 +9,7 @@ import tracemalloc
 
 from hypothesis import given, settings, strategies as st
 
-from dataconv.build.pipeline import collect
+from dataconv.build.collect import collect
 from dataconv.build.sample_index import SampleIndex
 from dataconv.converters.base import formats
 from dataconv.sample import BytesImage, FileImage, Sample
