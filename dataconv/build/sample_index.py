@@ -26,6 +26,7 @@ import numpy as np
 from dataconv.sample import FileImage, Sample
 
 TEXT_FIELDS = ("id", "label", "source", "group", "page", "rel")  # rel: a FileImage's, under root
+ROWS_AT_ONCE = 4096  # rows decoded together when an index or a column is read
 ENCODING, ERRORS = "utf-8", "surrogatepass"
 
 
@@ -50,10 +51,28 @@ class TextColumn:
         return str(memoryview(self.data)[self.ends[row - 1] if row else 0:self.ends[row]], ENCODING, ERRORS)
 
     def __iter__(self) -> Iterator[str | None]:
-        view, start = memoryview(self.data), 0
-        for end, none in zip(self.ends, self.none or itertools.repeat(0)):
-            yield None if none else str(view[start:end], ENCODING, ERRORS)
-            start = end
+        for start in range(0, len(self), ROWS_AT_ONCE):
+            yield from self.strings(start, min(start + ROWS_AT_ONCE, len(self)))
+
+    def strings(self, start: int, stop: int) -> list[str | None]:
+        """The strings of rows ``start`` to ``stop``: their bytes decoded at once and cut
+        by character offsets (where the text is not ASCII, each row's end less the UTF-8
+        continuation bytes before it), rather than a slice and a decode a row."""
+        ends = np.asarray(self.ends[start:stop], np.int64)
+        base = self.ends[start - 1] if start else 0
+        raw = self.data[base:int(ends[-1]) if len(ends) else base]
+        ends -= base
+        if raw.isascii():
+            text = raw.decode("ascii")
+        else:
+            text = raw.decode(ENCODING, ERRORS)
+            continuation = (np.frombuffer(raw, np.uint8) & 0xC0) == 0x80
+            ends -= np.concatenate((np.zeros(1, np.int64), np.cumsum(continuation)))[ends]
+        bounds = [0, *ends.tolist()]
+        rows = [text[a:b] for a, b in zip(bounds, bounds[1:])]
+        if self.none:
+            rows = [None if flag else row for row, flag in zip(rows, self.none[start:stop])]
+        return rows
 
     @classmethod
     def concat(cls, columns: Sequence[TextColumn]) -> TextColumn:
@@ -128,13 +147,16 @@ class SampleIndex(Sequence):
 
     def __iter__(self) -> Iterator[tuple[int, Sample]]:
         root, objects, meta, whole = self.root, self.objects, self.meta, self.whole
-        columns = zip(self.seqs, *(self.text[name] for name in TEXT_FIELDS))
-        for i, (seq, id_, label, source, group, page, rel) in enumerate(columns):
-            if i in whole:
-                yield seq, whole[i]
-                continue
-            image = FileImage(root, rel) if rel is not None else objects[i]
-            yield seq, Sample(id_, label, image, source, group, meta[i] if i in meta else {}, page)
+        for start in range(0, len(self), ROWS_AT_ONCE):
+            stop = min(start + ROWS_AT_ONCE, len(self))
+            columns = (self.text[name].strings(start, stop) for name in TEXT_FIELDS)
+            rows = zip(range(start, stop), self.seqs[start:stop], *columns)
+            for i, seq, id_, label, source, group, page, rel in rows:
+                if i in whole:
+                    yield seq, whole[i]
+                    continue
+                image = FileImage(root, rel) if rel is not None else objects[i]
+                yield seq, Sample(id_, label, image, source, group, meta[i] if i in meta else {}, page)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, (list, SampleIndex)) and list(self) == list(other)

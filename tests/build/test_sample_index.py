@@ -78,3 +78,22 @@ def test_offsets_take_four_bytes_while_a_field_holds_under_4_gib() -> None:
     index = SampleIndex.of(samples)
     assert {column.ends.itemsize for column in index.text.values()} == {4}
     assert {column.ends.itemsize for column in index.take([5, 1]).text.values()} == {4}
+
+
+@settings(max_examples=25, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), st.text(max_size=4), st.sampled_from(["a", "\ud55c", "\udc80", ""])),
+                      min_size=1, max_size=30),
+       extra=st.integers(1, 60))
+def test_columns_read_in_batches_across_batch_edges(texts, extra) -> None:
+    """Rows are decoded ROWS_AT_ONCE at a time, cut by character offsets: every string
+    comes back, ASCII or not, before, across and after a batch's edge."""
+    from dataconv.build.sample_index import ROWS_AT_ONCE, ColumnBuilder
+
+    rows = (texts * (ROWS_AT_ONCE // len(texts) + 61))[:ROWS_AT_ONCE + extra]
+    builder = ColumnBuilder()
+    builder.extend(rows)
+    column = builder.finish()
+    assert list(column) == rows
+    assert column.strings(ROWS_AT_ONCE - 1, len(rows)) == rows[ROWS_AT_ONCE - 1:]
+    assert [column.at(i) for i in (0, ROWS_AT_ONCE - 1, ROWS_AT_ONCE, len(rows) - 1)] == \
+        [rows[0], rows[ROWS_AT_ONCE - 1], rows[ROWS_AT_ONCE], rows[-1]]
