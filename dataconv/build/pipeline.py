@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+import numpy as np
 from tqdm import tqdm
 
 from dataconv.build import shards as build
@@ -99,18 +100,36 @@ class Config:
                            max_pixels=self.checks.of(DecodeOptions).max_pixels)
 
 
-def plan(collected: Collected, config: Config, stage: Stage,
-         digests: dict[int, str] | None = None) -> list[ShardTask]:
+def grouping(config: Config) -> splitter.Grouping:
+    return splitter.Grouping(config.seed, config.group_by, config.group_regex)
+
+
+def split_numbers(samples: SampleIndex, config: Config, digests: dict[int, str] | None,
+                  hashes: np.ndarray | None) -> np.ndarray:
+    """Each sample's split, as its number in SPLITS, by position: from the group hashes
+    the checked pass computed (``hashes``), else from the samples themselves; a page's
+    split, when the run has them (``--task rec,det``), wins."""
+    if hashes is not None:
+        numbers = splitter.assign_hashed(samples, config.split, grouping(config), digests or {}, hashes)
+    elif config.split is None and not (config.group_by or config.group_regex):
+        numbers = np.zeros(len(samples), np.int8)  # all in train, nothing to hash or check
+    else:
+        splits = splitter.assign_splits(samples, config.split, config.seed,
+                                        config.group_by, config.group_regex, digests)
+        numbers = np.array([splitter.SPLITS.index(splits[seq]) for seq in samples.seqs], np.int8)
+    for at, (_, sample) in enumerate(samples if config.page_splits else ()):
+        page = config.page_splits.get(sample.page or "")
+        numbers[at] = numbers[at] if page is None else splitter.SPLITS.index(page)
+    return numbers
+
+
+def plan(collected: Collected, config: Config, stage: Stage, digests: dict[int, str] | None = None,
+         hashes: np.ndarray | None = None) -> list[ShardTask]:
     """Each sample's split, then each split cut into shard tasks written in ``stage.root``."""
     tmp, samples = stage.root, collected.samples
-    splits = splitter.assign_splits(samples, config.split, config.seed,
-                                    config.group_by, config.group_regex, digests)
-    for seq, sample in samples if config.page_splits else ():
-        splits[seq] = config.page_splits.get(sample.page or "", splits[seq])
-    by_split: dict[str, list[int]] = {s: [] for s in splitter.SPLITS}  # positions in samples
-    for at, seq in enumerate(samples.seqs):
-        by_split[splits[seq]].append(at)
-    del splits
+    numbers = split_numbers(samples, config, digests, hashes)
+    by_split = {s: np.flatnonzero(numbers == k) for k, s in enumerate(splitter.SPLITS)}  # positions
+    del numbers
     ctx = config.read_context()
     tasks = []
     for split, rows in by_split.items():
@@ -125,8 +144,8 @@ def plan(collected: Collected, config: Config, stage: Stage,
     return tasks
 
 
-def by_subfolder(samples: SampleIndex, rows: list[int], subfolder: Callable[[Sample], str] | None
-                 ) -> list[tuple[str, list[int]]]:
+def by_subfolder(samples: SampleIndex, rows: np.ndarray, subfolder: Callable[[Sample], str] | None
+                 ) -> list[tuple[str, Any]]:
     """The positions ``rows`` of one split's samples per folder under it, in order of first
     appearance (one folder, ``""``, without ``subfolder``)."""
     if subfolder is None:
@@ -199,13 +218,15 @@ def build_shards(collected: Collected, config: Config, executor: Executor, stage
         return collected, tasks, results
     with _bar(config, len(collected.samples), "checking") as bar:
         spools = build.check_all(collected.samples, config.checks, config.read_context(), executor,
-                                  os.path.join(stage.root, SPOOL_FOLDER), stage, bar.update)
+                                  os.path.join(stage.root, SPOOL_FOLDER), stage, bar.update,
+                                  grouping(config) if config.split is not None else None)
     digests = spools.duplicated()
     if config.dedupe:
         kept, dups = splitter.drop_duplicates(collected.samples, digests)
         collected = Collected(collected.samples.take(kept), collected.rejects + dups, collected.total)
     if tasks is None:
-        tasks = plan(collected, config, stage, digests)
+        hashes = spools.group_hashes(collected.samples) if spools.groups is not None else None
+        tasks = plan(collected, config, stage, digests, hashes)
     with _bar(config, sum(len(t) for t in tasks), "writing") as bar:
         return collected, tasks, build.join_tasks(tasks, spools, executor, lmdb_writer.ShardWriter, bar.update)
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from dataconv.build import spool
 from dataconv.build.sample_index import SampleIndex
+from dataconv.build.splits import GROUP_HASH, Grouping
 from dataconv.build.fetch_ahead import fetched_ahead
 from dataconv.outputs import samples_table
 from dataconv.outputs.shard_writer import RotatingWriter, ShardFactory, ShardRecord
@@ -247,15 +248,18 @@ class Segment(PacksSamples):
     read_ctx: ReadContext
     path: str  # inside the temporary output folder
     stage: Stage
+    grouping: Grouping | None = None  # the run's split, hashed here for each sample
 
 
 @dataclass
 class Spooled:
     """What a segment's worker sends back: per sample, the sha1 of its image bytes as read
-    (NO_DIGEST where they could not be), and where its record ends in the spool."""
+    (NO_DIGEST where they could not be), where its record ends in the spool, and its
+    ``Grouping.hashes`` (none without a grouping)."""
 
     digests: bytes  # 20 bytes a sample
     ends: array
+    groups: bytes = b""  # splits.GROUP_HASH bytes a sample
 
 
 def segment_sizes(total: int, workers: int, least: int) -> list[int]:
@@ -277,13 +281,15 @@ def spool_path(folder: str, number: int) -> str:
 def spool_segment(segment: Segment) -> Spooled:
     """Read, check and hash a segment's samples, writing each outcome to its spool."""
     checks = _checks(segment.checks)
-    digests = bytearray()
+    digests, groups = bytearray(), bytearray()
     with segment.stage.scratch() as local, spool.SpoolWriter(local(segment.path)) as out:
         for _, sample in fetched_ahead(segment.samples, segment.read_ctx):
             outcome, digest = read_and_check(sample, checks, segment.read_ctx)
             out.add(tuple(outcome))
             digests += digest or NO_DIGEST
-    return Spooled(bytes(digests), out.ends)
+            if segment.grouping is not None:
+                groups += segment.grouping.hashes(sample)
+    return Spooled(bytes(digests), out.ends, bytes(groups))
 
 
 @dataclass
@@ -298,6 +304,7 @@ class Spools:
     ends: np.ndarray  # int64
     digests: np.ndarray  # S20
     readable: np.ndarray  # bool
+    groups: np.ndarray | None = None  # uint8, GROUP_HASH a sample (Grouping.hashes)
 
     def duplicated(self) -> dict[int, str]:
         """seq -> sha1 (hex) of every sample whose image bytes another sample has: the
@@ -308,6 +315,10 @@ class Spools:
         return {int(seq): bytes(digest).ljust(20, b"\0").hex()
                 for seq, digest in zip(self.seqs[shared], self.digests[shared])}
 
+    def group_hashes(self, samples: SampleIndex) -> np.ndarray:
+        """The ``Grouping.hashes`` of each of ``samples``, a row each, in order."""
+        return self.groups[np.searchsorted(self.seqs, np.frombuffer(samples.seqs, np.int64))]
+
     def locations(self, samples: SampleIndex) -> tuple[array, array, array]:
         """Each sample's spool and record (start and end), in order."""
         at = np.searchsorted(self.seqs, np.frombuffer(samples.seqs, np.int64))
@@ -317,24 +328,28 @@ class Spools:
 
 
 def check_all(samples: SampleIndex, options: CheckOptions, ctx: ReadContext,
-              executor: Executor, folder: str, stage: Stage, on_samples: Callable[[int], None]) -> Spools:
+              executor: Executor, folder: str, stage: Stage, on_samples: Callable[[int], None],
+              grouping: Grouping | None = None) -> Spools:
     """Read, check and hash every sample once on ``executor``'s workers, in segments cut by
-    ``segment_sizes``, spooling the outcomes under ``folder`` (left where ``stage`` says)."""
+    ``segment_sizes``, spooling the outcomes under ``folder`` (left where ``stage`` says);
+    with a ``grouping``, the workers hash each sample's group for the split too."""
     os.makedirs(folder, exist_ok=True)
     sizes = segment_sizes(len(samples), getattr(executor, "workers", 1), executor.chunk_samples)
     bounds = list(itertools.accumulate(sizes, initial=0))
-    segments = (Segment(samples[a:b], options, ctx, spool_path(folder, k), stage)
+    segments = (Segment(samples[a:b], options, ctx, spool_path(folder, k), stage, grouping)
                 for k, (a, b) in enumerate(zip(bounds, bounds[1:])))
-    digests, ends = [], []
+    digests, ends, groups = [], [], []
     for spooled in executor.map_ordered(spool_segment, segments):
         digests.append(spooled.digests)
         ends.append(np.frombuffer(spooled.ends, np.int64))
+        groups.append(spooled.groups)
         on_samples(len(spooled.ends))
     blob = b"".join(digests)
+    hashed = np.frombuffer(b"".join(groups), np.uint8).reshape(-1, GROUP_HASH) if grouping else None
     return Spools(folder, stage, np.frombuffer(samples.seqs, np.int64),
                    np.repeat(np.arange(len(sizes), dtype=np.int32), sizes),
                    np.concatenate(ends) if ends else np.zeros(0, np.int64),
-                   np.frombuffer(blob, "S20"), np.frombuffer(blob, np.uint8).reshape(-1, 20).any(axis=1))
+                   np.frombuffer(blob, "S20"), np.frombuffer(blob, np.uint8).reshape(-1, 20).any(axis=1), hashed)
 
 
 @dataclass

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
 
 from dataconv.errors import DataconvError, SampleRejected, UsageError
 from dataconv.io.userregex import compile_user
 from dataconv.io.dataset_reader import SPLITS  # noqa: F401  (the one split table, re-exported)
 from dataconv.numbers import parse_float
+from dataconv.build.sample_index import SampleIndex
 from dataconv.sample import ImageRef, ReadContext, Reject, Sample
 
 
@@ -35,8 +39,12 @@ def parse_ratios(text: str, where: str = "--split") -> tuple[float, float, float
 
 def unit_hash(seed: int, key: str) -> float:
     """A stable number in [0, 1) for a key (independent of Python's hash seed)."""
-    digest = hashlib.sha1(f"{seed}\x00{key}".encode("utf-8", "surrogatepass")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+    return int.from_bytes(unit_bytes(seed, key), "big") / 2**64
+
+
+def unit_bytes(seed: int, key: str) -> bytes:
+    """The 8 bytes ``unit_hash`` reads as a big-endian fraction of 2**64."""
+    return hashlib.sha1(f"{seed}\x00{key}".encode("utf-8", "surrogatepass")).digest()[:8]
 
 
 def assign(key: str, ratios: tuple[float, float, float] | None, seed: int) -> str:
@@ -145,6 +153,13 @@ def assign_splits(samples: Sequence[tuple[int, Sample]], ratios: tuple[float, fl
     pattern = compile_group_regex(group_regex)
     check_grouping(samples, group_by, pattern)
     keys = {seq: group_key(sample, group_by, pattern) for seq, sample in samples}
+    root = merged(keys, digests or {})
+    return {seq: assign(root(key), ratios, seed) for seq, key in keys.items()}
+
+
+def merged(keys: dict[int, str], digests: dict[int, str]) -> Callable[[str], str]:
+    """The root of each group key once the groups that share an image digest are merged:
+    the smallest key of its merged groups (whatever the order the links come in)."""
     parent: dict[str, str] = {}
 
     def root(k: str) -> str:
@@ -154,10 +169,72 @@ def assign_splits(samples: Sequence[tuple[int, Sample]], ratios: tuple[float, fl
         return k
 
     by_digest: dict[str, str] = {}
-    for seq, digest in (digests or {}).items():
+    for seq, digest in digests.items():
         if seq in keys:
             other = by_digest.setdefault(digest, keys[seq])
             a, b = root(other), root(keys[seq])
             if a != b:
                 parent[max(a, b)] = min(a, b)
-    return {seq: assign(root(key), ratios, seed) for seq, key in keys.items()}
+    return root
+
+
+# --- the same split from the group hashes the workers computed -------------------------
+
+@dataclass(frozen=True)
+class Grouping:
+    """What a sample's split depends on, besides the images it shares: the seed and the
+    group options. ``hashes`` is computed where the sample is checked (the checked pass's
+    workers), so the driver need not build every sample again to split them."""
+
+    seed: int
+    group_by: str | None = None
+    group_regex: str | None = None
+
+    def hashes(self, sample: Sample) -> bytes:
+        """GROUP_HASH bytes: KEY_ID bytes naming the sample's group key, then the 8 bytes
+        of its ``unit_hash``."""
+        key = group_key(sample, self.group_by, _compiled(self.group_regex))
+        return key_id(key) + unit_bytes(self.seed, key)
+
+
+KEY_ID = 16  # bytes of a group key's BLAKE2b: no two keys of a run share one
+GROUP_HASH = KEY_ID + 8
+
+
+def key_id(key: str) -> bytes:
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=KEY_ID).digest()
+
+
+_COMPILED: dict[str | None, Any] = {}
+
+
+def _compiled(group_regex: str | None) -> Any:
+    if group_regex not in _COMPILED:
+        _COMPILED[group_regex] = compile_group_regex(group_regex)
+    return _COMPILED[group_regex]
+
+
+def assign_hashed(samples: SampleIndex, ratios: tuple[float, float, float] | None, grouping: Grouping,
+                  digests: dict[int, str], hashes: np.ndarray) -> np.ndarray:
+    """The split of each of ``samples`` (its number in SPLITS, by position), as
+    ``assign_splits`` gives it, from each sample's ``Grouping.hashes`` (``hashes``: one
+    row of GROUP_HASH bytes a sample, in order): only the samples whose image another
+    sample shares are built again, to merge their groups."""
+    pattern = compile_group_regex(grouping.group_regex)
+    check_grouping(samples, grouping.group_by, pattern)
+    if ratios is None:
+        return np.zeros(len(samples), np.int8)
+    units = np.ascontiguousarray(hashes[:, KEY_ID:]).view(">u8").reshape(-1).astype(np.float64) / 2**64
+    linked = np.flatnonzero(np.isin(np.frombuffer(samples.seqs, np.int64), list(digests)))
+    keys = {seq: group_key(sample, grouping.group_by, pattern) for seq, sample in samples.take(linked)}
+    root = merged(keys, digests)
+    moved = {key: root(key) for key in set(keys.values()) if root(key) != key}
+    if moved:
+        ids = np.array([key_id(key) for key in moved], "S16")
+        order = np.argsort(ids)
+        new_units = np.array([unit_hash(grouping.seed, r) for r in moved.values()])[order]
+        sample_ids = np.ascontiguousarray(hashes[:, :KEY_ID]).view("S16").reshape(-1)
+        at = np.minimum(np.searchsorted(ids[order], sample_ids), len(ids) - 1)
+        hit = ids[order][at] == sample_ids
+        units[hit] = new_units[at[hit]]
+    return np.where(units < ratios[0], 0, np.where(units < ratios[0] + ratios[1], 1, 2)).astype(np.int8)

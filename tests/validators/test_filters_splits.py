@@ -4,10 +4,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import re
 from collections import Counter, defaultdict
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import load_json, run_cli
 from dataconv.fixtures.aihub import make_aihub
@@ -136,3 +139,60 @@ def test_identical_images_merge_their_groups():
 def test_bad_group_regex_is_a_one_line_error(aihub, tmp_path):
     result = run_cli("aihub", "-i", aihub[0], "-o", str(tmp_path / "o"), "-q", "--group-regex", "(", expect=1)
     assert "--group-regex" in result.stderr
+
+
+GROUPS = st.sampled_from([None, "", "g1", "g2", "page-7"])
+IDS = st.sampled_from(["book1_a", "book1_b", "book2_a", "book3_c", "x", "book2_zz", "\ud55c_1", "lone\udc80"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(IDS, GROUPS, st.sampled_from(["", "m1", "m2"]), st.integers(0, 4)),
+                     min_size=1, max_size=25, unique_by=lambda row: row[0]),
+       options=st.sampled_from([(None, None), ("group", None), (None, r"^(book\d+)_"), ("meta:m", None),
+                                ("label", None), ("source", r"(\d)")]),
+       ratios=st.sampled_from([(0.9, 0.05, 0.05), (0.34, 0.33, 0.33), (0.0, 0.5, 0.5), (1.0, 0.0, 0.0)]),
+       seed=st.integers(0, 3), shared=st.integers(0, 4))
+def test_splits_from_the_workers_group_hashes_are_the_driver_splits(rows, options, ratios, seed, shared):
+    """``assign_hashed`` (group hashes computed where each sample is checked, only the
+    samples sharing an image built again) gives ``assign_splits``'s split for every
+    sample, groups merged through shared images included, or the same usage error."""
+    import numpy as np
+
+    from dataconv.build.sample_index import SampleIndex
+    from dataconv.errors import UsageError
+
+    samples = SampleIndex.of((seq * 3, Sample(sid, f"label{digest}", BytesImage(b"x"), f"gt.txt:{seq}", group,
+                                               {"m": meta} if meta else {}))
+                             for seq, (sid, group, meta, digest) in enumerate(rows))
+    # images shared between samples: those whose digest number is below ``shared``
+    digests = {seq * 3: f"d{digest}" for seq, (_, _, _, digest) in enumerate(rows) if digest < shared}
+    digests = {seq: d for seq, d in digests.items() if list(digests.values()).count(d) > 1}
+    grouping = splitter.Grouping(seed, *options)
+    try:
+        want = splitter.assign_splits(samples, ratios, seed, *options, digests)
+    except UsageError as e:
+        with pytest.raises(UsageError, match=re.escape(str(e))):
+            splitter.assign_hashed(samples, ratios, grouping, digests, np.zeros((len(samples), 24), np.uint8))
+        return
+    hashes = np.frombuffer(b"".join(grouping.hashes(s) for _, s in samples), np.uint8).reshape(-1, splitter.GROUP_HASH)
+    got = splitter.assign_hashed(samples, ratios, grouping, digests, hashes)
+    assert [splitter.SPLITS[n] for n in got] == [want[seq] for seq in samples.seqs]
+
+
+def test_a_merged_group_takes_exactly_its_roots_hash():
+    """Ratios cut exactly at the root key's hash: a sample merged into the group of "a"
+    lands where "a" does (u == the cut: not below it), to the last bit."""
+    import numpy as np
+
+    from dataconv.build.sample_index import SampleIndex
+
+    samples = SampleIndex.of([(0, Sample("a", "x", BytesImage(b"1"), "s:1")),
+                              (1, Sample("b", "x", BytesImage(b"1"), "s:2")),
+                              (2, Sample("c", "x", BytesImage(b"2"), "s:3"))])
+    cut = splitter.unit_hash(0, "a")
+    ratios = (cut, 1.0 - cut, 0.0)
+    grouping = splitter.Grouping(0)
+    hashes = np.frombuffer(b"".join(grouping.hashes(s) for _, s in samples), np.uint8).reshape(-1, 24)
+    got = splitter.assign_hashed(samples, ratios, grouping, {0: "d", 1: "d"}, hashes)
+    assert got[:2].tolist() == [1, 1]
+    assert splitter.assign_splits(samples, ratios, 0, digests={0: "d", 1: "d"})[1] == "val"
