@@ -16,10 +16,12 @@ crop (``CropImage.clamp``).
 """
 from __future__ import annotations
 
+import functools
 import os
 import unicodedata
+import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from dataconv.converters.base import PageConverter
 from dataconv.errors import DataconvError, SampleRejected
@@ -28,7 +30,8 @@ from dataconv.io.imagefind import is_image, walk_files
 from dataconv.io.schema import load_json, validate
 from dataconv.numbers import finite
 from dataconv.optionspec import option
-from dataconv.page import Region, TextPage
+from dataconv.sample import Parsed
+from dataconv.page import Region, TextPage, crops
 
 ILLEGIBLE = "xxx"  # AI Hub's marker of an illegible word, in any letter case
 
@@ -128,6 +131,10 @@ class Entry:
     dont_care: bool = False
 
 
+JSON_BYTES = 4096  # about what one label JSON of these sets weighs (a part's size in files)
+_INDEX: dict[str, Any] = {}  # this process's image index of the run it parses parts of
+
+
 class PerImageJson(PageConverter):
     """Base of the one-JSON-per-image formats: every ``.json`` under SRC is loaded
     (confined, bounded), checked against the format's schema, and becomes one page of the
@@ -154,10 +161,35 @@ class PerImageJson(PageConverter):
         if not self.src.is_dir():
             raise DataconvError(f"{self.src}: -i must be the folder holding the label JSONs and images")
         self.index = StemIndex(self.src)
-        for rel in json_files(self.src):
+        yield from self.pages_of(json_files(self.src))
+
+    def pages_of(self, rels: Sequence[str]) -> Iterator[TextPage]:
+        """The pages of the label JSONs ``rels``, in order (``self.index`` built)."""
+        for rel in rels:
             document = self.prepare(load_json(self.inside(rel), self.options.encoding), rel)
             validate(document, self.schema, rel)
             yield self.page(document, rel)
+
+    def parts(self, part_bytes: int) -> list[Callable[[], Iterator[Parsed]]] | None:
+        """The label JSONs in runs of about ``part_bytes`` (taken as JSON_BYTES each), for
+        the workers to parse: each worker walks the source once for its image index."""
+        if not self.src.is_dir():
+            return None  # the parse in the driver says what is wrong
+        rels = json_files(self.src)
+        per = max(1, part_bytes // JSON_BYTES)
+        if len(rels) <= per:
+            return None
+        run = uuid.uuid4().hex  # a worker's image index serves this run only
+        return [functools.partial(self.part_samples, run, tuple(rels[at:at + per]))
+                for at in range(0, len(rels), per)]
+
+    def part_samples(self, run: str, rels: tuple[str, ...]) -> Iterator[Parsed]:
+        """The crops of the pages of ``rels`` (one part, on a worker)."""
+        if _INDEX.get("key") != (run, self.src):
+            _INDEX.clear()  # one index a process: the last run's is dropped
+            _INDEX.update(key=(run, self.src), index=StemIndex(self.src))
+        self.index = _INDEX["index"]
+        return crops(self.pages_of(rels), self.options.crop)
 
     def page(self, document: Any, rel: str) -> TextPage:
         try:

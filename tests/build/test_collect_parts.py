@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from dataconv.build import collect as collecting
 from dataconv.build.executors import open_executor
 from dataconv.build.sample_index import Builder, ColumnBuilder, SampleIndex
-from dataconv.converters.base import LineFileConverter, formats
+from dataconv.converters.base import Converter, LineFileConverter, formats
+from dataconv.converters.pagejson import PerImageJson
 from dataconv.converters.gt_txt import GtTxt, GtTxtOptions
 from dataconv.errors import DataconvError
 from dataconv.fixtures.base import fixtures
@@ -145,18 +146,22 @@ def _sample(sample_id: str):
     return Sample(id=sample_id, label="w", image=FileImage("/r", sample_id), source=f"gt.txt:{sample_id}")
 
 
-LINE_FORMATS = sorted(name for name, info in formats().items() if issubclass(info.cls, LineFileConverter))
+PART_FORMATS = sorted(name for name, info in formats().items() if info.cls.parts is not Converter.parts)
 
 
-def test_the_line_file_formats_are_the_ones_that_read_one_label_file():
-    assert LINE_FORMATS == ["gt-txt", "icdar2015-rec", "mjsynth", "paddle-rec"]
+def test_the_formats_parsed_in_parts_are_the_line_files_and_the_json_per_image_sets():
+    line_files = sorted(n for n, info in formats().items() if issubclass(info.cls, LineFileConverter))
+    per_image = sorted(n for n, info in formats().items() if issubclass(info.cls, PerImageJson))
+    assert line_files == ["gt-txt", "icdar2015-rec", "mjsynth", "paddle-rec"]
+    assert per_image == ["aihub-admin", "aihub-forms", "aihub-nia", "aihub-outdoor", "labelme"]
+    assert PART_FORMATS == sorted(line_files + per_image)
 
 
-@pytest.mark.parametrize("fmt", LINE_FORMATS)
-def test_every_line_file_format_writes_the_same_bytes_parsed_in_parts(tmp_path, monkeypatch, fmt):
+@pytest.mark.parametrize("fmt", PART_FORMATS)
+def test_every_format_in_parts_writes_the_bytes_of_the_parse_in_the_driver(tmp_path, monkeypatch, fmt):
     fixture, extra = SOURCES[fmt]
     src = str(tmp_path / "src")
-    fixtures()[fixture][0](src, n=40, seed=3)
+    fixtures()[fixture][0](src, n=24, seed=3)
     args = [a.format(src=src) for a in extra]
 
     def convert(out: str, *more: str) -> dict:
