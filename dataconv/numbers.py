@@ -8,7 +8,10 @@ number the tool reads from a file or an option goes through these two functions.
 from __future__ import annotations
 
 import math
+import os
 import re
+
+from dataconv.errors import DataconvError
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -55,10 +58,6 @@ def finite(value: object) -> float:
 def env_count(name: str, default: int) -> int:
     """A tuning variable of the environment (``DATACONV_...``): a whole number of at
     least 1, ``default`` when unset; anything else is a one-line DataconvError."""
-    import os
-
-    from dataconv.errors import DataconvError
-
     text = os.environ.get(name, "")
     if not text:
         return default

@@ -61,9 +61,8 @@ def _source(kept: Builder, where: int | str) -> str:
     return kept.source(where) if isinstance(where, int) else where
 
 
-def _bar(items: Iterable[Any], progress: bool, total: int | None = None) -> tqdm:
-    return tqdm(items, desc="reading annotations", unit=" samples", total=total,
-                disable=not progress, file=sys.stderr)
+def _bar(items: Iterable[Any] | None, progress: bool) -> tqdm:
+    return tqdm(items, desc="reading annotations", unit=" samples", disable=not progress, file=sys.stderr)
 
 
 # --- parts parsed on the workers ----------------------------------------------------------
@@ -103,7 +102,7 @@ def collect_parts(parts: list[Part], executor: Executor, progress: bool) -> Coll
     """``collect`` (without label edits) of the samples of ``parts`` end to end, each part
     parsed on ``executor``."""
     indexes, shifts, hashes, rejects, total = [], [], [], [], 0
-    with _bar(None, progress, total=None) as bar:
+    with _bar(None, progress) as bar:
         for parsed in executor.map_ordered(parse_part, parts):
             indexes.append(parsed.samples)
             shifts.append(total)

@@ -119,7 +119,8 @@ def split_numbers(samples: SampleIndex, config: Config, digests: dict[int, str] 
         numbers = np.array([splitter.SPLITS.index(splits[seq]) for seq in samples.seqs], np.int8)
     for at, (_, sample) in enumerate(samples if config.page_splits else ()):
         page = config.page_splits.get(sample.page or "")
-        numbers[at] = numbers[at] if page is None else splitter.SPLITS.index(page)
+        if page is not None:
+            numbers[at] = splitter.SPLITS.index(page)
     return numbers
 
 
@@ -225,8 +226,7 @@ def build_shards(collected: Collected, config: Config, executor: Executor, stage
         kept, dups = splitter.drop_duplicates(collected.samples, digests)
         collected = Collected(collected.samples.take(kept), collected.rejects + dups, collected.total)
     if tasks is None:
-        hashes = spools.group_hashes(collected.samples) if spools.groups is not None else None
-        tasks = plan(collected, config, stage, digests, hashes)
+        tasks = plan(collected, config, stage, digests, spools.group_hashes(collected.samples))
     with _bar(config, sum(len(t) for t in tasks), "writing") as bar:
         return collected, tasks, build.join_tasks(tasks, spools, executor, lmdb_writer.ShardWriter, bar.update)
 

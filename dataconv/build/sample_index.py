@@ -46,9 +46,7 @@ class TextColumn:
 
     def at(self, row: int) -> str | None:
         """The string of one row (for messages: reading them all is ``iter``)."""
-        if self.none and self.none[row]:
-            return None
-        return str(memoryview(self.data)[self.ends[row - 1] if row else 0:self.ends[row]], ENCODING, ERRORS)
+        return self.strings(row, row + 1)[0]
 
     def __iter__(self) -> Iterator[str | None]:
         for start in range(0, len(self), ROWS_AT_ONCE):

@@ -315,8 +315,11 @@ class Spools:
         return {int(seq): bytes(digest).ljust(20, b"\0").hex()
                 for seq, digest in zip(self.seqs[shared], self.digests[shared])}
 
-    def group_hashes(self, samples: SampleIndex) -> np.ndarray:
-        """The ``Grouping.hashes`` of each of ``samples``, a row each, in order."""
+    def group_hashes(self, samples: SampleIndex) -> np.ndarray | None:
+        """The ``Grouping.hashes`` of each of ``samples``, a row each, in order (None when
+        the pass hashed no groups)."""
+        if self.groups is None:
+            return None
         return self.groups[np.searchsorted(self.seqs, np.frombuffer(samples.seqs, np.int64))]
 
     def locations(self, samples: SampleIndex) -> tuple[array, array, array]:
@@ -345,7 +348,7 @@ def check_all(samples: SampleIndex, options: CheckOptions, ctx: ReadContext,
         groups.append(spooled.groups)
         on_samples(len(spooled.ends))
     blob = b"".join(digests)
-    hashed = np.frombuffer(b"".join(groups), np.uint8).reshape(-1, GROUP_HASH) if grouping else None
+    hashed = np.frombuffer(b"".join(groups), np.uint8).reshape(-1, GROUP_HASH) if grouping is not None else None
     return Spools(folder, stage, np.frombuffer(samples.seqs, np.int64),
                    np.repeat(np.arange(len(sizes), dtype=np.int32), sizes),
                    np.concatenate(ends) if ends else np.zeros(0, np.int64),

@@ -8,6 +8,7 @@ that share a byte-identical image are merged so that no image straddles two spli
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -205,13 +206,10 @@ def key_id(key: str) -> bytes:
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=KEY_ID).digest()
 
 
-_COMPILED: dict[str | None, Any] = {}
-
-
+@functools.cache
 def _compiled(group_regex: str | None) -> Any:
-    if group_regex not in _COMPILED:
-        _COMPILED[group_regex] = compile_group_regex(group_regex)
-    return _COMPILED[group_regex]
+    """``compile_group_regex``, once a process (each worker hashes many samples)."""
+    return compile_group_regex(group_regex)
 
 
 def assign_hashed(samples: SampleIndex, ratios: tuple[float, float, float] | None, grouping: Grouping,
